@@ -1,0 +1,39 @@
+# The two commands of the README, and the steps they are made of. Each target does its own
+# set-up when needed (venv with torch, data, build), so both work on a fresh clone.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# torch-sys runs `python` from the active venv to find libtorch (see .cargo/config.toml).
+export VIRTUAL_ENV := $(CURDIR)/.venv
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+
+CARGO ?= cargo
+
+.PHONY: help setup data build test reproduce bench clean-data
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+
+setup: ## create .venv with torch==2.13.0 (libtorch for tch); seconds when already done
+	@scripts/setup-venv.sh
+
+data: ## fetch the pinned real datasets into data/ (checksummed); seconds when already done
+	@scripts/fetch-data.sh
+
+build: setup ## build every crate (tests and benches too)
+	$(CARGO) build --workspace --all-targets --release
+
+test: setup data ## run the whole test suite (what CI runs)
+	$(CARGO) test --workspace --release
+	$(CARGO) test --workspace --release --benches
+
+reproduce: setup data ## the main job: quick benchmark on real data, tables and plots under reports/
+	$(CARGO) run --release -p bench-classify -- datasets
+
+bench: setup data ## criterion benchmarks (loader throughput, ...)
+	$(CARGO) bench --workspace
+
+clean-data: ## remove the fetched data (make data fetches it again)
+	rm -rf data

@@ -1,0 +1,1 @@
+//! Object-detection suite (VOC, COCO, digit canvases, deepforest) for local learning.

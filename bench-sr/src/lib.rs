@@ -1,0 +1,1 @@
+//! Super-resolution suite (DIV2K layout, HR photo pool) for local learning.

@@ -1,0 +1,58 @@
+//! Link settings shared by every build script of the workspace.
+//!
+//! torch-sys finds libtorch (in `.venv`'s torch wheel) but its link flags do not reach
+//! downstream binaries, so each package with binaries, tests or benches calls
+//! [`link_libtorch`] from its `build.rs`. The package must depend on `torch-sys` directly:
+//! cargo hands torch-sys' `libtorch_lib` metadata (as `DEP_TCH_LIBTORCH_LIB`) only to its
+//! direct dependents.
+
+use std::path::Path;
+
+/// Emits the linker arguments that make the package's executables
+/// (a) find libtorch at run time without `LD_LIBRARY_PATH` (an rpath to its folder), and
+/// (b) keep `libtorch_cuda` as a `NEEDED` entry: the default `--as-needed` drops it because
+///     no Rust symbol refers to it, and CUDA then silently disappears.
+pub fn link_libtorch() {
+    println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
+    let lib_dir = match std::env::var("DEP_TCH_LIBTORCH_LIB") {
+        Ok(dir) => dir,
+        Err(_) => panic!(
+            "DEP_TCH_LIBTORCH_LIB is not set: this package must list `torch-sys` in its \
+             [dependencies] so that cargo passes libtorch's location to its build script"
+        ),
+    };
+    for arg in link_args(Path::new(&lib_dir)) {
+        println!("cargo:rustc-link-arg={arg}");
+    }
+}
+
+/// The linker arguments for a libtorch folder; the CUDA libraries are named only when present.
+pub fn link_args(lib_dir: &Path) -> Vec<String> {
+    let mut args = vec![format!("-Wl,-rpath,{}", lib_dir.display()), "-Wl,--no-as-needed".to_owned()];
+    for lib in ["torch_cuda", "torch_cpu", "torch", "c10"] {
+        if lib_dir.join(format!("lib{lib}.so")).exists() {
+            args.push(format!("-l{lib}"));
+        }
+    }
+    // libtorch's own C++ dependencies must be resolvable even in a test binary that never
+    // touches tch (lld checks the undefined symbols of every shared library it links).
+    args.push("-lstdc++".to_owned());
+    args.push("-Wl,--as-needed".to_owned());
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_only_the_libraries_present_and_restores_as_needed() {
+        let dir = std::env::temp_dir().join(format!("glcan-build-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("libtorch_cpu.so"), b"").unwrap();
+        let args = link_args(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(args[0], format!("-Wl,-rpath,{}", dir.display()));
+        assert_eq!(args[1..], ["-Wl,--no-as-needed", "-ltorch_cpu", "-lstdc++", "-Wl,--as-needed"]);
+    }
+}

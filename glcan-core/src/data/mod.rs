@@ -1,0 +1,68 @@
+//! Dataset readers and batch loading.
+//!
+//! Every reader implements [`Dataset`]: `len` and `get(i)`, returning a [`Sample`] made of a
+//! `uint8` image in CHW layout ([`ImageU8`]) and a target whose type depends on the task
+//! (a class label, the boxes of a detection image, the HR image of a super-resolution pair).
+//! Readers check what they read and report bad input as [`crate::Error`], naming the file
+//! and the fault. [`loader::BatchLoader`] turns a dataset into shuffled tensor batches,
+//! decoding and augmenting on a background thread.
+
+pub mod augment;
+pub mod cifar;
+pub mod coco;
+pub mod detection;
+pub mod folder;
+pub mod idx;
+pub mod image_u8;
+pub mod loader;
+pub mod resize;
+pub mod sr;
+pub mod stl10;
+pub mod svhn;
+pub mod voc;
+
+pub use detection::{BoundingBox, DetectionTarget, ObjectBox};
+pub use image_u8::ImageU8;
+
+use crate::Result;
+
+/// A class index in `0..num_classes`.
+pub type ClassLabel = i64;
+
+/// One example: an image and its target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample<T> {
+    pub image: ImageU8,
+    pub target: T,
+}
+
+/// A finite, indexable collection of samples. `get` may decode from disk, so it can fail;
+/// in-memory readers never do. Implementations are shared across the loader's threads.
+pub trait Dataset: Send + Sync {
+    /// What each image is labelled with.
+    type Target: Send + 'static;
+
+    /// Number of samples.
+    fn len(&self) -> usize;
+
+    /// Sample `index` (`index < len()`; an index out of range is an error, not a panic).
+    fn get(&self, index: usize) -> Result<Sample<Self::Target>>;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Which half of a dataset with an official train/test split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    Train,
+    Test,
+}
+
+/// The error `get` returns for an index past the end.
+#[allow(dead_code)] // used by the readers
+pub(crate) fn index_error(what: &str, index: usize, len: usize) -> crate::Error {
+    crate::Error::config("index", format!("{what}: sample {index} requested, but it holds {len}"))
+}

@@ -1,0 +1,15 @@
+//! # glcan-core
+//!
+//! The engine of the GLCAN workspace: dataset readers and batch loading ([`data`]), and
+//! (in later modules) the models, split points, auxiliary networks, the one trainer and the
+//! measurements shared by the classification, detection and super-resolution suites.
+//!
+//! Local learning cuts a network into K modules trained by their own auxiliary losses;
+//! GLCAN (Zhu et al. 2024, <https://arxiv.org/abs/2406.00446>) gives each auxiliary network
+//! a local and a global view.
+
+pub mod data;
+pub mod error;
+pub mod paths;
+
+pub use error::{Error, Result};

@@ -1,0 +1,1 @@
+//! Turns results CSVs into Markdown tables and plots (the classification issue fills this in).

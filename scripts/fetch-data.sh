@@ -1,0 +1,2 @@
+#!/usr/bin/env bash
+echo 'fetch-data: to be written' >&2
