@@ -1,0 +1,162 @@
+//! The building blocks of the ResNets (He et al. 2016, <https://arxiv.org/abs/1512.03385>)
+//! as structs, so that the trainer can reach each one.
+
+use tch::nn::{self, ModuleT};
+use tch::Tensor;
+
+use super::{UnitKind, UnitSpec};
+
+fn conv(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, stride: i64) -> nn::Conv2D {
+    let config = nn::ConvConfig { stride, padding: kernel / 2, bias: false, ..Default::default() };
+    nn::conv2d(p, c_in, c_out, kernel, config)
+}
+
+/// Conv + BN + ReLU stem; the ImageNet variant adds a 3x3/2 max-pool.
+#[derive(Debug)]
+pub struct Stem {
+    conv: nn::Conv2D,
+    bn: nn::BatchNorm,
+    max_pool: bool,
+}
+
+impl Stem {
+    /// CIFAR stem: conv3x3, stride 1.
+    pub fn cifar(p: nn::Path, c_in: i64, c_out: i64) -> Self {
+        Stem { conv: conv(&p / "conv", c_in, c_out, 3, 1), bn: nn::batch_norm2d(&p / "bn", c_out, Default::default()), max_pool: false }
+    }
+
+    /// ImageNet stem: conv7x7/2 then max-pool 3x3/2.
+    pub fn imagenet(p: nn::Path, c_in: i64, c_out: i64) -> Self {
+        Stem { conv: conv(&p / "conv", c_in, c_out, 7, 2), bn: nn::batch_norm2d(&p / "bn", c_out, Default::default()), max_pool: true }
+    }
+}
+
+impl ModuleT for Stem {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        let ys = xs.apply(&self.conv).apply_t(&self.bn, train).relu();
+        if self.max_pool {
+            ys.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false)
+        } else {
+            ys
+        }
+    }
+}
+
+/// 1x1 convolution + BN on the residual path when the shape changes (option B of the paper).
+#[derive(Debug)]
+struct Projection {
+    conv: nn::Conv2D,
+    bn: nn::BatchNorm,
+}
+
+impl Projection {
+    fn new_if_needed(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> Option<Self> {
+        (stride != 1 || c_in != c_out)
+            .then(|| Projection { conv: conv(&p / "conv", c_in, c_out, 1, stride), bn: nn::batch_norm2d(&p / "bn", c_out, Default::default()) })
+    }
+
+    fn shortcut(this: &Option<Self>, xs: &Tensor, train: bool) -> Tensor {
+        match this {
+            Some(projection) => xs.apply(&projection.conv).apply_t(&projection.bn, train),
+            None => xs.shallow_clone(),
+        }
+    }
+}
+
+/// Two 3x3 convolutions and a residual connection.
+#[derive(Debug)]
+pub struct BasicBlock {
+    conv1: nn::Conv2D,
+    bn1: nn::BatchNorm,
+    conv2: nn::Conv2D,
+    bn2: nn::BatchNorm,
+    projection: Option<Projection>,
+}
+
+impl BasicBlock {
+    pub fn new(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> Self {
+        BasicBlock {
+            conv1: conv(&p / "conv1", c_in, c_out, 3, stride),
+            bn1: nn::batch_norm2d(&p / "bn1", c_out, Default::default()),
+            conv2: conv(&p / "conv2", c_out, c_out, 3, 1),
+            bn2: nn::batch_norm2d(&p / "bn2", c_out, Default::default()),
+            projection: Projection::new_if_needed(&p / "shortcut", c_in, c_out, stride),
+        }
+    }
+}
+
+impl ModuleT for BasicBlock {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        let ys = xs.apply(&self.conv1).apply_t(&self.bn1, train).relu().apply(&self.conv2).apply_t(&self.bn2, train);
+        (ys + Projection::shortcut(&self.projection, xs, train)).relu()
+    }
+}
+
+/// 1x1 reduce, 3x3 (carrying the stride), 1x1 expand, and a residual connection.
+#[derive(Debug)]
+pub struct Bottleneck {
+    conv1: nn::Conv2D,
+    bn1: nn::BatchNorm,
+    conv2: nn::Conv2D,
+    bn2: nn::BatchNorm,
+    conv3: nn::Conv2D,
+    bn3: nn::BatchNorm,
+    projection: Option<Projection>,
+}
+
+impl Bottleneck {
+    pub fn new(p: nn::Path, c_in: i64, c_mid: i64, c_out: i64, stride: i64) -> Self {
+        Bottleneck {
+            conv1: conv(&p / "conv1", c_in, c_mid, 1, 1),
+            bn1: nn::batch_norm2d(&p / "bn1", c_mid, Default::default()),
+            conv2: conv(&p / "conv2", c_mid, c_mid, 3, stride),
+            bn2: nn::batch_norm2d(&p / "bn2", c_mid, Default::default()),
+            conv3: conv(&p / "conv3", c_mid, c_out, 1, 1),
+            bn3: nn::batch_norm2d(&p / "bn3", c_out, Default::default()),
+            projection: Projection::new_if_needed(&p / "shortcut", c_in, c_out, stride),
+        }
+    }
+}
+
+impl ModuleT for Bottleneck {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        let ys = xs
+            .apply(&self.conv1)
+            .apply_t(&self.bn1, train)
+            .relu()
+            .apply(&self.conv2)
+            .apply_t(&self.bn2, train)
+            .relu()
+            .apply(&self.conv3)
+            .apply_t(&self.bn3, train);
+        (ys + Projection::shortcut(&self.projection, xs, train)).relu()
+    }
+}
+
+/// Global average pool, flatten, linear: the classification head of every ResNet.
+#[derive(Debug)]
+pub struct ClassifierHead {
+    fc: nn::Linear,
+}
+
+impl ClassifierHead {
+    pub fn new(p: nn::Path, c_in: i64, num_classes: i64) -> Self {
+        ClassifierHead { fc: nn::linear(&p / "fc", c_in, num_classes, Default::default()) }
+    }
+}
+
+impl ModuleT for ClassifierHead {
+    fn forward_t(&self, xs: &Tensor, _train: bool) -> Tensor {
+        xs.adaptive_avg_pool2d([1, 1]).flatten(1, -1).apply(&self.fc)
+    }
+}
+
+/// Builds the unit that `spec` describes.
+pub fn build_unit(p: nn::Path, spec: &UnitSpec) -> Box<dyn ModuleT> {
+    match spec.kind {
+        UnitKind::CifarStem => Box::new(Stem::cifar(p, spec.in_channels, spec.out_channels)),
+        UnitKind::ImageNetStem => Box::new(Stem::imagenet(p, spec.in_channels, spec.out_channels)),
+        UnitKind::Basic => Box::new(BasicBlock::new(p, spec.in_channels, spec.out_channels, spec.stride)),
+        UnitKind::Bottleneck => Box::new(Bottleneck::new(p, spec.in_channels, spec.mid_channels, spec.out_channels, spec.stride)),
+    }
+}
