@@ -12,5 +12,6 @@ pub mod data;
 pub mod error;
 pub mod models;
 pub mod paths;
+pub mod split;
 
 pub use error::{Error, Result};

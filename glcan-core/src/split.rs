@@ -1,0 +1,260 @@
+//! Cutting a network into K local modules.
+//!
+//! A split point `[s, u]` means "a module ends after unit u of stage s" (stage 0 is the
+//! stem). K modules need K - 1 points. The defaults are the points published with InfoPro
+//! (Wang et al., ICLR 2021, <https://arxiv.org/abs/2101.10832>) for ResNet-32 and ResNet-110;
+//! any other network or K is cut evenly by unit count. [`balanced_ends`] chooses the points
+//! that minimise the largest module's cost (e.g. its measured activation memory).
+
+use std::ops::Range;
+
+use crate::models::{UnitId, UnitNetwork};
+use crate::{Error, Result};
+
+/// How to choose the split points.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitStrategy {
+    /// InfoPro's published points where they exist for this network and K, else [`Self::Even`].
+    Published,
+    /// InfoPro's memory-balanced ResNet-110 points (K = 2, 3, 4), else an error.
+    PublishedBalanced,
+    /// Nearly equal numbers of units per module.
+    Even,
+    /// These K - 1 points, in forward order.
+    Points(Vec<UnitId>),
+}
+
+/// The unit positions (indices into `network.units()`) of each local module, in order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ModuleSplit {
+    pub modules: Vec<Range<usize>>,
+}
+
+impl ModuleSplit {
+    pub fn k(&self) -> usize {
+        self.modules.len()
+    }
+
+    /// The split points, as unit ids.
+    pub fn points(&self, network: &dyn UnitNetwork) -> Vec<UnitId> {
+        self.modules[..self.k() - 1].iter().map(|m| network.units()[m.end - 1].id).collect()
+    }
+}
+
+/// InfoPro's published split points for `network` (its [`UnitNetwork::name`]) and K.
+pub fn published_points(network: &str, k: usize, balanced: bool) -> Option<Vec<UnitId>> {
+    let points: &[(usize, usize)] = match (network, k, balanced) {
+        ("resnet32", 2, false) => &[(2, 1)],
+        ("resnet32", 4, false) => &[(1, 2), (2, 1), (3, 0)],
+        ("resnet32", 8, false) => &[(1, 0), (1, 2), (1, 4), (2, 1), (2, 3), (3, 0), (3, 2)],
+        ("resnet32", 16, false) => &[
+            (0, 0), (1, 0), (1, 1), (1, 2), (1, 3), (1, 4), (2, 0), (2, 1), (2, 2), (2, 3), (2, 4), (3, 0), (3, 1), (3, 2), (3, 3),
+        ],
+        ("resnet110", 2, false) => &[(2, 8)],
+        ("resnet110", 4, false) => &[(1, 11), (2, 7), (3, 3)],
+        ("resnet110", 8, false) => &[(1, 4), (1, 11), (2, 0), (2, 7), (2, 14), (3, 3), (3, 10)],
+        ("resnet110", 16, false) => &[
+            (1, 1), (1, 4), (1, 7), (1, 10), (1, 13), (1, 16), (2, 1), (2, 4), (2, 7), (2, 11), (2, 15), (3, 1), (3, 5), (3, 9), (3, 13),
+        ],
+        ("resnet110", 2, true) => &[(1, 14)],
+        ("resnet110", 3, true) => &[(1, 9), (2, 2)],
+        ("resnet110", 4, true) => &[(1, 6), (1, 14), (2, 8)],
+        _ => return None,
+    };
+    Some(points.iter().map(|&(s, u)| UnitId::new(s, u)).collect())
+}
+
+/// Cuts `network` into `k` modules. K = 1 is end-to-end training.
+pub fn split(network: &dyn UnitNetwork, k: usize, strategy: &SplitStrategy) -> Result<ModuleSplit> {
+    let units = network.units().len();
+    if k == 0 {
+        return Err(Error::config("k", "must be at least 1"));
+    }
+    if k > units {
+        return Err(Error::config("k", format!("K = {k} local modules, but {} has only {units} units", network.name())));
+    }
+    let ends = match strategy {
+        SplitStrategy::Even => even_ends(units, k),
+        SplitStrategy::Published => match published_points(&network.name(), k, false) {
+            Some(points) => positions_of(network, &points)?,
+            None => even_ends(units, k),
+        },
+        SplitStrategy::PublishedBalanced => {
+            let points = published_points(&network.name(), k, true).ok_or_else(|| {
+                Error::config("split", format!("no published memory-balanced split for {} at K = {k} (InfoPro gives ResNet-110 at K = 2, 3, 4)", network.name()))
+            })?;
+            positions_of(network, &points)?
+        }
+        SplitStrategy::Points(points) => {
+            if points.len() != k - 1 {
+                return Err(Error::config("split.points", format!("K = {k} needs {} split points, {} given", k - 1, points.len())));
+            }
+            positions_of(network, points)?
+        }
+    };
+    from_ends(network, &ends)
+}
+
+/// Module ranges from the position of each module's last unit (all but the final module).
+fn from_ends(network: &dyn UnitNetwork, ends: &[usize]) -> Result<ModuleSplit> {
+    let units = network.units().len();
+    let mut modules = Vec::with_capacity(ends.len() + 1);
+    let mut start = 0;
+    for &end in ends {
+        if end < start || end + 1 >= units {
+            let id = network.units()[end.min(units - 1)].id;
+            return Err(Error::config(
+                "split.points",
+                format!("split point {id} of {} must come after the previous one and before the last unit", network.name()),
+            ));
+        }
+        modules.push(start..end + 1);
+        start = end + 1;
+    }
+    modules.push(start..units);
+    Ok(ModuleSplit { modules })
+}
+
+fn positions_of(network: &dyn UnitNetwork, points: &[UnitId]) -> Result<Vec<usize>> {
+    points
+        .iter()
+        .map(|&id| {
+            network.position_of(id).ok_or_else(|| {
+                let stages = network.units().last().map_or(0, |u| u.id.stage);
+                Error::config("split.points", format!("{} has no unit {id} (stage 0 is the stem, stages 1..={stages} hold the blocks)", network.name()))
+            })
+        })
+        .collect()
+}
+
+/// End positions of K nearly equal modules over `units` units.
+fn even_ends(units: usize, k: usize) -> Vec<usize> {
+    (1..k).map(|i| (i * units).div_ceil(k) - 1).collect()
+}
+
+/// End positions that minimise the largest per-module sum of `costs` (one cost per unit),
+/// found exactly by dynamic programming; ties favour earlier cuts.
+pub fn balanced_ends(costs: &[u64], k: usize) -> Vec<usize> {
+    let n = costs.len();
+    assert!(k >= 1 && k <= n, "1 <= k <= number of units");
+    let prefix: Vec<u64> = std::iter::once(0).chain(costs.iter().scan(0u64, |sum, &c| { *sum += c; Some(*sum) })).collect();
+    // best[j][i]: smallest possible maximum when the first i units form j modules.
+    let mut best = vec![vec![u64::MAX; n + 1]; k + 1];
+    let mut cut = vec![vec![0usize; n + 1]; k + 1];
+    best[0][0] = 0;
+    for j in 1..=k {
+        for i in j..=n {
+            for split in (j - 1)..i {
+                if best[j - 1][split] == u64::MAX {
+                    continue;
+                }
+                let candidate = best[j - 1][split].max(prefix[i] - prefix[split]);
+                if candidate < best[j][i] {
+                    best[j][i] = candidate;
+                    cut[j][i] = split;
+                }
+            }
+        }
+    }
+    let mut ends = Vec::with_capacity(k - 1);
+    let mut i = n;
+    for j in (2..=k).rev() {
+        i = cut[j][i];
+        ends.push(i - 1);
+    }
+    ends.reverse();
+    ends
+}
+
+/// [`split`] with the points of [`balanced_ends`] over per-unit `costs`.
+pub fn balanced_split(network: &dyn UnitNetwork, k: usize, costs: &[u64]) -> Result<ModuleSplit> {
+    let units = network.units().len();
+    if costs.len() != units {
+        return Err(Error::config("split", format!("{} unit costs for {units} units", costs.len())));
+    }
+    split(network, k, &SplitStrategy::Even)?; // validates k against the unit count
+    from_ends(network, &balanced_ends(costs, k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::ResNetCifar;
+
+    fn resnet(depth: usize) -> ResNetCifar {
+        ResNetCifar::new(depth, 3, 10, 32).unwrap()
+    }
+
+    #[test]
+    fn published_resnet32_k4_modules() {
+        let net = resnet(32);
+        let split = split(&net, 4, &SplitStrategy::Published).unwrap();
+        // [1,2] is position 3, [2,1] position 7, [3,0] position 11; 16 units in all.
+        assert_eq!(split.modules, vec![0..4, 4..8, 8..12, 12..16]);
+        assert_eq!(split.points(&net), published_points("resnet32", 4, false).unwrap());
+    }
+
+    #[test]
+    fn every_published_split_is_valid_and_has_k_modules() {
+        for (depth, balanced, ks) in [(32, false, vec![2, 4, 8, 16]), (110, false, vec![2, 4, 8, 16]), (110, true, vec![2, 3, 4])] {
+            let net = resnet(depth);
+            let strategy = if balanced { SplitStrategy::PublishedBalanced } else { SplitStrategy::Published };
+            for k in ks {
+                let split = split(&net, k, &strategy).unwrap();
+                assert_eq!(split.k(), k);
+                assert!(split.modules.iter().all(|m| !m.is_empty()));
+                assert_eq!(split.modules.last().unwrap().end, net.units().len());
+            }
+        }
+    }
+
+    #[test]
+    fn resnet32_k16_cuts_after_every_unit_but_the_last() {
+        let split = split(&resnet(32), 16, &SplitStrategy::Published).unwrap();
+        assert!(split.modules.iter().all(|m| m.len() == 1));
+    }
+
+    #[test]
+    fn even_split_and_k1() {
+        let net = resnet(20); // 10 units
+        assert_eq!(split(&net, 3, &SplitStrategy::Even).unwrap().modules, vec![0..4, 4..7, 7..10]);
+        assert_eq!(split(&net, 1, &SplitStrategy::Published).unwrap().modules, vec![0..10]);
+        assert_eq!(split(&net, 10, &SplitStrategy::Even).unwrap().k(), 10);
+    }
+
+    #[test]
+    fn impossible_splits_name_k_and_the_network() {
+        let net = resnet(20);
+        let message = split(&net, 11, &SplitStrategy::Even).unwrap_err().to_string();
+        assert!(message.contains("K = 11") && message.contains("resnet20") && message.contains("10 units"), "{message}");
+        let message = split(&net, 2, &SplitStrategy::Points(vec![UnitId::new(4, 0)])).unwrap_err().to_string();
+        assert!(message.contains("[4,0]") && message.contains("resnet20"), "{message}");
+        let backwards = SplitStrategy::Points(vec![UnitId::new(2, 0), UnitId::new(1, 0)]);
+        assert!(split(&net, 3, &backwards).unwrap_err().to_string().contains("[1,0]"));
+        let last = SplitStrategy::Points(vec![UnitId::new(3, 2)]);
+        assert!(split(&net, 2, &last).is_err(), "a cut after the last unit leaves an empty module");
+        assert!(split(&net, 3, &SplitStrategy::PublishedBalanced).is_err());
+        assert!(split(&net, 0, &SplitStrategy::Even).is_err());
+    }
+
+    #[test]
+    fn balanced_ends_minimise_the_largest_module() {
+        // Costs shaped like activation memory: heavy early units.
+        let costs = [8, 8, 8, 4, 4, 4, 2, 2, 2, 2];
+        let ends = balanced_ends(&costs, 3);
+        let sums: Vec<u64> = [0..ends[0] + 1, ends[0] + 1..ends[1] + 1, ends[1] + 1..10].iter().map(|r| costs[r.clone()].iter().sum()).collect();
+        assert_eq!(*sums.iter().max().unwrap(), 16);
+        // Brute force over all 2-cut placements agrees on the optimum.
+        let mut best = u64::MAX;
+        for a in 0..8 {
+            for b in a + 1..9 {
+                let parts = [&costs[..=a], &costs[a + 1..=b], &costs[b + 1..]];
+                best = best.min(parts.iter().map(|p| p.iter().sum::<u64>()).max().unwrap());
+            }
+        }
+        assert_eq!(best, 16);
+        assert_eq!(balanced_ends(&[5, 5], 2), vec![0]);
+        assert!(balanced_ends(&[1, 2, 3], 1).is_empty());
+    }
+}
