@@ -8,8 +8,10 @@
 //! GLCAN (Zhu et al. 2024, <https://arxiv.org/abs/2406.00446>) gives each auxiliary network
 //! a local and a global view.
 
+pub mod aux;
 pub mod data;
 pub mod error;
+pub mod losses;
 pub mod models;
 pub mod paths;
 pub mod split;

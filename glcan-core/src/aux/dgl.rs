@@ -1,0 +1,73 @@
+//! The DGL aux net: Decoupled Greedy Learning, Belilovsky, Eickenberg and Oyallon, ICML 2020
+//! (<https://arxiv.org/abs/1901.08164>). Its CIFAR aux net first averages the module output
+//! down to a small grid (spatial reduction), then applies a few 1x1 convolutions with BN and
+//! ReLU and a small MLP, trained with cross-entropy.
+
+use tch::nn::{self, ModuleT};
+use tch::Tensor;
+
+use super::{AuxContext, AuxNet, ConvBnRelu, LocalTargets};
+
+/// Shape of the DGL aux net.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DglConfig {
+    /// Side of the grid the features are averaged to before the 1x1 convolutions.
+    pub pool_to: i64,
+    /// Number of 1x1 conv + BN + ReLU layers (at the module's width).
+    pub conv_layers: usize,
+    /// Width of the MLP's hidden layer.
+    pub mlp_hidden: i64,
+}
+
+impl Default for DglConfig {
+    fn default() -> Self {
+        DglConfig { pool_to: 2, conv_layers: 2, mlp_hidden: 256 }
+    }
+}
+
+#[derive(Debug)]
+pub struct DglAux {
+    pool_to: i64,
+    convs: Vec<ConvBnRelu>,
+    hidden: nn::Linear,
+    out: nn::Linear,
+}
+
+impl DglAux {
+    pub fn new(p: nn::Path, config: &DglConfig, ctx: &AuxContext) -> Self {
+        let c = ctx.channels();
+        let pool_to = config.pool_to.clamp(1, ctx.resolution().max(1));
+        let convs = (0..config.conv_layers).map(|i| ConvBnRelu::new(&p / "convs" / i, c, c, 1, 1)).collect();
+        DglAux {
+            pool_to,
+            convs,
+            hidden: nn::linear(&p / "hidden", c * pool_to * pool_to, config.mlp_hidden, Default::default()),
+            out: nn::linear(&p / "out", config.mlp_hidden, ctx.num_classes(), Default::default()),
+        }
+    }
+}
+
+impl AuxNet for DglAux {
+    fn loss(&self, h: &Tensor, targets: &LocalTargets, train: bool) -> Tensor {
+        let pooled = h.adaptive_avg_pool2d([self.pool_to, self.pool_to]);
+        let features = self.convs.iter().fold(pooled, |x, conv| conv.forward_t(&x, train));
+        features.flatten(1, -1).apply(&self.hidden).relu().apply(&self.out).cross_entropy_for_logits(targets.labels)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing;
+    use super::*;
+
+    #[test]
+    fn smoke() {
+        let net = testing::network();
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        for last_unit in [0, 4, 8] {
+            let ctx = testing::context(&net, last_unit);
+            testing::check_loss(&DglAux::new(vs.root() / last_unit, &DglConfig::default(), &ctx), &ctx);
+        }
+    }
+}

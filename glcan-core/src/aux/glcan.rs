@@ -1,0 +1,394 @@
+//! GLCAN: Global-Local Collaborative Auxiliary Network, Zhu et al. 2024
+//! (<https://arxiv.org/abs/2406.00446>).
+//!
+//! The paper gives a macroscopic recipe, not layers; this is our reading of it (README,
+//! "GLCAN as we build it"). The aux net of module k sees the module output `h` twice:
+//! - a **local branch**, a light conv3x3 + BN + ReLU stack at the module's own resolution,
+//!   which keeps fine detail;
+//! - a **global branch**, a compact surrogate of the rest of the network: the first
+//!   (down-sampling) unit of every later stage, so the aux net sees the receptive field and
+//!   abstraction level the real head will need. It is built at reduced width from scratch,
+//!   or at full width as a copy (then trained) or an EMA (not trained) of the real units.
+//!
+//! The two branches **collaborate**: they are fused (concatenation, or a learnable gated
+//! sum) and feed one task head of the kind of the real head, trained with the task loss.
+//! Small per-branch heads add `branch_loss_weight` x their own task losses.
+
+use tch::nn::{self, ModuleT};
+use tch::{Kind, Tensor};
+
+use super::{AuxContext, AuxNet, ConvBnRelu, LocalTargets};
+use crate::models::UnitSpec;
+use crate::{Error, Result};
+
+/// How the global branch gets its weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GlobalInit {
+    /// Fresh random weights, trained by the aux loss (any width).
+    Scratch,
+    /// A copy of the real later units at construction, then trained (width 1 only).
+    Copy,
+    /// An exponential moving average of the real later units, never trained by the aux
+    /// loss (width 1 only), as in the sibling papers MAN and MLAAN.
+    Ema,
+}
+
+/// How the local and global branches are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fusion {
+    /// Pool the local branch to the global resolution and concatenate channels.
+    Concat,
+    /// Project the pooled local branch to the global width; `g * local + (1 - g) * global`
+    /// with a learnable per-channel gate `g = sigmoid(a)`, `a` starting at 0.
+    GatedSum,
+}
+
+/// The GLCAN recipe's knobs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GlcanConfig {
+    /// conv3x3 + BN + ReLU layers of the local branch (at least 1).
+    pub local_layers: usize,
+    /// Width multiplier of the global branch (must be 1 for `copy` and `ema`).
+    pub global_width: f64,
+    pub global_init: GlobalInit,
+    /// EMA momentum m: `w <- m w + (1 - m) w_real` after every step.
+    pub ema_momentum: f64,
+    pub fusion: Fusion,
+    /// Weight of the per-branch task losses (0 switches those heads off).
+    pub branch_loss_weight: f64,
+    /// Switches for ablations (and regression tests): drop one branch entirely.
+    pub use_local: bool,
+    pub use_global: bool,
+}
+
+impl Default for GlcanConfig {
+    fn default() -> Self {
+        GlcanConfig {
+            local_layers: 1,
+            global_width: 0.5,
+            global_init: GlobalInit::Scratch,
+            ema_momentum: 0.995,
+            fusion: Fusion::Concat,
+            branch_loss_weight: 0.1,
+            use_local: true,
+            use_global: true,
+        }
+    }
+}
+
+impl GlcanConfig {
+    fn validate(&self) -> Result<()> {
+        if !self.use_local && !self.use_global {
+            return Err(Error::config("aux.glcan", "use_local and use_global are both false: the aux net would see nothing"));
+        }
+        if self.use_local && self.local_layers == 0 {
+            return Err(Error::config("aux.glcan.local_layers", "must be at least 1 when the local branch is used"));
+        }
+        if !(self.global_width > 0.0 && self.global_width <= 4.0) {
+            return Err(Error::config("aux.glcan.global_width", format!("must be in (0, 4], got {}", self.global_width)));
+        }
+        if self.global_init != GlobalInit::Scratch && self.global_width != 1.0 {
+            return Err(Error::config(
+                "aux.glcan.global_width",
+                format!("global_init = {:?} copies the real units, so the width must be 1, not {}", self.global_init, self.global_width),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.ema_momentum) {
+            return Err(Error::config("aux.glcan.ema_momentum", format!("must be in [0, 1), got {}", self.ema_momentum)));
+        }
+        if !(self.branch_loss_weight >= 0.0) {
+            return Err(Error::config("aux.glcan.branch_loss_weight", "must be non-negative"));
+        }
+        Ok(())
+    }
+}
+
+/// Positions of the real units the global branch imitates: the first unit of every stage
+/// after the module's; when the module ends in the last stage, just the next unit.
+pub fn global_unit_positions(ctx: &AuxContext) -> Vec<usize> {
+    let units = ctx.network.units();
+    let stage = units[ctx.last_unit].id.stage;
+    let later: Vec<usize> = (ctx.last_unit + 1..units.len()).filter(|&i| units[i].id.stage > stage && units[i].id.index == 0).collect();
+    if later.is_empty() && ctx.last_unit + 1 < units.len() {
+        vec![ctx.last_unit + 1]
+    } else {
+        later
+    }
+}
+
+/// The global branch's units and, for EMA, the store that keeps them out of the optimizer.
+#[derive(Debug)]
+struct GlobalBranch {
+    units: Vec<Box<dyn ModuleT>>,
+    out_channels: i64,
+    /// EMA only: the branch's own variables paired with the real units' (destination, source).
+    ema: Option<(nn::VarStore, Vec<(Tensor, Tensor)>, f64)>,
+}
+
+impl GlobalBranch {
+    fn new(p: &nn::Path, config: &GlcanConfig, ctx: &AuxContext) -> Result<Self> {
+        let positions = global_unit_positions(ctx);
+        let specs = scaled_chain(ctx.channels(), positions.iter().map(|&i| ctx.network.units()[i]), config.global_width);
+        let out_channels = specs.last().map_or(ctx.channels(), |s| s.out_channels);
+        if config.global_init == GlobalInit::Scratch {
+            let units = specs.iter().enumerate().map(|(i, spec)| ctx.network.build_unit(p / "global" / i, spec)).collect();
+            return Ok(GlobalBranch { units, out_channels, ema: None });
+        }
+        let real = ctx.real_unit_variables.ok_or_else(|| {
+            Error::config("aux.glcan.global_init", "copy and ema need the real units' weights, which this trainer does not provide")
+        })?;
+        // EMA weights live in a private store so that no optimizer ever sees them.
+        let private = (config.global_init == GlobalInit::Ema).then(|| nn::VarStore::new(p.device()));
+        let root = match &private {
+            Some(store) => store.root(),
+            None => p / "global",
+        };
+        let mut units = Vec::new();
+        let mut pairs = Vec::new();
+        for (i, (spec, &position)) in specs.iter().zip(&positions).enumerate() {
+            units.push(ctx.network.build_unit(&root / i, spec));
+            for (name, source) in real(position) {
+                let mut destination = variable_at(&(&root / i), &name)
+                    .ok_or_else(|| Error::config("aux.glcan", format!("global unit {i} has no variable {name} to copy into")))?;
+                tch::no_grad(|| destination.copy_(&source));
+                pairs.push((destination, source));
+            }
+        }
+        let ema = private.map(|mut store| {
+            store.freeze();
+            (store, pairs, config.ema_momentum)
+        });
+        Ok(GlobalBranch { units, out_channels, ema })
+    }
+
+    fn forward(&self, h: &Tensor, train: bool) -> Tensor {
+        self.units.iter().fold(h.shallow_clone(), |x, unit| unit.forward_t(&x, train))
+    }
+
+    fn follow_real_units(&mut self) {
+        if let Some((_, pairs, momentum)) = &mut self.ema {
+            tch::no_grad(|| {
+                for (destination, source) in pairs.iter_mut() {
+                    if destination.is_floating_point() {
+                        let _ = destination.g_mul_scalar_(*momentum);
+                        let _ = destination.g_add_(&(source.detach() * (1.0 - *momentum)));
+                    } else {
+                        destination.copy_(source); // e.g. BN's num_batches_tracked
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// The specs of `units` with widths scaled by `factor`, chained from `in_channels`.
+fn scaled_chain(in_channels: i64, units: impl Iterator<Item = UnitSpec>, factor: f64) -> Vec<UnitSpec> {
+    let mut c_in = in_channels;
+    units
+        .map(|unit| {
+            let spec = unit.scaled(factor).with_input(c_in);
+            c_in = spec.out_channels;
+            spec
+        })
+        .collect()
+}
+
+/// The variable `a.b.c` under `p`.
+fn variable_at(p: &nn::Path, dotted: &str) -> Option<Tensor> {
+    match dotted.split_once('.') {
+        None => p.get(dotted),
+        Some((head, rest)) => variable_at(&p.sub(head), rest),
+    }
+}
+
+/// GAP + linear classifier, with its cross-entropy.
+#[derive(Debug)]
+struct ClassifierLoss {
+    fc: nn::Linear,
+}
+
+impl ClassifierLoss {
+    fn new(p: nn::Path, c_in: i64, num_classes: i64) -> Self {
+        ClassifierLoss { fc: nn::linear(p, c_in, num_classes, Default::default()) }
+    }
+
+    fn loss(&self, features: &Tensor, labels: &Tensor) -> Tensor {
+        features.adaptive_avg_pool2d([1, 1]).flatten(1, -1).apply(&self.fc).cross_entropy_for_logits(labels)
+    }
+}
+
+#[derive(Debug)]
+pub struct GlcanAux {
+    local: Vec<ConvBnRelu>,
+    global: Option<GlobalBranch>,
+    /// GatedSum only: 1x1 projection of the local branch and the gate's logits.
+    gate: Option<(nn::Conv2D, Tensor)>,
+    head: ClassifierLoss,
+    branch_heads: Option<(Option<ClassifierLoss>, Option<ClassifierLoss>)>,
+    branch_loss_weight: f64,
+}
+
+impl GlcanAux {
+    pub fn new(p: nn::Path, config: &GlcanConfig, ctx: &AuxContext) -> Result<Self> {
+        config.validate()?;
+        let c = ctx.channels();
+        let classes = ctx.num_classes();
+        let local: Vec<ConvBnRelu> =
+            if config.use_local { (0..config.local_layers).map(|i| ConvBnRelu::new(&p / "local" / i, c, c, 3, 1)).collect() } else { Vec::new() };
+        let global = if config.use_global { Some(GlobalBranch::new(&p, config, ctx)?) } else { None };
+        let c_local = if config.use_local { c } else { 0 };
+        let c_global = global.as_ref().map_or(0, |g| g.out_channels);
+        let gated = config.fusion == Fusion::GatedSum && config.use_local && config.use_global;
+        let (gate, c_fused) = if gated {
+            let projection = nn::conv2d(&p / "gate" / "projection", c_local, c_global, 1, Default::default());
+            let logits = (&p / "gate").zeros("logits", &[1, c_global, 1, 1]);
+            (Some((projection, logits)), c_global)
+        } else {
+            (None, c_local + c_global)
+        };
+        let branch_heads = (config.branch_loss_weight > 0.0 && config.use_local && config.use_global).then(|| {
+            (Some(ClassifierLoss::new(&p / "local_head", c_local, classes)), Some(ClassifierLoss::new(&p / "global_head", c_global, classes)))
+        });
+        Ok(GlcanAux {
+            local,
+            global,
+            gate,
+            head: ClassifierLoss::new(&p / "head", c_fused, classes),
+            branch_heads,
+            branch_loss_weight: config.branch_loss_weight,
+        })
+    }
+
+    /// Local features, global features (either may be absent) and their fusion.
+    fn branches(&self, h: &Tensor, train: bool) -> (Option<Tensor>, Option<Tensor>, Tensor) {
+        let local = (!self.local.is_empty()).then(|| self.local.iter().fold(h.shallow_clone(), |x, layer| layer.forward_t(&x, train)));
+        let global = self.global.as_ref().map(|g| g.forward(h, train));
+        let fused = match (&local, &global) {
+            (Some(l), Some(g)) => {
+                let size = g.size();
+                let pooled = l.adaptive_avg_pool2d([size[2], size[3]]);
+                match &self.gate {
+                    Some((projection, logits)) => {
+                        let gate = logits.sigmoid();
+                        pooled.apply(projection) * &gate + g * (1.0 - &gate)
+                    }
+                    None => Tensor::cat(&[pooled, g.shallow_clone()], 1),
+                }
+            }
+            (Some(l), None) => l.shallow_clone(),
+            (None, Some(g)) => g.shallow_clone(),
+            (None, None) => unreachable!("validated: at least one branch"),
+        };
+        (local, global, fused)
+    }
+}
+
+impl AuxNet for GlcanAux {
+    fn loss(&self, h: &Tensor, targets: &LocalTargets, train: bool) -> Tensor {
+        let (local, global, fused) = self.branches(h, train);
+        let mut loss = self.head.loss(&fused, targets.labels);
+        if let (Some((Some(local_head), Some(global_head))), Some(l), Some(g)) = (&self.branch_heads, &local, &global) {
+            let branch_loss = local_head.loss(l, targets.labels) + global_head.loss(g, targets.labels);
+            loss = loss + branch_loss * self.branch_loss_weight;
+        }
+        loss.to_kind(Kind::Float)
+    }
+
+    fn after_step(&mut self) {
+        if let Some(global) = &mut self.global {
+            global.follow_real_units();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing;
+    use super::*;
+    use crate::models::UnitNetwork;
+
+    #[test]
+    fn global_branch_imitates_the_later_down_sampling_units() {
+        let net = testing::network(); // ResNet-20: stem, 3 blocks per stage
+        let ctx = testing::context(&net, 1); // ends at [1,0]
+        assert_eq!(global_unit_positions(&ctx), vec![4, 7]); // [2,0] and [3,0]
+        let ctx = testing::context(&net, 7); // ends at [3,0]: only the next unit is left
+        assert_eq!(global_unit_positions(&ctx), vec![8]);
+        let specs = scaled_chain(16, [4, 7].iter().map(|&i| net.units()[i]), 0.5);
+        assert_eq!((specs[0].in_channels, specs[0].out_channels, specs[1].in_channels, specs[1].out_channels), (16, 16, 16, 32));
+    }
+
+    #[test]
+    fn smoke_every_fusion_and_ablation() {
+        let net = testing::network();
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let variants = [
+            GlcanConfig::default(),
+            GlcanConfig { fusion: Fusion::GatedSum, ..Default::default() },
+            GlcanConfig { use_global: false, ..Default::default() },
+            GlcanConfig { use_local: false, ..Default::default() },
+            GlcanConfig { branch_loss_weight: 0.0, local_layers: 2, global_width: 1.0, ..Default::default() },
+        ];
+        for (v, config) in variants.iter().enumerate() {
+            for last_unit in [0, 4, 8] {
+                let ctx = testing::context(&net, last_unit);
+                testing::check_loss(&GlcanAux::new(vs.root() / v / last_unit, config, &ctx).unwrap(), &ctx);
+            }
+        }
+    }
+
+    #[test]
+    fn copy_and_ema_start_from_the_real_units_and_ema_follows_them() {
+        let net = testing::network();
+        let real_store = nn::VarStore::new(tch::Device::Cpu);
+        let real_units: Vec<_> = net.units().iter().enumerate().map(|(i, spec)| net.build_unit(real_store.root() / i, spec)).collect();
+        assert_eq!(real_units.len(), 10);
+        let lookup = |position: usize| -> Vec<(String, Tensor)> {
+            let prefix = format!("{position}.");
+            real_store.variables().into_iter().filter_map(|(name, t)| name.strip_prefix(&prefix).map(|rest| (rest.to_owned(), t))).collect()
+        };
+        let ctx = AuxContext { real_unit_variables: Some(&lookup), ..testing::context(&net, 3) };
+        let aux_store = nn::VarStore::new(tch::Device::Cpu);
+        for init in [GlobalInit::Copy, GlobalInit::Ema] {
+            let config = GlcanConfig { global_init: init, global_width: 1.0, ema_momentum: 0.5, ..Default::default() };
+            let mut aux = GlcanAux::new(aux_store.root() / format!("{init:?}"), &config, &ctx).unwrap();
+            let global = aux.global.as_ref().unwrap();
+            let x = tch::Tensor::randn([2, 16, 32, 32], (Kind::Float, tch::Device::Cpu));
+            let expected = real_units[7].forward_t(&real_units[4].forward_t(&x, false), false);
+            assert!(global.forward(&x, false).allclose(&expected, 1e-5, 1e-6, false), "{init:?} starts as the real units");
+            if init == GlobalInit::Ema {
+                // Move a real weight; one EMA step with m = 0.5 goes halfway.
+                let mut weight = real_store.root().sub("4").sub("conv1").get("weight").unwrap();
+                let before = weight.copy();
+                tch::no_grad(|| {
+                    let _ = weight.g_add_scalar_(1.0);
+                });
+                aux.after_step();
+                let (_, pairs, _) = aux.global.as_ref().unwrap().ema.as_ref().unwrap();
+                let followed = pairs.iter().find(|(_, s)| s.data_ptr() == weight.data_ptr()).unwrap();
+                assert!(followed.0.allclose(&(before + 0.5), 1e-5, 1e-6, false));
+            }
+        }
+    }
+
+    #[test]
+    fn bad_configs_name_their_field() {
+        let net = testing::network();
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let ctx = testing::context(&net, 0);
+        for (config, field) in [
+            (GlcanConfig { use_local: false, use_global: false, ..Default::default() }, "aux.glcan"),
+            (GlcanConfig { global_init: GlobalInit::Ema, ..Default::default() }, "aux.glcan.global_width"),
+            (GlcanConfig { ema_momentum: 1.0, ..Default::default() }, "aux.glcan.ema_momentum"),
+            (GlcanConfig { local_layers: 0, ..Default::default() }, "aux.glcan.local_layers"),
+        ] {
+            let message = GlcanAux::new(vs.root(), &config, &ctx).unwrap_err().to_string();
+            assert!(message.contains(field), "{message}");
+        }
+        let copy = GlcanConfig { global_init: GlobalInit::Copy, global_width: 1.0, ..Default::default() };
+        assert!(GlcanAux::new(vs.root(), &copy, &ctx).unwrap_err().to_string().contains("real units"));
+    }
+}

@@ -1,0 +1,208 @@
+//! Auxiliary networks: the local objective of every module but the last.
+//!
+//! Module k's output `h` goes into its aux net, which returns a scalar loss; the gradient of
+//! that loss trains module k (and the aux net) only, because module k + 1 receives `h`
+//! detached. The methods differ only in this aux net:
+//!
+//! | method | aux net | file |
+//! |---|---|---|
+//! | Greedy SL | GAP + linear, CE | [`greedy`] |
+//! | DGL | 1x1 conv stack on 2x2 pooled features + linear, CE | [`dgl`] |
+//! | InfoPro | image decoder (BCE) + "1c2f" head (CE or SupCon) | [`infopro`] |
+//! | GLCAN | local branch + global branch, fused, task head | [`glcan`] |
+
+pub mod dgl;
+pub mod glcan;
+pub mod greedy;
+pub mod infopro;
+
+use tch::nn::{self, ModuleT};
+use tch::Tensor;
+
+use crate::models::{UnitNetwork, UnitSpec};
+use crate::{Error, Result};
+
+/// The local-learning method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// Plain end-to-end backpropagation (K = 1).
+    E2e,
+    GreedySl,
+    Dgl,
+    /// InfoPro with a cross-entropy information term.
+    InfoproSoftmax,
+    /// InfoPro with a supervised-contrastive information term.
+    InfoproContrast,
+    Glcan,
+}
+
+impl Method {
+    pub const ALL: [Method; 6] = [Method::E2e, Method::GreedySl, Method::Dgl, Method::InfoproSoftmax, Method::InfoproContrast, Method::Glcan];
+
+    /// The name used in configs, result rows and command lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::E2e => "e2e",
+            Method::GreedySl => "greedy-sl",
+            Method::Dgl => "dgl",
+            Method::InfoproSoftmax => "infopro-softmax",
+            Method::InfoproContrast => "infopro-contrast",
+            Method::Glcan => "glcan",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Result<Method> {
+        Method::ALL.into_iter().find(|m| m.name() == name).ok_or_else(|| {
+            let names: Vec<_> = Method::ALL.iter().map(|m| m.name()).collect();
+            Error::config("method", format!("unknown method {name:?}; expected one of {}", names.join(", ")))
+        })
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a local loss may look at besides the module's output.
+pub struct LocalTargets<'a> {
+    /// The network input (normalised), `[B, C, H, W]`.
+    pub images: &'a Tensor,
+    /// The same images on the [0, 1] scale: InfoPro's reconstruction target.
+    pub raw_images: &'a Tensor,
+    /// Class labels `[B]` (int64).
+    pub labels: &'a Tensor,
+}
+
+/// A module's auxiliary network.
+pub trait AuxNet: std::fmt::Debug + Send {
+    /// The local loss (a scalar) for module output `h`.
+    fn loss(&self, h: &Tensor, targets: &LocalTargets, train: bool) -> Tensor;
+
+    /// Called after every optimizer step (GLCAN's EMA global branch follows the real units).
+    fn after_step(&mut self) {}
+}
+
+/// Where an aux net sits, and what it may see of the rest of the network.
+pub struct AuxContext<'a> {
+    pub network: &'a dyn UnitNetwork,
+    /// 0-based index of the module, `< num_modules - 1`.
+    pub module: usize,
+    pub num_modules: usize,
+    /// Position (into `network.units()`) of the module's last unit.
+    pub last_unit: usize,
+    /// Image channels and size of the network input (for reconstruction).
+    pub image_channels: i64,
+    pub image_size: i64,
+    /// Variables of the real units, by unit position, for GLCAN's copy and EMA options
+    /// (`None` when the trainer does not provide them).
+    pub real_unit_variables: Option<&'a dyn Fn(usize) -> Vec<(String, Tensor)>>,
+}
+
+impl AuxContext<'_> {
+    /// The spec of the module's last unit: its output shape is the aux net's input.
+    pub fn last_spec(&self) -> &UnitSpec {
+        &self.network.units()[self.last_unit]
+    }
+
+    /// Channels of the module output.
+    pub fn channels(&self) -> i64 {
+        self.last_spec().out_channels
+    }
+
+    /// Spatial size of the module output.
+    pub fn resolution(&self) -> i64 {
+        self.network.resolution_after(self.last_unit)
+    }
+
+    pub fn num_classes(&self) -> i64 {
+        self.network.num_classes()
+    }
+}
+
+/// The knobs of every aux net; defaults are the papers' (or, for GLCAN, our recipe's).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuxConfig {
+    pub dgl: dgl::DglConfig,
+    pub infopro: infopro::InfoProConfig,
+    pub glcan: glcan::GlcanConfig,
+}
+
+/// Builds the aux net of `method` for the module described by `ctx` under `p`.
+pub fn build(method: Method, config: &AuxConfig, p: nn::Path, ctx: &AuxContext) -> Result<Box<dyn AuxNet>> {
+    Ok(match method {
+        Method::E2e => return Err(Error::config("method", "e2e trains one module and has no aux net")),
+        Method::GreedySl => Box::new(greedy::GreedyAux::new(p, ctx)),
+        Method::Dgl => Box::new(dgl::DglAux::new(p, &config.dgl, ctx)),
+        Method::InfoproSoftmax => Box::new(infopro::InfoProAux::new(p, &config.infopro, infopro::InfoTerm::Softmax, ctx)?),
+        Method::InfoproContrast => Box::new(infopro::InfoProAux::new(p, &config.infopro, infopro::InfoTerm::Contrast, ctx)?),
+        Method::Glcan => Box::new(glcan::GlcanAux::new(p, &config.glcan, ctx)?),
+    })
+}
+
+/// Conv + BN + ReLU, the brick of several aux nets.
+#[derive(Debug)]
+pub struct ConvBnRelu {
+    conv: nn::Conv2D,
+    bn: nn::BatchNorm,
+}
+
+impl ConvBnRelu {
+    pub fn new(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, stride: i64) -> Self {
+        let config = nn::ConvConfig { stride, padding: kernel / 2, bias: false, ..Default::default() };
+        ConvBnRelu { conv: nn::conv2d(&p / "conv", c_in, c_out, kernel, config), bn: nn::batch_norm2d(&p / "bn", c_out, Default::default()) }
+    }
+}
+
+impl ModuleT for ConvBnRelu {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        xs.apply(&self.conv).apply_t(&self.bn, train).relu()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A ResNet-20 context and a batch, shared by the aux nets' smoke tests.
+    use super::*;
+    use crate::models::ResNetCifar;
+    use tch::{Device, Kind};
+
+    pub fn network() -> ResNetCifar {
+        ResNetCifar::new(20, 3, 10, 32).unwrap()
+    }
+
+    pub fn context(network: &ResNetCifar, last_unit: usize) -> AuxContext<'_> {
+        AuxContext { network, module: 0, num_modules: 3, last_unit, image_channels: 3, image_size: 32, real_unit_variables: None }
+    }
+
+    /// Runs the aux net on a random module output and checks the loss is a finite scalar
+    /// that back-propagates into `h`.
+    pub fn check_loss(aux: &dyn AuxNet, ctx: &AuxContext) {
+        let (c, r) = (ctx.channels(), ctx.resolution());
+        let h = Tensor::randn([4, c, r, r], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+        let images = Tensor::randn([4, 3, 32, 32], (Kind::Float, Device::Cpu));
+        let raw = Tensor::rand([4, 3, 32, 32], (Kind::Float, Device::Cpu));
+        let labels = Tensor::from_slice(&[0i64, 1, 2, 1]);
+        let loss = aux.loss(&h, &LocalTargets { images: &images, raw_images: &raw, labels: &labels }, true);
+        assert_eq!(loss.size(), Vec::<i64>::new(), "the loss is a scalar");
+        assert!(loss.double_value(&[]).is_finite());
+        loss.backward();
+        assert!(h.grad().abs().sum(Kind::Float).double_value(&[]) > 0.0, "the loss reaches the module output");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_names_round_trip() {
+        for method in Method::ALL {
+            assert_eq!(Method::from_name(method.name()).unwrap(), method);
+        }
+        assert!(Method::from_name("infopro").unwrap_err().to_string().contains("infopro-softmax"));
+    }
+}
