@@ -10,6 +10,7 @@
 
 pub mod data;
 pub mod error;
+pub mod memory;
 pub mod paths;
 
 pub use error::{Error, Result};
