@@ -1,3 +1,26 @@
+//! Links glcan-core's tests and benches to libtorch, and compiles the C++ shim behind
+//! `glcan_core::memory` (a counting CPU allocator and the CUDA allocator's statistics)
+//! against the headers of the same libtorch that torch-sys links.
+
 fn main() {
     glcan_build::link_libtorch();
+    compile_memory_shim();
+}
+
+fn compile_memory_shim() {
+    const SHIM: &str = "csrc/memory_shim.cpp";
+    println!("cargo:rerun-if-changed={SHIM}");
+    println!("cargo:rerun-if-changed=build.rs");
+    // Must match the ABI libtorch was built with; torch-sys reads the same variable and the
+    // torch 2.13 wheel uses the new ABI (`torch._C._GLIBCXX_USE_CXX11_ABI` is True).
+    println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
+    let cxx11_abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".to_owned());
+
+    let mut build = cc::Build::new();
+    build.cpp(true).pic(true).std("c++17").warnings(true).extra_warnings(true);
+    // -isystem: warnings from libtorch's own headers are not ours to fix.
+    for dir in glcan_build::libtorch_include_dirs() {
+        build.flag("-isystem").flag(dir.display().to_string());
+    }
+    build.define("_GLIBCXX_USE_CXX11_ABI", cxx11_abi.as_str()).file(SHIM).compile("glcan_memory_shim");
 }

@@ -6,24 +6,41 @@
 //! cargo hands torch-sys' `libtorch_lib` metadata (as `DEP_TCH_LIBTORCH_LIB`) only to its
 //! direct dependents.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Emits the linker arguments that make the package's executables
 /// (a) find libtorch at run time without `LD_LIBRARY_PATH` (an rpath to its folder), and
 /// (b) keep `libtorch_cuda` as a `NEEDED` entry: the default `--as-needed` drops it because
 ///     no Rust symbol refers to it, and CUDA then silently disappears.
 pub fn link_libtorch() {
+    for arg in link_args(&libtorch_lib_dir()) {
+        println!("cargo:rustc-link-arg={arg}");
+    }
+}
+
+/// The folder holding libtorch's shared libraries, as torch-sys found it.
+pub fn libtorch_lib_dir() -> PathBuf {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
-    let lib_dir = match std::env::var("DEP_TCH_LIBTORCH_LIB") {
-        Ok(dir) => dir,
-        Err(_) => panic!(
+    match std::env::var_os("DEP_TCH_LIBTORCH_LIB") {
+        Some(dir) => PathBuf::from(dir),
+        None => panic!(
             "DEP_TCH_LIBTORCH_LIB is not set: this package must list `torch-sys` in its \
              [dependencies] so that cargo passes libtorch's location to its build script"
         ),
-    };
-    for arg in link_args(Path::new(&lib_dir)) {
-        println!("cargo:rustc-link-arg={arg}");
     }
+}
+
+/// libtorch's C++ header folders, for a build script that compiles C++ against it.
+pub fn libtorch_include_dirs() -> Vec<PathBuf> {
+    include_dirs(&libtorch_lib_dir())
+}
+
+/// The header folders next to a libtorch `lib` folder: the torch wheel and the libtorch
+/// archive both keep them in `<torch>/include` (c10, ATen, ...) and the C++ frontend in
+/// `<torch>/include/torch/csrc/api/include`.
+pub fn include_dirs(lib_dir: &Path) -> Vec<PathBuf> {
+    let root = lib_dir.parent().unwrap_or(lib_dir).join("include");
+    vec![root.join("torch/csrc/api/include"), root]
 }
 
 /// The linker arguments for a libtorch folder; the CUDA libraries are named only when present.
@@ -54,5 +71,14 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(args[0], format!("-Wl,-rpath,{}", dir.display()));
         assert_eq!(args[1..], ["-Wl,--no-as-needed", "-ltorch_cpu", "-lstdc++", "-Wl,--as-needed"]);
+    }
+
+    #[test]
+    fn include_dirs_sit_next_to_the_lib_folder() {
+        let dirs = include_dirs(Path::new("/opt/torch/lib"));
+        assert_eq!(
+            dirs,
+            [PathBuf::from("/opt/torch/include/torch/csrc/api/include"), PathBuf::from("/opt/torch/include")]
+        );
     }
 }

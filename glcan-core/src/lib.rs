@@ -12,6 +12,7 @@ pub mod aux;
 pub mod data;
 pub mod error;
 pub mod losses;
+pub mod memory;
 pub mod models;
 pub mod optim;
 pub mod paths;
