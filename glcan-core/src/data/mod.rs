@@ -15,6 +15,7 @@ pub mod folder;
 pub mod idx;
 pub mod image_u8;
 pub mod loader;
+pub mod mat5;
 pub mod resize;
 pub mod sr;
 pub mod stl10;
