@@ -27,8 +27,26 @@ pub enum Error {
     /// A configuration value that cannot work, named by its field.
     #[error("invalid {field}: {fault}")]
     Config { field: String, fault: String },
+    /// Training produced a NaN or infinite loss.
+    #[error("loss of module {module} is {value} at epoch {epoch}, step {step}: training diverged (lower the learning rate?)")]
+    Diverged { epoch: usize, step: usize, module: usize, value: f64 },
+    /// The run was asked to stop after an epoch; its checkpoint allows a resume.
+    #[error("stopped after epoch {epoch} as asked; resume continues the run")]
+    Stopped { epoch: usize },
     #[error(transparent)]
     Torch(#[from] tch::TchError),
+    #[error("{}: {source}", path.display())]
+    Csv {
+        path: PathBuf,
+        #[source]
+        source: csv::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

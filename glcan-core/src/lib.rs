@@ -17,5 +17,6 @@ pub mod models;
 pub mod optim;
 pub mod paths;
 pub mod split;
+pub mod train;
 
 pub use error::{Error, Result};

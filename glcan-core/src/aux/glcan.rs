@@ -87,7 +87,7 @@ impl GlcanConfig {
         if self.use_local && self.local_layers == 0 {
             return Err(Error::config("aux.glcan.local_layers", "must be at least 1 when the local branch is used"));
         }
-        if !(self.global_width > 0.0 && self.global_width <= 4.0) {
+        if !(self.global_width.is_finite() && self.global_width > 0.0 && self.global_width <= 4.0) {
             return Err(Error::config("aux.glcan.global_width", format!("must be in (0, 4], got {}", self.global_width)));
         }
         if self.global_init != GlobalInit::Scratch && self.global_width != 1.0 {
@@ -99,7 +99,7 @@ impl GlcanConfig {
         if !(0.0..1.0).contains(&self.ema_momentum) {
             return Err(Error::config("aux.glcan.ema_momentum", format!("must be in [0, 1), got {}", self.ema_momentum)));
         }
-        if !(self.branch_loss_weight >= 0.0) {
+        if self.branch_loss_weight.is_nan() || self.branch_loss_weight < 0.0 {
             return Err(Error::config("aux.glcan.branch_loss_weight", "must be non-negative"));
         }
         Ok(())
@@ -119,13 +119,17 @@ pub fn global_unit_positions(ctx: &AuxContext) -> Vec<usize> {
     }
 }
 
+/// EMA state: a private store (kept out of every optimizer), (branch, real) variable pairs,
+/// and the momentum.
+type EmaState = (nn::VarStore, Vec<(Tensor, Tensor)>, f64);
+
 /// The global branch's units and, for EMA, the store that keeps them out of the optimizer.
 #[derive(Debug)]
 struct GlobalBranch {
     units: Vec<Box<dyn ModuleT>>,
     out_channels: i64,
     /// EMA only: the branch's own variables paired with the real units' (destination, source).
-    ema: Option<(nn::VarStore, Vec<(Tensor, Tensor)>, f64)>,
+    ema: Option<EmaState>,
 }
 
 impl GlobalBranch {
@@ -292,7 +296,7 @@ impl AuxNet for GlcanAux {
         let mut loss = self.head.loss(&fused, targets.labels);
         if let (Some((Some(local_head), Some(global_head))), Some(l), Some(g)) = (&self.branch_heads, &local, &global) {
             let branch_loss = local_head.loss(l, targets.labels) + global_head.loss(g, targets.labels);
-            loss = loss + branch_loss * self.branch_loss_weight;
+            loss += branch_loss * self.branch_loss_weight;
         }
         loss.to_kind(Kind::Float)
     }

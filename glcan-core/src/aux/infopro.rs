@@ -80,7 +80,7 @@ pub struct InfoProAux {
 
 impl InfoProAux {
     pub fn new(p: nn::Path, config: &InfoProConfig, term: InfoTerm, ctx: &AuxContext) -> Result<Self> {
-        if !(config.temperature > 0.0) {
+        if config.temperature.is_nan() || config.temperature <= 0.0 {
             return Err(Error::config("aux.infopro.temperature", format!("must be positive, got {}", config.temperature)));
         }
         let c = ctx.channels();
@@ -118,7 +118,7 @@ impl AuxNet for InfoProAux {
             let upsampled = h.upsample_bilinear2d([self.image_size, self.image_size], false, None, None);
             let reconstruction = self.decoder_hidden.forward_t(&upsampled, train).apply(&self.decoder_out).sigmoid();
             let recon_loss = reconstruction.binary_cross_entropy::<Tensor>(targets.raw_images, None, tch::Reduction::Mean);
-            loss = loss + recon_loss * self.lambda_recon;
+            loss += recon_loss * self.lambda_recon;
         }
         if self.lambda_task != 0.0 {
             let features = self.head_conv.forward_t(h, train).adaptive_avg_pool2d([1, 1]).flatten(1, -1);
@@ -127,7 +127,7 @@ impl AuxNet for InfoProAux {
                 InfoTerm::Softmax => out.cross_entropy_for_logits(targets.labels),
                 InfoTerm::Contrast => supervised_contrastive(&out, targets.labels, self.temperature),
             };
-            loss = loss + task_loss * self.lambda_task;
+            loss += task_loss * self.lambda_task;
         }
         loss
     }

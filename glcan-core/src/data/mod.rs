@@ -19,6 +19,7 @@ pub mod mat5;
 pub mod resize;
 pub mod sr;
 pub mod stl10;
+pub mod subset;
 pub mod svhn;
 pub mod voc;
 
@@ -63,7 +64,6 @@ pub enum Split {
 }
 
 /// The error `get` returns for an index past the end.
-#[allow(dead_code)] // used by the readers
 pub(crate) fn index_error(what: &str, index: usize, len: usize) -> crate::Error {
     crate::Error::config("index", format!("{what}: sample {index} requested, but it holds {len}"))
 }

@@ -1,0 +1,249 @@
+//! A network cut into K local modules, each with its own variables, aux net and optimizer.
+//!
+//! The training step is the whole idea of local learning, kept short on purpose:
+//! for each module, take the previous output **detached**, forward, compute the local loss
+//! (aux net, or the real head for the last module), backward, and move on. No gradient
+//! crosses a module boundary, and only one module's autograd graph is alive at a time.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
+
+use tch::nn::{self, ModuleT};
+use tch::{Device, Kind, Tensor};
+
+use super::{OptimizerScope, TrainConfig};
+use crate::aux::{self, AuxContext, AuxNet, LocalTargets, Method};
+use crate::models::UnitNetwork;
+use crate::optim::Optimizer;
+use crate::split::{self, ModuleSplit};
+use crate::{Error, Result};
+
+/// One local module: consecutive units, and either an aux net or (last module) the head.
+#[derive(Debug)]
+pub struct LocalModule {
+    pub store: nn::VarStore,
+    pub units: Range<usize>,
+    blocks: Vec<Box<dyn ModuleT>>,
+    objective: Objective,
+    optimizer: Optimizer,
+}
+
+#[derive(Debug)]
+enum Objective {
+    Aux(Box<dyn AuxNet>),
+    Head(Box<dyn ModuleT>),
+}
+
+impl LocalModule {
+    /// Copies of the gradients of the module's trainable variables (undefined ones left out).
+    pub fn gradients(&self) -> Vec<(String, Tensor)> {
+        let mut grads: Vec<_> =
+            self.store.variables().into_iter().filter(|(_, t)| t.requires_grad() && t.grad().defined()).map(|(n, t)| (n, t.grad().copy())).collect();
+        grads.sort_by(|a, b| a.0.cmp(&b.0));
+        grads
+    }
+
+    /// The module's output for input `x`.
+    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        self.blocks.iter().fold(x.shallow_clone(), |h, block| block.forward_t(&h, train))
+    }
+}
+
+/// Why a step failed: which module's loss was not finite.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NonFiniteLoss {
+    pub module: usize,
+    pub value: f64,
+}
+
+/// The K modules of one network.
+#[derive(Debug)]
+pub struct LocalNetwork {
+    modules: Vec<LocalModule>,
+    split: ModuleSplit,
+    scope: OptimizerScope,
+    uses_raw_images: bool,
+}
+
+impl LocalNetwork {
+    /// Builds the modules of `network` as `config` says, for images of `image_channels` x
+    /// `image_size`^2, on `device`. Call `tch::manual_seed` first for reproducible weights.
+    pub fn build(network: &dyn UnitNetwork, config: &TrainConfig, image_channels: i64, image_size: i64, device: Device) -> Result<Self> {
+        config.validate()?;
+        let split = split::split(network, config.k, &config.split)?;
+        let stores: Vec<nn::VarStore> = split.modules.iter().map(|_| nn::VarStore::new(device)).collect();
+        let module_of = |position: usize| split.modules.iter().position(|m| m.contains(&position)).expect("every unit is in a module");
+        let mut blocks: Vec<Vec<Box<dyn ModuleT>>> = Vec::new();
+        for (m, range) in split.modules.iter().enumerate() {
+            blocks.push(range.clone().map(|i| network.build_unit(stores[m].root() / "units" / i, &network.units()[i])).collect());
+        }
+        let real_unit_variables = |position: usize| -> Vec<(String, Tensor)> {
+            let prefix = format!("units.{position}.");
+            stores[module_of(position)].variables().into_iter().filter_map(|(name, t)| name.strip_prefix(&prefix).map(|rest| (rest.to_owned(), t))).collect()
+        };
+        let mut objectives = Vec::new();
+        for (m, range) in split.modules.iter().enumerate() {
+            if m + 1 == split.k() {
+                objectives.push(Objective::Head(network.build_head(stores[m].root() / "head")));
+            } else {
+                let ctx = AuxContext {
+                    network,
+                    module: m,
+                    num_modules: split.k(),
+                    last_unit: range.end - 1,
+                    image_channels,
+                    image_size,
+                    real_unit_variables: Some(&real_unit_variables),
+                };
+                objectives.push(Objective::Aux(aux::build(config.method, &config.aux, stores[m].root() / "aux", &ctx)?));
+            }
+        }
+        let mut modules = Vec::new();
+        for (((store, blocks), objective), range) in stores.into_iter().zip(blocks).zip(objectives).zip(&split.modules) {
+            let optimizer = Optimizer::new(config.optimizer.clone(), &store)?;
+            modules.push(LocalModule { store, units: range.clone(), blocks, objective, optimizer });
+        }
+        let uses_raw_images = matches!(config.method, Method::InfoproSoftmax | Method::InfoproContrast);
+        Ok(LocalNetwork { modules, split, scope: config.optimizer_scope, uses_raw_images })
+    }
+
+    pub fn k(&self) -> usize {
+        self.modules.len()
+    }
+
+    pub fn split(&self) -> &ModuleSplit {
+        &self.split
+    }
+
+    pub fn modules(&self) -> &[LocalModule] {
+        &self.modules
+    }
+
+    /// Whether the aux nets need the [0, 1] images (InfoPro's reconstruction target).
+    pub fn uses_raw_images(&self) -> bool {
+        self.uses_raw_images
+    }
+
+    /// Number of trainable parameters of the network proper (units and head, no aux nets).
+    pub fn network_parameters(&self) -> i64 {
+        self.modules
+            .iter()
+            .flat_map(|m| m.store.variables())
+            .filter(|(name, t)| t.requires_grad() && !name.starts_with("aux."))
+            .map(|(_, t)| t.numel() as i64)
+            .sum()
+    }
+
+    /// One training step at learning rate `lr`; returns each module's loss.
+    pub fn train_step(&mut self, images: &Tensor, targets: &LocalTargets, lr: f64) -> std::result::Result<Vec<f64>, NonFiniteLoss> {
+        let per_module = self.scope == OptimizerScope::PerModule;
+        let losses = self.forward_backward(images, targets, |_, module| {
+            if per_module {
+                step_module(module, lr);
+            }
+        });
+        match losses {
+            Ok(losses) => {
+                if !per_module {
+                    self.modules.iter_mut().for_each(|m| step_module(m, lr));
+                }
+                Ok(losses)
+            }
+            Err(fault) => {
+                self.modules.iter_mut().for_each(|m| m.optimizer.zero_grad());
+                Err(fault)
+            }
+        }
+    }
+
+    /// The local forward and backward passes of one batch, module by module; `after_backward`
+    /// runs right after each module's backward pass (per-module stepping, and the
+    /// gradient-isolation test, hook in there). Returns each module's loss.
+    pub fn forward_backward(
+        &mut self,
+        images: &Tensor,
+        targets: &LocalTargets,
+        mut after_backward: impl FnMut(usize, &mut LocalModule),
+    ) -> std::result::Result<Vec<f64>, NonFiniteLoss> {
+        let last = self.modules.len() - 1;
+        let mut input = images.shallow_clone();
+        let mut losses = Vec::with_capacity(self.modules.len());
+        for (k, module) in self.modules.iter_mut().enumerate() {
+            let x = input.detach(); // the module boundary: no gradient flows back past here
+            let h = module.forward(&x, true);
+            let loss = match &module.objective {
+                Objective::Aux(aux) => aux.loss(&h, targets, true),
+                Objective::Head(head) => head.forward_t(&h, true).cross_entropy_for_logits(targets.labels),
+            };
+            let value = loss.double_value(&[]);
+            if !value.is_finite() {
+                return Err(NonFiniteLoss { module: k, value });
+            }
+            loss.backward();
+            after_backward(k, module);
+            losses.push(value);
+            if k < last {
+                input = h.detach();
+            }
+        }
+        Ok(losses)
+    }
+
+    /// Logits of the real head (evaluation mode, no autograd).
+    pub fn predict(&self, images: &Tensor) -> Tensor {
+        tch::no_grad(|| {
+            let features = self.modules.iter().fold(images.shallow_clone(), |h, m| m.forward(&h, false));
+            match &self.modules.last().expect("K >= 1").objective {
+                Objective::Head(head) => head.forward_t(&features, false),
+                Objective::Aux(_) => unreachable!("the last module holds the head"),
+            }
+        })
+    }
+
+    /// Every variable and optimizer state, named `m{k}/{name}` and `m{k}/opt/{name}`.
+    pub fn state(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        for (k, module) in self.modules.iter().enumerate() {
+            let mut variables: Vec<_> = module.store.variables().into_iter().collect();
+            variables.sort_by(|a, b| a.0.cmp(&b.0));
+            out.extend(variables.into_iter().map(|(name, t)| (format!("m{k}/{name}"), t)));
+            out.extend(module.optimizer.state_tensors().into_iter().map(|(name, t)| (format!("m{k}/opt/{name}"), t)));
+        }
+        out
+    }
+
+    /// Restores what [`Self::state`] produced; `source` names the file in errors.
+    pub fn load_state(&mut self, saved: Vec<(String, Tensor)>, source: &Path) -> Result<()> {
+        let saved: HashMap<String, Tensor> = saved.into_iter().collect();
+        for (k, module) in self.modules.iter_mut().enumerate() {
+            for (name, mut variable) in module.store.variables() {
+                let key = format!("m{k}/{name}");
+                let value = saved.get(&key).ok_or_else(|| Error::bad_data(source, format!("checkpoint lacks {key}: was it written by another configuration?")))?;
+                if value.size() != variable.size() {
+                    return Err(Error::bad_data(source, format!("{key} has shape {:?}, the model {:?}", value.size(), variable.size())));
+                }
+                tch::no_grad(|| variable.copy_(value));
+            }
+            let prefix = format!("m{k}/opt/");
+            let optimizer_state = saved.iter().filter_map(|(key, t)| key.strip_prefix(&prefix).map(|rest| (rest.to_owned(), t.shallow_clone()))).collect();
+            module.optimizer.load_state(&optimizer_state).map_err(|e| Error::bad_data(source, e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+fn step_module(module: &mut LocalModule, lr: f64) {
+    module.optimizer.step(lr);
+    module.optimizer.zero_grad();
+    if let Objective::Aux(aux) = &mut module.objective {
+        aux.after_step();
+    }
+}
+
+/// Top-1 accuracy (%) and mean cross-entropy of `logits` against `labels`.
+pub fn accuracy_and_loss(logits: &Tensor, labels: &Tensor) -> (f64, f64) {
+    let correct = logits.argmax(1, false).eq_tensor(labels).to_kind(Kind::Float).sum(Kind::Float).double_value(&[]);
+    let loss = logits.cross_entropy_loss::<Tensor>(labels, None, tch::Reduction::Sum, -100, 0.0).double_value(&[]);
+    (correct, loss)
+}

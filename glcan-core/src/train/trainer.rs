@@ -1,0 +1,324 @@
+//! The one training loop of the classification suites: epochs of local steps, evaluation
+//! on held-out data, per-epoch metrics, checkpoints and resume.
+//!
+//! A run directory (optional) receives `config.json` (the resolved config), `metrics.csv`
+//! (one row per epoch) and `checkpoint.ot` (weights, optimizer state, epochs done), each
+//! written to a temporary file and renamed, so a killed run never leaves a torn file and
+//! `resume` continues from the last finished epoch to the same final weights.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tch::{Device, Kind, Tensor};
+
+use super::local_network::{accuracy_and_loss, LocalNetwork};
+use super::TrainConfig;
+use crate::aux::LocalTargets;
+use crate::data::augment::{Augmentation, Normalization};
+use crate::data::loader::{BatchLoader, ClassificationCollate, LoaderConfig};
+use crate::data::{ClassLabel, Dataset};
+use crate::memory::{self, PeakMeter};
+use crate::models::UnitNetwork;
+use crate::{Error, Result};
+
+/// The data of a classification run.
+pub struct ClassificationData<Train, Test> {
+    pub train: Arc<Train>,
+    pub test: Arc<Test>,
+    /// Applied to training images only.
+    pub augmentation: Augmentation,
+    pub normalization: Normalization,
+    pub image_channels: i64,
+    pub image_size: i64,
+}
+
+/// What one epoch measured.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Learning rate at the end of the epoch.
+    pub lr: f64,
+    /// Mean training loss of each module, `;`-separated, module 0 first.
+    pub module_losses: String,
+    pub test_accuracy: f64,
+    pub test_loss: f64,
+    /// Training images per second over the epoch's steps after the first two.
+    pub images_per_s: f64,
+    /// Peak bytes of libtorch tensors during one training step (weights, optimizer state
+    /// and activations; CPU: counting allocator, CUDA: caching allocator); 0 when not measured.
+    pub step_peak_bytes: u64,
+    /// Peak resident set size of the process so far (CPU), 0 when unknown.
+    pub peak_rss_bytes: u64,
+    pub seconds: f64,
+}
+
+/// The outcome of a whole run.
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    pub epochs: Vec<EpochMetrics>,
+    pub network_parameters: i64,
+}
+
+impl TrainOutcome {
+    pub fn last(&self) -> &EpochMetrics {
+        self.epochs.last().expect("a finished run has at least one epoch")
+    }
+
+    /// Largest step peak of any epoch.
+    pub fn step_peak_bytes(&self) -> u64 {
+        self.epochs.iter().map(|e| e.step_peak_bytes).max().unwrap_or(0)
+    }
+}
+
+/// Receives progress; the default methods ignore it.
+pub trait Progress {
+    /// After every training step.
+    fn step(&mut self, _epoch: usize, _step: usize, _steps: usize, _losses: &[f64]) {}
+    /// After every epoch.
+    fn epoch(&mut self, _metrics: &EpochMetrics, _epochs: usize) {}
+    /// Asked after each epoch (once its checkpoint is written): `false` stops the run
+    /// there with [`Error::Stopped`]; `resume` continues it later.
+    fn keep_going(&mut self) -> bool {
+        true
+    }
+}
+
+/// One plain line per epoch on standard error (for logs and non-terminals).
+pub struct LogProgress {
+    pub label: String,
+}
+
+impl Progress for LogProgress {
+    fn epoch(&mut self, m: &EpochMetrics, epochs: usize) {
+        eprintln!(
+            "{} epoch {}/{}: loss per module [{}], test acc {:.2}%, {:.0} img/s, step peak {:.1} MiB, {:.1}s",
+            self.label,
+            m.epoch,
+            epochs,
+            m.module_losses.replace(';', ", "),
+            m.test_accuracy,
+            m.images_per_s,
+            m.step_peak_bytes as f64 / (1 << 20) as f64,
+            m.seconds
+        );
+    }
+}
+
+impl Progress for () {}
+
+/// Trains `network` on `data` as `config` says. With `run_dir`, writes the run's files
+/// there; with `resume`, continues from the checkpoint found there.
+pub fn train_classifier<Train, Test>(
+    network: &dyn UnitNetwork,
+    data: &ClassificationData<Train, Test>,
+    config: &TrainConfig,
+    device: Device,
+    run_dir: Option<&Path>,
+    resume: bool,
+    progress: &mut dyn Progress,
+) -> Result<TrainOutcome>
+where
+    Train: Dataset<Target = ClassLabel> + 'static,
+    Test: Dataset<Target = ClassLabel> + 'static,
+{
+    config.validate()?;
+    tch::manual_seed(config.seed as i64);
+    let mut net = LocalNetwork::build(network, config, data.image_channels, data.image_size, device)?;
+    let files = run_dir.map(RunFiles::new);
+    let mut history = Vec::new();
+    if let Some(files) = &files {
+        files.prepare(config, resume)?;
+        if resume {
+            history = files.resume(&mut net)?;
+        }
+    }
+    let train_loader = BatchLoader::new(
+        data.train.clone(),
+        ClassificationCollate { augmentation: data.augmentation, normalization: data.normalization.clone() },
+        LoaderConfig::train(config.batch_size, config.seed),
+    )?;
+    let test_loader = BatchLoader::new(
+        data.test.clone(),
+        ClassificationCollate { augmentation: Augmentation::NONE, normalization: data.normalization.clone() },
+        LoaderConfig::eval(config.eval_batch_size),
+    )?;
+    let steps = train_loader.batches_per_epoch();
+    if steps == 0 {
+        return Err(Error::config("batch_size", format!("{} exceeds the {} training images", config.batch_size, data.train.len())));
+    }
+    let channels = data.normalization.channels() as i64;
+    let mean = Tensor::from_slice(&data.normalization.mean).view([1, channels, 1, 1]).to_device(device);
+    let std = Tensor::from_slice(&data.normalization.std).view([1, channels, 1, 1]).to_device(device);
+    let measure_memory = device.is_cuda() || memory::counting_allocator_installed();
+
+    for epoch in history.len()..config.epochs {
+        let started = Instant::now();
+        let mut sums = vec![0.0; net.k()];
+        let mut timed_images = 0usize;
+        let mut timed_since: Option<Instant> = None;
+        let mut step_peak = 0u64;
+        let mut lr = config.lr;
+        for (step, batch) in train_loader.epoch(epoch as u64).enumerate() {
+            let batch = batch?;
+            let images = batch.images.to_device(device);
+            let labels = batch.labels.to_device(device);
+            let raw = if net.uses_raw_images() { (&images * &std + &mean).clamp(0.0, 1.0) } else { images.shallow_clone() };
+            lr = config.schedule.lr(config.lr, epoch as f64 + step as f64 / steps as f64, config.epochs);
+            // Step 1 is measured: step 0 allocates the optimizer state, later steps repeat step 1.
+            let meter = if measure_memory && step == 1 { Some(PeakMeter::start(device)?) } else { None };
+            let targets = LocalTargets { images: &images, raw_images: &raw, labels: &labels };
+            let losses = net
+                .train_step(&images, &targets, lr)
+                .map_err(|fault| Error::Diverged { epoch: epoch + 1, step, module: fault.module, value: fault.value })?;
+            if let Some(meter) = meter {
+                step_peak = step_peak.max(meter.peak()?.tensor_peak_bytes);
+            }
+            for (sum, loss) in sums.iter_mut().zip(&losses) {
+                *sum += loss;
+            }
+            // Throughput leaves out the first two steps (allocation, warm-up).
+            if step == 1 {
+                timed_since = Some(Instant::now());
+            } else if step > 1 {
+                timed_images += config.batch_size;
+            }
+            progress.step(epoch + 1, step, steps, &losses);
+        }
+        let images_per_s = match timed_since {
+            Some(since) if timed_images > 0 => timed_images as f64 / since.elapsed().as_secs_f64(),
+            _ => 0.0,
+        };
+        let (test_accuracy, test_loss) = evaluate(&net, &test_loader, device)?;
+        let metrics = EpochMetrics {
+            epoch: epoch + 1,
+            lr,
+            module_losses: sums.iter().map(|s| format!("{:.5}", s / steps as f64)).collect::<Vec<_>>().join(";"),
+            test_accuracy,
+            test_loss,
+            images_per_s,
+            step_peak_bytes: step_peak,
+            peak_rss_bytes: if device.is_cuda() { 0 } else { memory::peak_rss_bytes().unwrap_or(0) },
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        history.push(metrics.clone());
+        if let Some(files) = &files {
+            files.write_metrics(&history)?;
+            files.write_checkpoint(&net, epoch + 1)?;
+        }
+        progress.epoch(&metrics, config.epochs);
+        if epoch + 1 < config.epochs && !progress.keep_going() {
+            return Err(Error::Stopped { epoch: epoch + 1 });
+        }
+    }
+    Ok(TrainOutcome { epochs: history, network_parameters: net.network_parameters() })
+}
+
+/// Top-1 accuracy (%) and mean cross-entropy of the real head on `loader`'s data.
+fn evaluate<D, C>(net: &LocalNetwork, loader: &BatchLoader<D, C>, device: Device) -> Result<(f64, f64)>
+where
+    D: Dataset<Target = ClassLabel> + 'static,
+    C: crate::data::loader::Collate<ClassLabel, Batch = crate::data::loader::ClassificationBatch>,
+{
+    let (mut correct, mut loss_sum, mut count) = (0.0, 0.0, 0usize);
+    for batch in loader.epoch(0) {
+        let batch = batch?;
+        let labels = batch.labels.to_device(device);
+        let logits = net.predict(&batch.images.to_device(device)).to_kind(Kind::Float);
+        let (c, l) = accuracy_and_loss(&logits, &labels);
+        correct += c;
+        loss_sum += l;
+        count += labels.size()[0] as usize;
+    }
+    Ok((100.0 * correct / count as f64, loss_sum / count as f64))
+}
+
+/// The files of a run directory.
+struct RunFiles {
+    dir: PathBuf,
+}
+
+impl RunFiles {
+    fn new(dir: &Path) -> Self {
+        RunFiles { dir: dir.to_path_buf() }
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.join("config.json")
+    }
+
+    fn metrics_path(&self) -> PathBuf {
+        self.dir.join("metrics.csv")
+    }
+
+    fn checkpoint_path(&self) -> PathBuf {
+        self.dir.join("checkpoint.ot")
+    }
+
+    /// Creates the folder and records the config; a folder holding another run's config, or
+    /// results that a fresh (non-resume) run would overwrite, is an error.
+    fn prepare(&self, config: &TrainConfig, resume: bool) -> Result<()> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        let json = serde_json::to_string_pretty(config).expect("configs serialise");
+        let path = self.config_path();
+        match std::fs::read_to_string(&path) {
+            Ok(existing) if existing == json => {}
+            Ok(_) => return Err(Error::bad_data(&path, "this run directory belongs to a different configuration; choose another directory")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => write_atomically(&path, json.as_bytes())?,
+            Err(e) => return Err(Error::io(&path, e)),
+        }
+        if !resume && self.checkpoint_path().exists() {
+            return Err(Error::bad_data(self.checkpoint_path(), "a checkpoint is already here: pass resume to continue it, or choose another directory"));
+        }
+        Ok(())
+    }
+
+    /// Loads the checkpoint (if any) and the metrics of the epochs it covers.
+    fn resume(&self, net: &mut LocalNetwork) -> Result<Vec<EpochMetrics>> {
+        let path = self.checkpoint_path();
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let mut tensors = Tensor::load_multi(&path).map_err(|e| Error::bad_data(&path, format!("unreadable checkpoint: {e}")))?;
+        let position = tensors.iter().position(|(name, _)| name == "#epochs").ok_or_else(|| Error::bad_data(&path, "checkpoint lacks #epochs"))?;
+        let epochs = tensors.swap_remove(position).1.int64_value(&[0]) as usize;
+        net.load_state(tensors, &path)?;
+        let metrics_path = self.metrics_path();
+        let mut reader = csv::Reader::from_path(&metrics_path).map_err(|source| Error::Csv { path: metrics_path.clone(), source })?;
+        let mut history: Vec<EpochMetrics> = reader.deserialize().collect::<Result<_, _>>().map_err(|source| Error::Csv { path: metrics_path.clone(), source })?;
+        if history.len() < epochs {
+            return Err(Error::bad_data(&metrics_path, format!("holds {} epochs, the checkpoint {epochs}", history.len())));
+        }
+        history.truncate(epochs);
+        Ok(history)
+    }
+
+    fn write_metrics(&self, history: &[EpochMetrics]) -> Result<()> {
+        let path = self.metrics_path();
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        for row in history {
+            writer.serialize(row).map_err(|source| Error::Csv { path: path.clone(), source })?;
+        }
+        let bytes = writer.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
+        write_atomically(&path, &bytes)
+    }
+
+    fn write_checkpoint(&self, net: &LocalNetwork, epochs: usize) -> Result<()> {
+        let path = self.checkpoint_path();
+        let temporary = path.with_extension("ot.tmp");
+        let mut named = net.state();
+        named.push(("#epochs".to_owned(), Tensor::from_slice(&[epochs as i64])));
+        Tensor::save_multi(&named, &temporary).map_err(|e| Error::bad_data(&temporary, format!("cannot write checkpoint: {e}")))?;
+        std::fs::rename(&temporary, &path).map_err(|e| Error::io(&path, e))
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    std::fs::write(&temporary, bytes).map_err(|e| Error::io(&temporary, e))?;
+    std::fs::rename(&temporary, path).map_err(|e| Error::io(path, e))
+}

@@ -1,0 +1,201 @@
+//! The trainer end to end on a small real subset of Fashion-MNIST (fetched by `make data`):
+//! every method learns, runs are deterministic, a stopped run resumes to the same result,
+//! no gradient crosses a module boundary, and bad configs are refused.
+
+use std::sync::Arc;
+
+use glcan_core::aux::{LocalTargets, Method};
+use glcan_core::data::augment::{Augmentation, Normalization};
+use glcan_core::data::idx::IdxDataset;
+use glcan_core::data::loader::{BatchLoader, ClassificationCollate, LoaderConfig};
+use glcan_core::data::subset::Subset;
+use glcan_core::data::Split;
+use glcan_core::models::ResNetCifar;
+use glcan_core::paths::data_root;
+use glcan_core::train::{train_classifier, ClassificationData, EpochMetrics, LocalNetwork, Progress, TrainConfig};
+use glcan_core::Error;
+use tch::Device;
+
+type Data = ClassificationData<Subset<IdxDataset>, Subset<IdxDataset>>;
+
+/// 512 training and 256 test images of real Fashion-MNIST.
+fn fashion_subset() -> Data {
+    let dir = data_root().join("fashion-mnist");
+    assert!(dir.is_dir(), "{} is missing: run `make data` first", dir.display());
+    let train = Arc::new(IdxDataset::open_split(&dir, Split::Train).unwrap());
+    let test = Arc::new(IdxDataset::open_split(&dir, Split::Test).unwrap());
+    ClassificationData {
+        train: Arc::new(Subset::first(train, 512)),
+        test: Arc::new(Subset::first(test, 256)),
+        augmentation: Augmentation::NONE,
+        normalization: Normalization::fashion_mnist(),
+        image_channels: 1,
+        image_size: 28,
+    }
+}
+
+/// ResNet-8: a stem and one block per stage, 4 units.
+fn network() -> ResNetCifar {
+    ResNetCifar::new(8, 1, 10, 28).unwrap()
+}
+
+fn config(method: Method, k: usize, epochs: usize) -> TrainConfig {
+    TrainConfig { seed: 7, ..TrainConfig::new(method, k, epochs, 64, 0.05) }
+}
+
+fn losses(metrics: &EpochMetrics) -> Vec<f64> {
+    metrics.module_losses.split(';').map(|v| v.parse().unwrap()).collect()
+}
+
+#[test]
+fn every_method_lowers_its_losses_and_learns() {
+    tch::set_num_threads(1);
+    let data = fashion_subset();
+    for (method, k) in [
+        (Method::E2e, 1),
+        (Method::GreedySl, 2),
+        (Method::Dgl, 2),
+        (Method::InfoproSoftmax, 2),
+        (Method::InfoproContrast, 2),
+        (Method::Glcan, 2),
+        (Method::Glcan, 4),
+    ] {
+        let outcome = train_classifier(&network(), &data, &config(method, k, 3), Device::Cpu, None, false, &mut ()).unwrap();
+        let (first, last) = (losses(&outcome.epochs[0]), losses(outcome.last()));
+        assert_eq!(first.len(), k);
+        for module in 0..k {
+            assert!(last[module] < first[module], "{method} K={k}: module {module} loss went from {} to {}", first[module], last[module]);
+        }
+        eprintln!("{method} K={k}: losses {first:?} -> {last:?}, test accuracy {:.1}%", outcome.last().test_accuracy);
+        // Chance is 10%; 24 steps on 512 images already reach well past it.
+        assert!(outcome.last().test_accuracy > 25.0, "{method} K={k}: test accuracy {:.1}%", outcome.last().test_accuracy);
+    }
+}
+
+#[test]
+fn same_seed_same_run() {
+    tch::set_num_threads(1);
+    let data = fashion_subset();
+    let config = config(Method::Glcan, 2, 2);
+    let a = train_classifier(&network(), &data, &config, Device::Cpu, None, false, &mut ()).unwrap();
+    let b = train_classifier(&network(), &data, &config, Device::Cpu, None, false, &mut ()).unwrap();
+    let summary = |o: &glcan_core::train::TrainOutcome| o.epochs.iter().map(|e| (e.module_losses.clone(), e.test_accuracy, e.test_loss)).collect::<Vec<_>>();
+    assert_eq!(summary(&a), summary(&b));
+    let other = TrainConfig { seed: 8, ..config };
+    let c = train_classifier(&network(), &data, &other, Device::Cpu, None, false, &mut ()).unwrap();
+    assert_ne!(summary(&a), summary(&c), "a different seed gives a different run");
+}
+
+/// Stops the run after `after` epochs.
+struct StopAfter {
+    after: usize,
+    seen: usize,
+}
+
+impl Progress for StopAfter {
+    fn epoch(&mut self, _metrics: &EpochMetrics, _epochs: usize) {
+        self.seen += 1;
+    }
+    fn keep_going(&mut self) -> bool {
+        self.seen < self.after
+    }
+}
+
+#[test]
+fn a_stopped_run_resumes_to_the_same_result() {
+    tch::set_num_threads(1);
+    let data = fashion_subset();
+    let config = config(Method::Dgl, 2, 3);
+    let straight_dir = tempfile::tempdir().unwrap();
+    let straight = train_classifier(&network(), &data, &config, Device::Cpu, Some(straight_dir.path()), false, &mut ()).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let stopped = train_classifier(&network(), &data, &config, Device::Cpu, Some(dir.path()), false, &mut StopAfter { after: 2, seen: 0 });
+    assert!(matches!(stopped, Err(Error::Stopped { epoch: 2 })), "{stopped:?}");
+    // Starting afresh over a checkpoint is refused; resuming continues it.
+    let refused = train_classifier(&network(), &data, &config, Device::Cpu, Some(dir.path()), false, &mut ()).unwrap_err();
+    assert!(refused.to_string().contains("resume"), "{refused}");
+    let resumed = train_classifier(&network(), &data, &config, Device::Cpu, Some(dir.path()), true, &mut ()).unwrap();
+    assert_eq!(resumed.epochs.len(), 3);
+    assert_eq!(resumed.last().module_losses, straight.last().module_losses);
+    assert_eq!(resumed.last().test_accuracy, straight.last().test_accuracy);
+    let a = tch::Tensor::load_multi(straight_dir.path().join("checkpoint.ot")).unwrap();
+    let b = tch::Tensor::load_multi(dir.path().join("checkpoint.ot")).unwrap();
+    assert_eq!(a.len(), b.len());
+    for ((name_a, ta), (name_b, tb)) in a.iter().zip(&b) {
+        assert_eq!(name_a, name_b);
+        assert!(ta.equal(tb), "{name_a} differs after resume");
+    }
+    let metrics = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 4, "header and three epochs");
+
+    // A run directory is tied to its configuration.
+    let other = TrainConfig { lr: 0.01, ..config };
+    let message = train_classifier(&network(), &data, &other, Device::Cpu, Some(dir.path()), true, &mut ()).unwrap_err().to_string();
+    assert!(message.contains("config.json") && message.contains("different configuration"), "{message}");
+}
+
+#[test]
+fn no_gradient_crosses_a_module_boundary() {
+    let data = fashion_subset();
+    for method in [Method::GreedySl, Method::Dgl, Method::InfoproContrast, Method::Glcan] {
+        tch::manual_seed(0);
+        let mut net = LocalNetwork::build(&network(), &config(method, 4, 1), 1, 28, Device::Cpu).unwrap();
+        let loader = BatchLoader::new(
+            data.train.clone(),
+            ClassificationCollate { augmentation: Augmentation::NONE, normalization: data.normalization.clone() },
+            LoaderConfig::eval(32),
+        )
+        .unwrap();
+        let batch = loader.epoch(0).next().unwrap().unwrap();
+        let raw = batch.images.shallow_clone() * 0.3530 + 0.2860; // back to [0, 1]
+        let targets = LocalTargets { images: &batch.images, raw_images: &raw, labels: &batch.labels };
+        // Snapshot module k's gradients right after its own backward pass; later backward
+        // passes (modules k + 1 ..) must leave them exactly as they were.
+        let mut snapshots = Vec::new();
+        net.forward_backward(&batch.images, &targets, |_, module| snapshots.push(module.gradients())).unwrap();
+        for (k, (module, snapshot)) in net.modules().iter().zip(&snapshots).enumerate() {
+            let now = module.gradients();
+            assert!(!snapshot.is_empty(), "{method}: module {k} got no gradient from its own loss");
+            assert_eq!(now.len(), snapshot.len(), "{method}: module {k}");
+            for ((name, after), (_, before)) in now.iter().zip(snapshot) {
+                assert!(after.equal(before), "{method}: {name} of module {k} received gradient from a later module");
+            }
+        }
+    }
+}
+
+#[test]
+fn broken_configs_are_refused_before_training() {
+    let data = fashion_subset();
+    let cases = [
+        (TrainConfig { k: 5, ..config(Method::Glcan, 5, 1) }, "K = 5"),
+        (config(Method::E2e, 2, 1), "K must be 1"),
+        (TrainConfig { batch_size: 0, ..config(Method::Dgl, 2, 1) }, "batch_size"),
+        (TrainConfig { batch_size: 1024, ..config(Method::Dgl, 2, 1) }, "exceeds the 512 training images"),
+    ];
+    for (config, expected) in cases {
+        let message = train_classifier(&network(), &data, &config, Device::Cpu, None, false, &mut ()).unwrap_err().to_string();
+        assert!(message.contains(expected), "{message}");
+    }
+}
+
+#[test]
+fn a_diverging_run_stops_with_epoch_step_and_module_and_keeps_its_files() {
+    tch::set_num_threads(1);
+    let data = fashion_subset();
+    let dir = tempfile::tempdir().unwrap();
+    let good = config(Method::Dgl, 2, 1);
+    train_classifier(&network(), &data, &good, Device::Cpu, Some(dir.path()), false, &mut ()).unwrap();
+    let metrics_before = std::fs::read(dir.path().join("metrics.csv")).unwrap();
+    // An absurd learning rate blows the weights up within a few steps.
+    let bad = TrainConfig { lr: 1e12, ..good };
+    let bad_dir = tempfile::tempdir().unwrap();
+    let error = train_classifier(&network(), &data, &bad, Device::Cpu, Some(bad_dir.path()), false, &mut ()).unwrap_err();
+    match error {
+        Error::Diverged { epoch, module, .. } => assert!(epoch == 1 && module < 2),
+        other => panic!("expected divergence, got {other}"),
+    }
+    assert!(bad_dir.path().join("config.json").exists());
+    assert_eq!(std::fs::read(dir.path().join("metrics.csv")).unwrap(), metrics_before, "the earlier run's results are untouched");
+}
