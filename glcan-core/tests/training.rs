@@ -18,8 +18,11 @@ use tch::Device;
 
 type Data = ClassificationData<Subset<IdxDataset>, Subset<IdxDataset>>;
 
-/// 512 training and 256 test images of real Fashion-MNIST.
+/// 512 training and 256 test images of real Fashion-MNIST. Also pins libtorch to one
+/// thread: the thread count is process-wide, and bit-exact comparisons (determinism,
+/// resume) need every test in this binary to run with the same one.
 fn fashion_subset() -> Data {
+    tch::set_num_threads(1);
     let dir = data_root().join("fashion-mnist");
     assert!(dir.is_dir(), "{} is missing: run `make data` first", dir.display());
     let train = Arc::new(IdxDataset::open_split(&dir, Split::Train).unwrap());
@@ -49,7 +52,6 @@ fn losses(metrics: &EpochMetrics) -> Vec<f64> {
 
 #[test]
 fn every_method_lowers_its_losses_and_learns() {
-    tch::set_num_threads(1);
     let data = fashion_subset();
     for (method, k) in [
         (Method::E2e, 1),
@@ -74,7 +76,6 @@ fn every_method_lowers_its_losses_and_learns() {
 
 #[test]
 fn same_seed_same_run() {
-    tch::set_num_threads(1);
     let data = fashion_subset();
     let config = config(Method::Glcan, 2, 2);
     let a = train_classifier(&network(), &data, &config, Device::Cpu, None, false, &mut ()).unwrap();
@@ -103,7 +104,6 @@ impl Progress for StopAfter {
 
 #[test]
 fn a_stopped_run_resumes_to_the_same_result() {
-    tch::set_num_threads(1);
     let data = fashion_subset();
     let config = config(Method::Dgl, 2, 3);
     let straight_dir = tempfile::tempdir().unwrap();
@@ -182,7 +182,6 @@ fn broken_configs_are_refused_before_training() {
 
 #[test]
 fn a_diverging_run_stops_with_epoch_step_and_module_and_keeps_its_files() {
-    tch::set_num_threads(1);
     let data = fashion_subset();
     let dir = tempfile::tempdir().unwrap();
     let good = config(Method::Dgl, 2, 1);
