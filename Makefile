@@ -25,9 +25,9 @@ data: ## fetch the pinned real datasets into data/ (checksummed); seconds when a
 build: setup ## build every crate (tests and benches too)
 	$(CARGO) build --workspace --all-targets --release
 
-test: setup data ## run the whole test suite (what CI runs)
-	$(CARGO) test --workspace --release
-	$(CARGO) test --workspace --release --benches
+test: setup data ## run the whole test suite, benchmarks once each (what CI runs)
+	$(CARGO) test --workspace --release --all-targets
+	$(CARGO) test --workspace --release --doc
 
 reproduce: setup data ## the main job: quick benchmark on real data, tables and plots under reports/
 	$(CARGO) run --release -p bench-classify -- datasets

@@ -2,5 +2,7 @@
 use criterion::criterion_main;
 
 mod augment;
+mod loader;
+mod train_step;
 
-criterion_main!(augment::benches);
+criterion_main!(augment::benches, loader::benches, train_step::benches);
