@@ -18,5 +18,6 @@ pub mod optim;
 pub mod paths;
 pub mod split;
 pub mod train;
+pub mod unit_costs;
 
 pub use error::{Error, Result};

@@ -23,6 +23,9 @@ pub enum SplitStrategy {
     Even,
     /// These K - 1 points, in forward order.
     Points(Vec<UnitId>),
+    /// The points minimising the largest module's activation memory, measured on the
+    /// training batch (see [`crate::unit_costs`]); resolved by the trainer.
+    MemoryBalanced,
 }
 
 /// The unit positions (indices into `network.units()`) of each local module, in order.
@@ -85,6 +88,9 @@ pub fn split(network: &dyn UnitNetwork, k: usize, strategy: &SplitStrategy) -> R
                 Error::config("split", format!("no published memory-balanced split for {} at K = {k} (InfoPro gives ResNet-110 at K = 2, 3, 4)", network.name()))
             })?;
             positions_of(network, &points)?
+        }
+        SplitStrategy::MemoryBalanced => {
+            return Err(Error::config("split", "memory_balanced needs measured unit costs: use balanced_split"));
         }
         SplitStrategy::Points(points) => {
             if points.len() != k - 1 {

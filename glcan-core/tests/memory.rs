@@ -139,3 +139,28 @@ fn process_peak_rss_is_positive() {
     let _turn = counting();
     assert!(peak_rss_bytes().unwrap() > 0);
 }
+
+#[test]
+fn unit_costs_shrink_with_resolution_and_balance_the_split() {
+    let _turn = counting();
+    let network = glcan_core::models::ResNetCifar::new(20, 3, 10, 32).unwrap();
+    let costs = glcan_core::unit_costs::activation_bytes(&network, 8, 3, Device::Cpu).unwrap();
+    assert_eq!(costs.len(), 10);
+    // A stage-1 block at 16 x 32 x 32 saves far more than a stage-3 block at 64 x 8 x 8.
+    assert!(costs[2] > costs[9], "{costs:?}");
+    // Its output alone is 8 x 16 x 32 x 32 floats.
+    assert!(costs[2] >= 8 * 16 * 32 * 32 * 4, "{costs:?}");
+    let split = glcan_core::split::balanced_split(&network, 2, &costs).unwrap();
+    let module_cost = |r: &std::ops::Range<usize>| costs[r.clone()].iter().sum::<u64>();
+    let even = glcan_core::split::split(&network, 2, &glcan_core::split::SplitStrategy::Even).unwrap();
+    let worst = |s: &glcan_core::split::ModuleSplit| s.modules.iter().map(module_cost).max().unwrap();
+    assert!(worst(&split) <= worst(&even));
+    assert!(split.modules[0].len() < 5, "heavy early units go into a shorter first module: {:?}", split.modules);
+}
+
+#[test]
+fn installation_is_idempotent() {
+    let _turn = counting();
+    install_counting_allocator().unwrap();
+    assert!(counting_allocator_installed());
+}

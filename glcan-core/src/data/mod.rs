@@ -55,6 +55,21 @@ pub trait Dataset: Send + Sync {
     }
 }
 
+/// A dataset chosen at run time (e.g. from a command line).
+pub type DynDataset<T> = Box<dyn Dataset<Target = T>>;
+
+impl<T: Send + 'static> Dataset for DynDataset<T> {
+    type Target = T;
+
+    fn len(&self) -> usize {
+        self.as_ref().len()
+    }
+
+    fn get(&self, index: usize) -> Result<Sample<T>> {
+        self.as_ref().get(index)
+    }
+}
+
 /// Which half of a dataset with an official train/test split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

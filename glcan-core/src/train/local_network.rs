@@ -16,7 +16,8 @@ use super::{OptimizerScope, TrainConfig};
 use crate::aux::{self, AuxContext, AuxNet, LocalTargets, Method};
 use crate::models::UnitNetwork;
 use crate::optim::Optimizer;
-use crate::split::{self, ModuleSplit};
+use crate::split::{self, ModuleSplit, SplitStrategy};
+use crate::unit_costs;
 use crate::{Error, Result};
 
 /// One local module: consecutive units, and either an aux net or (last module) the head.
@@ -71,7 +72,13 @@ impl LocalNetwork {
     /// `image_size`^2, on `device`. Call `tch::manual_seed` first for reproducible weights.
     pub fn build(network: &dyn UnitNetwork, config: &TrainConfig, image_channels: i64, image_size: i64, device: Device) -> Result<Self> {
         config.validate()?;
-        let split = split::split(network, config.k, &config.split)?;
+        let split = match &config.split {
+            SplitStrategy::MemoryBalanced => {
+                let costs = unit_costs::activation_bytes(network, config.batch_size as i64, image_channels, device)?;
+                split::balanced_split(network, config.k, &costs)?
+            }
+            strategy => split::split(network, config.k, strategy)?,
+        };
         let stores: Vec<nn::VarStore> = split.modules.iter().map(|_| nn::VarStore::new(device)).collect();
         let module_of = |position: usize| split.modules.iter().position(|m| m.contains(&position)).expect("every unit is in a module");
         let mut blocks: Vec<Vec<Box<dyn ModuleT>>> = Vec::new();
