@@ -3,27 +3,20 @@
 
 use std::path::{Path, PathBuf};
 
-/// Everything that can go wrong in glcan-core.
+/// Everything that can go wrong in glcan-core. Each message already carries its cause's
+/// text, so causes are not chained as `source()` (an `{:#}` chain would repeat them).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file or folder could not be opened, read or written.
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{}: {cause}", path.display())]
+    Io { path: PathBuf, cause: std::io::Error },
     /// A file was read but its content is wrong: bad magic number, truncated data,
     /// malformed XML/JSON, counts that do not match, a box outside its image.
     #[error("{}: {fault}", path.display())]
     BadData { path: PathBuf, fault: String },
     /// An image file that the `image` crate cannot decode.
-    #[error("{}: unreadable image: {source}", path.display())]
-    Image {
-        path: PathBuf,
-        #[source]
-        source: image::ImageError,
-    },
+    #[error("{}: unreadable image: {cause}", path.display())]
+    Image { path: PathBuf, cause: image::ImageError },
     /// A configuration value that cannot work, named by its field.
     #[error("invalid {field}: {fault}")]
     Config { field: String, fault: String },
@@ -35,18 +28,8 @@ pub enum Error {
     Stopped { epoch: usize },
     #[error(transparent)]
     Torch(#[from] tch::TchError),
-    #[error("{}: {source}", path.display())]
-    Csv {
-        path: PathBuf,
-        #[source]
-        source: csv::Error,
-    },
-    #[error("{}: {source}", path.display())]
-    Json {
-        path: PathBuf,
-        #[source]
-        source: serde_json::Error,
-    },
+    #[error("{}: {cause}", path.display())]
+    Csv { path: PathBuf, cause: csv::Error },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -54,7 +37,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An I/O failure on `path`.
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Error::Io { path: path.as_ref().to_path_buf(), source }
+        Error::Io { path: path.as_ref().to_path_buf(), cause: source }
     }
 
     /// Wrong content in `path`, described by `fault`.

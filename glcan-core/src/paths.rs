@@ -1,6 +1,6 @@
 //! Where the fetched data lives.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Environment variable that overrides the data folder.
 pub const DATA_DIR_ENV: &str = "GLCAN_DATA_DIR";
@@ -10,6 +10,6 @@ pub const DATA_DIR_ENV: &str = "GLCAN_DATA_DIR";
 pub fn data_root() -> PathBuf {
     match std::env::var_os(DATA_DIR_ENV) {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../data")),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("glcan-core sits in the workspace").join("data"),
     }
 }

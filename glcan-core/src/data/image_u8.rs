@@ -44,7 +44,7 @@ impl ImageU8 {
             .map_err(|e| Error::io(path, e))?
             .with_guessed_format()
             .map_err(|e| Error::io(path, e))?;
-        let decoded = reader.decode().map_err(|source| Error::Image { path: path.to_path_buf(), source })?;
+        let decoded = reader.decode().map_err(|cause| Error::Image { path: path.to_path_buf(), cause })?;
         Ok(Self::from_rgb(&decoded.to_rgb8()))
     }
 

@@ -285,8 +285,8 @@ impl RunFiles {
         let epochs = tensors.swap_remove(position).1.int64_value(&[0]) as usize;
         net.load_state(tensors, &path)?;
         let metrics_path = self.metrics_path();
-        let mut reader = csv::Reader::from_path(&metrics_path).map_err(|source| Error::Csv { path: metrics_path.clone(), source })?;
-        let mut history: Vec<EpochMetrics> = reader.deserialize().collect::<Result<_, _>>().map_err(|source| Error::Csv { path: metrics_path.clone(), source })?;
+        let mut reader = csv::Reader::from_path(&metrics_path).map_err(|cause| Error::Csv { path: metrics_path.clone(), cause })?;
+        let mut history: Vec<EpochMetrics> = reader.deserialize().collect::<Result<_, _>>().map_err(|cause| Error::Csv { path: metrics_path.clone(), cause })?;
         if history.len() < epochs {
             return Err(Error::bad_data(&metrics_path, format!("holds {} epochs, the checkpoint {epochs}", history.len())));
         }
@@ -298,7 +298,7 @@ impl RunFiles {
         let path = self.metrics_path();
         let mut writer = csv::Writer::from_writer(Vec::new());
         for row in history {
-            writer.serialize(row).map_err(|source| Error::Csv { path: path.clone(), source })?;
+            writer.serialize(row).map_err(|cause| Error::Csv { path: path.clone(), cause })?;
         }
         let bytes = writer.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
         write_atomically(&path, &bytes)

@@ -1,0 +1,67 @@
+//! `bench-classify`: the classification suites of local learning (E2E, Greedy SL, DGL,
+//! InfoPro, GLCAN) on MNIST, Fashion-MNIST, CIFAR-10/100, SVHN and STL-10.
+
+mod args;
+mod datasets;
+mod inspect;
+mod measure;
+mod progress;
+mod train;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Local learning of deep networks on image classification.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the classification datasets found under the data folder, with sizes, class
+    /// counts and the time of one loading epoch.
+    Datasets {
+        /// Default: $GLCAN_DATA_DIR or data/.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Peak memory and images/s of a training step on random input, as one JSON object.
+    Measure(measure::MeasureArgs),
+    /// Train one network with one method on one dataset; prints one line per epoch and a
+    /// JSON summary.
+    Train(train::TrainArgs),
+}
+
+fn main() -> ExitCode {
+    // Before any tensor exists: the counting allocator serves every CPU tensor after this.
+    if let Err(error) = glcan_core::memory::install_counting_allocator() {
+        eprintln!("warning: CPU tensor memory will not be measured: {error}");
+    }
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Datasets { data_dir } => inspect::run(&data_dir.unwrap_or_else(glcan_core::paths::data_root)),
+        Command::Measure(args) => {
+            println!("{}", serde_json::to_string(&measure::run(&args)?)?);
+            Ok(())
+        }
+        Command::Train(args) => {
+            let outcome = train::run(&args)?;
+            println!("{}", serde_json::to_string(outcome.last())?);
+            Ok(())
+        }
+    }
+}

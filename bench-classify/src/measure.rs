@@ -1,0 +1,131 @@
+//! `bench-classify measure`: peak memory and throughput of training steps on random input,
+//! in this process, printed as one JSON object.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use glcan_core::aux::{LocalTargets, Method};
+use glcan_core::memory::{self, PeakMeter};
+use glcan_core::models;
+use glcan_core::train::{LocalNetwork, TrainConfig};
+use tch::{Device, Kind, Tensor};
+
+use crate::args::{parse_device, parse_method, SplitArg};
+
+/// Measure one configuration's training step on random images.
+#[derive(Debug, clap::Args)]
+pub struct MeasureArgs {
+    /// Network: resnet20/32/56/110 (CIFAR style) or resnet18/34/50/101/152 (ImageNet style).
+    #[arg(long, default_value = "resnet32")]
+    pub net: String,
+    /// e2e, greedy-sl, dgl, infopro-softmax, infopro-contrast or glcan.
+    #[arg(long, value_parser = parse_method, default_value = "e2e")]
+    pub method: Method,
+    /// Number of local modules (1 for e2e).
+    #[arg(long, default_value_t = 1)]
+    pub k: usize,
+    #[arg(long, value_enum, default_value = "published")]
+    pub split: SplitArg,
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    /// Image channels (1 or 3).
+    #[arg(long, default_value_t = 3)]
+    pub channels: i64,
+    /// Image side in pixels.
+    #[arg(long, default_value_t = 32)]
+    pub size: i64,
+    #[arg(long, default_value_t = 10)]
+    pub classes: i64,
+    /// Measured steps (after the warm-up steps).
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Unmeasured steps first (allocation of optimizer state, caches).
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, value_parser = parse_device, default_value = "cpu")]
+    pub device: Device,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// What `measure` prints.
+#[derive(Debug, serde::Serialize)]
+pub struct Measurement {
+    pub net: String,
+    pub method: String,
+    pub k: usize,
+    pub split_points: Vec<String>,
+    pub batch_size: usize,
+    pub channels: i64,
+    pub size: i64,
+    pub device: String,
+    pub threads: i32,
+    pub dtype: &'static str,
+    pub steps: usize,
+    /// Largest peak of live tensor bytes during one step (weights, gradients, optimizer
+    /// state and activations included).
+    pub peak_bytes: u64,
+    /// The same peak minus the bytes alive when the step began.
+    pub peak_above_start_bytes: u64,
+    /// Process peak resident set size over the measured steps (CPU only).
+    pub peak_rss_bytes: Option<u64>,
+    /// Batch size / median step time.
+    pub images_per_s: f64,
+    pub step_seconds_median: f64,
+}
+
+pub fn run(args: &MeasureArgs) -> Result<Measurement> {
+    anyhow::ensure!(args.steps >= 1, "--steps must be at least 1");
+    let network = models::by_name(&args.net, args.channels, args.classes, args.size)?;
+    let config = TrainConfig { split: args.split.strategy(), seed: args.seed, ..TrainConfig::new(args.method, args.k, 1, args.batch_size, 0.01) };
+    tch::manual_seed(args.seed as i64);
+    let mut net = LocalNetwork::build(network.as_ref(), &config, args.channels, args.size, args.device).context("building the network")?;
+    let batch = args.batch_size as i64;
+    let images = Tensor::randn([batch, args.channels, args.size, args.size], (Kind::Float, args.device));
+    let raw = Tensor::rand([batch, args.channels, args.size, args.size], (Kind::Float, args.device));
+    let labels = Tensor::randint(args.classes, [batch], (Kind::Int64, args.device));
+    let targets = LocalTargets { images: &images, raw_images: &raw, labels: &labels };
+    let step = |net: &mut LocalNetwork| -> Result<()> {
+        net.train_step(&images, &targets, 0.01).map_err(|f| anyhow::anyhow!("loss of module {} is {} on random input", f.module, f.value))?;
+        if let Device::Cuda(index) = args.device {
+            tch::Cuda::synchronize(index as i64);
+        }
+        Ok(())
+    };
+    for _ in 0..args.warmup {
+        step(&mut net)?;
+    }
+    let rss_reset = args.device == Device::Cpu && memory::reset_peak_rss().is_ok();
+    let (mut peak, mut peak_above_start) = (0, 0);
+    let mut seconds = Vec::with_capacity(args.steps);
+    for _ in 0..args.steps {
+        let meter = PeakMeter::start(args.device)?;
+        let started = Instant::now();
+        step(&mut net)?;
+        seconds.push(started.elapsed().as_secs_f64());
+        let measured = meter.peak()?;
+        peak = peak.max(measured.tensor_peak_bytes);
+        peak_above_start = peak_above_start.max(measured.tensor_peak_above_start_bytes());
+    }
+    seconds.sort_by(f64::total_cmp);
+    let median = seconds[seconds.len() / 2];
+    Ok(Measurement {
+        net: network.name(),
+        method: args.method.name().to_owned(),
+        k: args.k,
+        split_points: net.split().points(network.as_ref()).iter().map(|p| p.to_string()).collect(),
+        batch_size: args.batch_size,
+        channels: args.channels,
+        size: args.size,
+        device: memory::device_name(args.device),
+        threads: tch::get_num_threads(),
+        dtype: "float32",
+        steps: args.steps,
+        peak_bytes: peak,
+        peak_above_start_bytes: peak_above_start,
+        peak_rss_bytes: if rss_reset { memory::peak_rss_bytes().ok() } else { None },
+        images_per_s: args.batch_size as f64 / median,
+        step_seconds_median: median,
+    })
+}
