@@ -3,6 +3,7 @@
 
 mod args;
 mod datasets;
+mod grid;
 mod inspect;
 mod measure;
 mod progress;
@@ -35,6 +36,19 @@ enum Command {
     /// Train one network with one method on one dataset; prints one line per epoch and a
     /// JSON summary.
     Train(train::TrainArgs),
+    /// Run every (dataset, network, method, K, seed) of a preset file (configs/*.toml),
+    /// appending one row per run to <out>/results.csv; runs already done are skipped.
+    Grid {
+        /// The preset, e.g. configs/quick.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// Folder for results.csv and the run directories.
+        #[arg(long)]
+        out: PathBuf,
+        /// Default: $GLCAN_DATA_DIR or data/.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -56,6 +70,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Datasets { data_dir } => inspect::run(&data_dir.unwrap_or_else(glcan_core::paths::data_root)),
         Command::Measure(args) => {
             println!("{}", serde_json::to_string(&measure::run(&args)?)?);
+            Ok(())
+        }
+        Command::Grid { config, out, data_dir } => {
+            let preset = grid::GridConfig::load(&config)?;
+            let (ran, skipped, failed) = grid::run(&preset, &out, &data_dir.unwrap_or_else(glcan_core::paths::data_root))?;
+            eprintln!("grid {}: {ran} runs done ({failed} failed), {skipped} already complete; results in {}", preset.preset, out.join("results.csv").display());
+            anyhow::ensure!(failed == 0, "{failed} of the grid's runs failed (recorded in results.csv)");
             Ok(())
         }
         Command::Train(args) => {

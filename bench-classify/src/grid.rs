@@ -1,0 +1,385 @@
+//! `bench-classify grid`: datasets x networks x methods x K x seeds from one preset file.
+//!
+//! Each run gets a run directory (`runs/<run-id>/`: resolved `config.json`, `env.json`, the
+//! per-epoch `metrics.csv`, `checkpoint.ot`) and one row in `results.csv`, appended
+//! atomically. A failed run is recorded as failed, with its error, and the grid goes on. A
+//! second invocation skips runs that already have an `ok` row and resumes interrupted ones
+//! from their checkpoint.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use glcan_core::aux::{AuxConfig, Method};
+use glcan_core::data::subset::Subset;
+use glcan_core::memory;
+use glcan_core::models;
+use glcan_core::optim::{OptimizerConfig, Schedule};
+use glcan_core::split::{self, SplitStrategy};
+use glcan_core::train::{train_classifier, ClassificationData, OptimizerScope, TrainConfig, TrainOutcome};
+use reports::results::{append_row, read_rows, ResultRow, RunStatus};
+use tch::Device;
+
+use crate::args::parse_device;
+use crate::datasets::DatasetName;
+use crate::progress::RunProgress;
+
+/// A preset: what to run. Fields not given take the defaults below (InfoPro's recipe).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridConfig {
+    /// Name of the preset, recorded in every result row.
+    pub preset: String,
+    pub datasets: Vec<DatasetName>,
+    pub networks: Vec<String>,
+    pub methods: Vec<Method>,
+    /// K values for the local methods; `e2e` always runs once, at K = 1.
+    pub ks: Vec<usize>,
+    pub seeds: Vec<u64>,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    /// Train on the first N training images only (all when absent).
+    #[serde(default)]
+    pub train_subset: Option<usize>,
+    /// Evaluate on the first N test images only (all when absent).
+    #[serde(default)]
+    pub test_subset: Option<usize>,
+    #[serde(default = "default_split")]
+    pub split: SplitStrategy,
+    #[serde(default)]
+    pub aux: AuxConfig,
+    #[serde(default = "OptimizerConfig::infopro_sgd")]
+    pub optimizer: OptimizerConfig,
+    #[serde(default = "default_schedule")]
+    pub schedule: Schedule,
+    #[serde(default = "default_device")]
+    pub device: String,
+}
+
+fn default_split() -> SplitStrategy {
+    SplitStrategy::Published
+}
+
+fn default_schedule() -> Schedule {
+    Schedule::Cosine { warmup_epochs: 0.0 }
+}
+
+fn default_device() -> String {
+    "cpu".to_owned()
+}
+
+impl GridConfig {
+    /// Reads a preset file; unknown fields and impossible values are errors naming the file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read preset {}", path.display()))?;
+        let config: GridConfig = toml::from_str(&text).with_context(|| format!("malformed preset {}", path.display()))?;
+        config.check().with_context(|| format!("invalid preset {}", path.display()))?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<()> {
+        for (field, empty) in [
+            ("datasets", self.datasets.is_empty()),
+            ("networks", self.networks.is_empty()),
+            ("methods", self.methods.is_empty()),
+            ("seeds", self.seeds.is_empty()),
+        ] {
+            if empty {
+                bail!("{field} is empty");
+            }
+        }
+        if self.methods.iter().any(|&m| m != Method::E2e) && self.ks.is_empty() {
+            bail!("ks is empty but local methods are listed");
+        }
+        for run in self.runs() {
+            let config = run.train_config(self);
+            config.validate().with_context(|| format!("run {}", run.id()))?;
+            // K against the network's units, before hours of other runs go by.
+            let (channels, size, classes) = run.dataset.geometry();
+            let network = models::by_name(&run.network, channels, classes, size)?;
+            let strategy = if config.split == SplitStrategy::MemoryBalanced { SplitStrategy::Even } else { config.split.clone() };
+            split::split(network.as_ref(), run.k, &strategy).with_context(|| format!("run {}", run.id()))?;
+        }
+        Ok(())
+    }
+
+    /// Every run of the grid, in order: dataset, network, method, K, seed.
+    pub fn runs(&self) -> Vec<RunKey> {
+        let mut runs = Vec::new();
+        for &dataset in &self.datasets {
+            for network in &self.networks {
+                for &method in &self.methods {
+                    let ks = if method == Method::E2e { vec![1] } else { self.ks.clone() };
+                    for k in ks {
+                        for &seed in &self.seeds {
+                            runs.push(RunKey { dataset, network: network.clone(), method, k, seed });
+                        }
+                    }
+                }
+            }
+        }
+        runs
+    }
+}
+
+/// One point of the grid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunKey {
+    pub dataset: DatasetName,
+    pub network: String,
+    pub method: Method,
+    pub k: usize,
+    pub seed: u64,
+}
+
+impl RunKey {
+    pub fn id(&self) -> String {
+        format!("{}-{}-{}-k{}-s{}", self.dataset, self.network, self.method, self.k, self.seed)
+    }
+
+    fn train_config(&self, grid: &GridConfig) -> TrainConfig {
+        TrainConfig {
+            method: self.method,
+            k: self.k,
+            split: grid.split.clone(),
+            aux: grid.aux.clone(),
+            optimizer: grid.optimizer.clone(),
+            optimizer_scope: OptimizerScope::Shared,
+            epochs: grid.epochs,
+            batch_size: grid.batch_size,
+            eval_batch_size: 500,
+            lr: grid.lr,
+            schedule: grid.schedule.clone(),
+            seed: self.seed,
+        }
+    }
+
+    fn matches(&self, row: &ResultRow, preset: &str) -> bool {
+        row.preset == preset
+            && row.dataset == self.dataset.name()
+            && row.method == self.method.name()
+            && row.k == self.k
+            && row.seed == self.seed
+            && row.network == self.network
+    }
+}
+
+/// What the runner records about the machine and code, beside every run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Environment {
+    pub git_commit: String,
+    pub tch_version: &'static str,
+    pub torch_version: &'static str,
+    pub device: String,
+    pub threads: i32,
+    pub cpu: String,
+}
+
+impl Environment {
+    pub fn capture(device: Device) -> Self {
+        Environment {
+            git_commit: git_commit(),
+            tch_version: "0.26.0",
+            torch_version: "2.13.0",
+            device: memory::device_name(device),
+            threads: tch::get_num_threads(),
+            cpu: cpu_model(),
+        }
+    }
+}
+
+fn git_commit() -> String {
+    let output = std::process::Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output();
+    match output {
+        Ok(out) if out.status.success() => {
+            let commit = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            let dirty = std::process::Command::new("git").args(["status", "--porcelain", "--untracked-files=no"]).output();
+            match dirty {
+                Ok(d) if !d.stdout.is_empty() => format!("{commit}-dirty"),
+                _ => commit,
+            }
+        }
+        _ => "unknown".to_owned(),
+    }
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| info.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_owned()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Runs the whole grid into `out` (results.csv and runs/). Returns (ran, skipped, failed).
+pub fn run(config: &GridConfig, out: &Path, data_dir: &Path) -> Result<(usize, usize, usize)> {
+    let device = parse_device(&config.device)?;
+    let results = out.join("results.csv");
+    let done = if results.exists() { read_rows(&results)? } else { Vec::new() };
+    let environment = Environment::capture(device);
+    let runs = config.runs();
+    let (mut ran, mut skipped, mut failed) = (0, 0, 0);
+    for (i, key) in runs.iter().enumerate() {
+        if done.iter().any(|row| row.status == RunStatus::Ok && key.matches(row, &config.preset)) {
+            skipped += 1;
+            continue;
+        }
+        eprintln!("grid [{}/{}] {}", i + 1, runs.len(), key.id());
+        let run_dir = PathBuf::from("runs").join(key.id());
+        let started = Instant::now();
+        let outcome = run_one(config, key, &out.join(&run_dir), data_dir, device, &environment);
+        let row = result_row(config, key, &outcome, &environment, &run_dir, started.elapsed().as_secs_f64());
+        if let Err(error) = &outcome {
+            failed += 1;
+            eprintln!("grid: {} failed: {error:#}", key.id());
+        }
+        append_row(&results, &row)?;
+        ran += 1;
+    }
+    Ok((ran, skipped, failed))
+}
+
+/// What a finished run reports, or its error.
+struct RunReport {
+    outcome: TrainOutcome,
+    train_images: usize,
+    test_images: usize,
+}
+
+fn run_one(config: &GridConfig, key: &RunKey, run_dir: &Path, data_dir: &Path, device: Device, environment: &Environment) -> Result<RunReport> {
+    let (channels, size, classes) = key.dataset.geometry();
+    let network = models::by_name(&key.network, channels, classes, size)?;
+    let (train, test) = key.dataset.open_both(data_dir)?;
+    let train = Arc::new(Subset::first(Arc::new(train), config.train_subset.unwrap_or(usize::MAX)));
+    let test = Arc::new(Subset::first(Arc::new(test), config.test_subset.unwrap_or(usize::MAX)));
+    let (train_images, test_images) = (glcan_core::data::Dataset::len(train.as_ref()), glcan_core::data::Dataset::len(test.as_ref()));
+    let data = ClassificationData {
+        train,
+        test,
+        augmentation: key.dataset.augmentation(),
+        normalization: key.dataset.normalization(),
+        image_channels: channels,
+        image_size: size,
+    };
+    std::fs::create_dir_all(run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;
+    let env_json = serde_json::to_string_pretty(environment)?;
+    glcan_core::train::trainer::write_atomically(&run_dir.join("env.json"), env_json.as_bytes())?;
+    // An interrupted run left a checkpoint: continue it rather than start over.
+    let resume = run_dir.join("checkpoint.ot").exists();
+    let mut progress = RunProgress::new(key.id());
+    let outcome = train_classifier(network.as_ref(), &data, &key.train_config(config), device, Some(run_dir), resume, &mut progress)?;
+    Ok(RunReport { outcome, train_images, test_images })
+}
+
+fn result_row(config: &GridConfig, key: &RunKey, outcome: &Result<RunReport>, env: &Environment, run_dir: &Path, seconds: f64) -> ResultRow {
+    let base = ResultRow {
+        suite: "classify".into(),
+        dataset: key.dataset.name().into(),
+        network: key.network.clone(),
+        method: key.method.name().into(),
+        k: key.k,
+        seed: key.seed,
+        preset: config.preset.clone(),
+        status: RunStatus::Ok,
+        error: String::new(),
+        epochs: config.epochs,
+        batch_size: config.batch_size,
+        train_images: 0,
+        test_images: 0,
+        test_accuracy: None,
+        ap: None,
+        ap50: None,
+        psnr_y: None,
+        ssim_y: None,
+        step_peak_bytes: 0,
+        peak_rss_bytes: 0,
+        images_per_s: 0.0,
+        network_parameters: 0,
+        device: env.device.clone(),
+        threads: env.threads.max(0) as usize,
+        dtype: "float32".into(),
+        git_commit: env.git_commit.clone(),
+        run_dir: run_dir.display().to_string(),
+        finished_at: now_rfc3339(),
+        seconds,
+    };
+    match outcome {
+        Ok(report) => {
+            let last = report.outcome.last();
+            // Throughput of the run: the median over its epochs.
+            let mut speeds: Vec<f64> = report.outcome.epochs.iter().map(|e| e.images_per_s).collect();
+            speeds.sort_by(f64::total_cmp);
+            ResultRow {
+                train_images: report.train_images,
+                test_images: report.test_images,
+                test_accuracy: Some(last.test_accuracy),
+                step_peak_bytes: report.outcome.step_peak_bytes(),
+                peak_rss_bytes: last.peak_rss_bytes,
+                images_per_s: speeds[speeds.len() / 2],
+                network_parameters: report.outcome.network_parameters,
+                ..base
+            }
+        }
+        Err(error) => ResultRow { status: RunStatus::Failed, error: format!("{error:#}"), ..base },
+    }
+}
+
+/// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, no time-zone data).
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn preset(extra: &str) -> String {
+        format!("preset = \"t\"\ndatasets = [\"fashion-mnist\"]\nnetworks = [\"resnet8\"]\nmethods = [\"e2e\", \"dgl\", \"glcan\"]\nks = [2, 4]\nseeds = [0, 1]\nepochs = 1\nbatch_size = 32\nlr = 0.05\n{extra}")
+    }
+
+    #[test]
+    fn e2e_runs_once_per_seed_at_k1() {
+        let config: GridConfig = toml::from_str(&preset("")).unwrap();
+        config.check().unwrap();
+        let runs = config.runs();
+        assert_eq!(runs.len(), 2 + 2 * 2 * 2);
+        assert!(runs.iter().filter(|r| r.method == Method::E2e).all(|r| r.k == 1));
+        assert_eq!(runs[2].id(), "fashion-mnist-resnet8-dgl-k2-s0");
+    }
+
+    #[test]
+    fn bad_presets_name_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        for (text, expected) in [
+            (preset("learning_rate = 1\n"), "learning_rate"),
+            (preset("").replace("ks = [2, 4]", "ks = [2, 9]"), "K = 9"),
+            (preset("").replace("seeds = [0, 1]", "seeds = []"), "seeds is empty"),
+            (preset("").replace("\"dgl\"", "\"backprop\""), "backprop"),
+            ("preset = \n".to_owned(), "malformed preset"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let message = format!("{:#}", GridConfig::load(&path).unwrap_err());
+            assert!(message.contains(expected) && message.contains("p.toml"), "{message}");
+        }
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        let now = now_rfc3339();
+        assert_eq!(now.len(), 20);
+        assert!(now.starts_with("20") && now.ends_with('Z') && now.as_bytes()[10] == b'T', "{now}");
+    }
+}

@@ -1,0 +1,69 @@
+//! The grid runner end to end on a tiny real subset: one row per run, failures recorded
+//! without stopping the grid, completed runs skipped on a second invocation.
+
+use std::process::Command;
+
+use reports::results::{read_rows, RunStatus};
+
+fn grid(config: &std::path::Path, out: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_bench-classify"))
+        .args(["grid", "--config", config.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .expect("the binary runs")
+}
+
+const PRESET: &str = r#"
+preset = "tiny"
+datasets = ["fashion-mnist"]
+networks = ["resnet8"]
+methods = ["e2e", "dgl", "glcan"]
+ks = [2]
+seeds = [0, 1]
+epochs = 1
+batch_size = 32
+lr = 0.05
+train_subset = 128
+test_subset = 64
+"#;
+
+#[test]
+fn grid_writes_rows_and_skips_completed_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tiny.toml");
+    std::fs::write(&config, PRESET).unwrap();
+    let out = dir.path().join("out");
+    let first = grid(&config, &out);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let rows = read_rows(&out.join("results.csv")).unwrap();
+    assert_eq!(rows.len(), 6, "e2e, dgl and glcan at two seeds");
+    for row in &rows {
+        assert_eq!(row.status, RunStatus::Ok);
+        assert_eq!((row.train_images, row.test_images), (128, 64));
+        assert!(row.test_accuracy.unwrap() >= 0.0 && row.step_peak_bytes > 0, "{row:?}");
+        let run_dir = out.join(&row.run_dir);
+        for file in ["config.json", "env.json", "metrics.csv", "checkpoint.ot"] {
+            assert!(run_dir.join(file).exists(), "{} lacks {file}", run_dir.display());
+        }
+    }
+    // A second invocation finds everything done.
+    let second = grid(&config, &out);
+    assert!(second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("0 runs done (0 failed), 6 already complete"), "{}", String::from_utf8_lossy(&second.stderr));
+    assert_eq!(read_rows(&out.join("results.csv")).unwrap().len(), 6);
+}
+
+#[test]
+fn a_failing_run_is_recorded_and_the_grid_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("diverging.toml");
+    // lr = 1e12 makes the local methods' losses blow up; the runs fail one by one.
+    std::fs::write(&config, PRESET.replace("lr = 0.05", "lr = 1e12").replace("seeds = [0, 1]", "seeds = [0]")).unwrap();
+    let out = dir.path().join("out");
+    let output = grid(&config, &out);
+    assert!(!output.status.success(), "failed runs make the grid exit non-zero");
+    let rows = read_rows(&out.join("results.csv")).unwrap();
+    assert_eq!(rows.len(), 3, "every run is recorded");
+    let failed: Vec<_> = rows.iter().filter(|r| r.status == RunStatus::Failed).collect();
+    assert!(!failed.is_empty());
+    assert!(failed.iter().all(|r| r.error.contains("diverged")), "{failed:?}");
+}
