@@ -2,6 +2,25 @@
 //!
 //! Results CSVs (one row per run, written by the suites) turned into Markdown tables and
 //! PNG/SVG plots. The CSV stays the source of truth; everything here is derived from it by
-//! one command.
+//! one command, `reports build` (see [`report::build`]).
 
+pub mod atomic;
+pub mod curves;
+pub mod error;
+pub mod group;
+pub mod methods;
+pub mod metric;
+pub mod plots;
+pub mod published;
+pub mod report;
 pub mod results;
+pub mod summary;
+pub mod tables;
+
+pub use error::Error;
+pub use metric::{Direction, Metric};
+pub use report::{build, Built};
+pub use tables::ReportContext;
+
+#[cfg(test)]
+mod test_rows;

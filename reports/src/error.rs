@@ -1,0 +1,66 @@
+//! The crate's error type: every variant names the file it is about, and keeps the
+//! underlying error as its source so `{:#}` and [`chain`] print the whole story.
+
+use std::path::PathBuf;
+
+use crate::results::ResultsError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Results(#[from] ResultsError),
+    #[error("{}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("reading {}", path.display())]
+    Csv {
+        path: PathBuf,
+        #[source]
+        source: csv::Error,
+    },
+    #[error("{}: no column `{column}`", path.display())]
+    MissingColumn { path: PathBuf, column: String },
+    #[error("{}: line {line}: `{value}` in column `{column}` is not a number", path.display())]
+    BadValue { path: PathBuf, line: u64, column: String, value: String },
+    #[error("drawing {}: {message}", path.display())]
+    Plot { path: PathBuf, message: String },
+    #[error("encoding {}", path.display())]
+    Png {
+        path: PathBuf,
+        #[source]
+        source: image::ImageError,
+    },
+}
+
+/// One line with every cause, outermost first. A cause already spelled out at the end of
+/// the previous message (some errors embed their source in their own text) is not repeated.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = String::new();
+    let mut current = Some(error);
+    while let Some(cause) = current {
+        let text = cause.to_string();
+        if !line.ends_with(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+        current = cause.source();
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_names_file_and_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let error = Error::Io { path: "runs/a/metrics.csv".into(), source: io };
+        assert_eq!(chain(&error), "runs/a/metrics.csv: gone");
+    }
+}

@@ -1,0 +1,156 @@
+//! `reports build` end to end, through the binary: a results CSV with run folders in a
+//! temporary directory in, README.md and charts out; broken inputs give errors that name
+//! the file and exit non-zero.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use reports::results::{append_row, ResultRow, RunStatus};
+
+fn row(method: &str, k: usize, seed: u64, accuracy: f64) -> ResultRow {
+    ResultRow {
+        suite: "classify".into(),
+        dataset: "fashion-mnist".into(),
+        network: "resnet8".into(),
+        method: method.into(),
+        k,
+        seed,
+        preset: "quick".into(),
+        status: RunStatus::Ok,
+        error: String::new(),
+        epochs: 3,
+        batch_size: 64,
+        train_images: 2048,
+        test_images: 512,
+        test_accuracy: Some(accuracy),
+        ap: None,
+        ap50: None,
+        psnr_y: None,
+        ssim_y: None,
+        step_peak_bytes: 40_000_000 / k as u64,
+        peak_rss_bytes: 400_000_000,
+        images_per_s: 500.0 - 20.0 * k as f64,
+        network_parameters: 78_000,
+        device: "cpu".into(),
+        threads: 2,
+        dtype: "float32".into(),
+        git_commit: "0123abc".into(),
+        run_dir: format!("runs/{method}-k{k}-s{seed}"),
+        finished_at: "2026-11-25T16:00:00Z".into(),
+        seconds: 30.0,
+    }
+}
+
+fn reports(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reports")).args(args).output().expect("the reports binary runs")
+}
+
+fn write_metrics(results_dir: &Path, row: &ResultRow) {
+    let dir = results_dir.join(&row.run_dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut text = String::from("epoch,lr,module_losses,test_accuracy,test_loss,images_per_s,step_peak_bytes,peak_rss_bytes,seconds\n");
+    let accuracy = row.test_accuracy.unwrap();
+    for epoch in 1..=row.epochs {
+        let losses = vec!["0.5"; row.k].join(";");
+        text.push_str(&format!("{epoch},0.1,{losses},{:.2},0.4,500,40000000,400000000,10\n", accuracy - 10.0 / epoch as f64));
+    }
+    std::fs::write(dir.join("metrics.csv"), text).unwrap();
+}
+
+#[test]
+fn build_writes_tables_charts_and_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results/results.csv");
+    let mut rows = Vec::new();
+    for seed in 0..2 {
+        rows.push(row("e2e", 1, seed, 91.0 + seed as f64));
+        for (method, base) in [("dgl", 88.0), ("infopro-softmax", 88.5), ("glcan", 89.5)] {
+            for k in [2, 4] {
+                rows.push(row(method, k, seed, base - k as f64 * 0.5 + seed as f64 * 0.2));
+            }
+        }
+    }
+    let mut failed = row("glcan", 4, 2, 0.0);
+    failed.status = RunStatus::Failed;
+    failed.test_accuracy = None;
+    failed.error = "loss of module 3 is NaN at epoch 2".into();
+    rows.push(failed);
+    for r in &rows {
+        append_row(&results, r).unwrap();
+        if r.status == RunStatus::Ok && !(r.method == "dgl" && r.k == 4 && r.seed == 1) {
+            write_metrics(&dir.path().join("results"), r);
+        }
+    }
+
+    let out = dir.path().join("report");
+    let output = reports(&["build", "--results", results.to_str().unwrap(), "--out", out.to_str().unwrap(), "--command", "make reproduce", "--machine", "test VM"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("wrote") && stderr.contains("README.md"), "{stderr}");
+    assert!(stderr.contains("warning: ") && stderr.contains("runs/dgl-k4-s1/metrics.csv"), "{stderr}");
+
+    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(readme.contains("reports build --results"), "the command that built it: {readme}");
+    assert!(readme.contains("*Source:* `make reproduce` · preset `quick` · commit `0123abc` · machine: test VM, device cpu, 2 threads"), "{readme}");
+    assert!(readme.contains("| Method | K = 1 | K = 2 | K = 4 |"), "{readme}");
+    assert!(readme.contains("| E2E | 8.50 ± 0.71 | – | – |"), "{readme}");
+    // GLCAN errors at K = 2: 100 − 88.5 and 100 − 88.7.
+    assert!(readme.contains("| GLCAN | – | **11.40 ± 0.14** |"), "{readme}");
+    assert!(readme.contains("### Peak memory per training step") && readme.contains("(−50.0%)"), "{readme}");
+    assert!(readme.contains("### Training throughput"), "{readme}");
+    assert!(readme.contains("Not counted: 1 failed run (GLCAN K = 4 seed 2)"), "{readme}");
+    assert!(readme.contains("- GLCAN, K = 4, seed 2: loss of module 3 is NaN at epoch 2"), "{readme}");
+    assert!(readme.contains("### Warnings") && readme.contains("- DGL K = 4 seed 1: runs/dgl-k4-s1/metrics.csv: "), "{readme}");
+    assert!(!readme.contains(dir.path().join("results/runs").to_str().unwrap()), "warnings name run files relative to the CSV: {readme}");
+    assert!(!readme.contains("published"), "{readme}");
+
+    let stems = ["classify-fashion-mnist-resnet8-quick-error-vs-k", "classify-fashion-mnist-resnet8-quick-memory-vs-k", "classify-fashion-mnist-resnet8-quick-test-accuracy-vs-epoch"];
+    for stem in stems {
+        assert!(readme.contains(&format!("]({stem}.png)")) && readme.contains(&format!("]({stem}.svg)")), "{stem} embedded by relative path: {readme}");
+        let image = image::open(out.join(format!("{stem}.png"))).unwrap().to_rgb8();
+        let first = *image.get_pixel(0, 0);
+        assert!(image.pixels().any(|p| *p != first), "{stem}.png is one colour");
+        let svg = std::fs::read_to_string(out.join(format!("{stem}.svg"))).unwrap();
+        for name in ["DGL", "InfoPro (Softmax)", "GLCAN", "E2E"] {
+            assert!(svg.contains(name), "{name} missing from {stem}.svg");
+        }
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.ends_with(".tmp")).collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // A second build replaces the files and says the same.
+    let again = reports(&["build", "--results", results.to_str().unwrap(), "--out", out.to_str().unwrap(), "--command", "make reproduce", "--machine", "test VM"]);
+    assert!(again.status.success());
+    assert_eq!(std::fs::read_to_string(out.join("README.md")).unwrap(), readme);
+}
+
+#[test]
+fn malformed_results_csv_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("broken-results.csv");
+    std::fs::write(&results, "suite,dataset,network\nclassify,mnist\n").unwrap();
+    let output = reports(&["build", "--results", results.to_str().unwrap(), "--out", dir.path().join("out").to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("reports: error: building the report in") && stderr.contains("broken-results.csv"), "{stderr}");
+    assert!(!dir.path().join("out/README.md").exists());
+}
+
+#[test]
+fn missing_results_csv_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = reports(&["build", "--results", dir.path().join("nowhere.csv").to_str().unwrap(), "--out", dir.path().join("out").to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("nowhere.csv") && stderr.contains("No such file"), "{stderr}");
+}
+
+#[test]
+fn help_explains_the_build_command() {
+    let output = reports(&["build", "--help"]);
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    for word in ["--results", "--out", "--command", "--machine", "README.md"] {
+        assert!(help.contains(word), "{word} missing from help: {help}");
+    }
+}
