@@ -29,8 +29,10 @@ test: setup data ## run the whole test suite, benchmarks once each (what CI runs
 	$(CARGO) test --workspace --release --all-targets
 	$(CARGO) test --workspace --release --doc
 
-reproduce: setup data ## the main job: quick benchmark on real data, tables and plots under reports/
-	$(CARGO) run --release -p bench-classify -- datasets
+reproduce: setup data ## the main job: the quick preset on real Fashion-MNIST, then its tables and plots in reports/quick/
+	$(CARGO) build --release -p bench-classify -p reports
+	$(CARGO) run --release -q -p bench-classify -- grid --config configs/quick.toml --out runs/quick
+	$(CARGO) run --release -q -p reports -- build --results runs/quick/results.csv --out reports/quick --command "make reproduce"
 
 bench: setup data ## criterion benchmarks (loader throughput, ...)
 	$(CARGO) bench --workspace

@@ -2,7 +2,7 @@
 //! every method learns, runs are deterministic, a stopped run resumes to the same result,
 //! no gradient crosses a module boundary, and bad configs are refused.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use glcan_core::aux::{LocalTargets, Method};
 use glcan_core::data::augment::{Augmentation, Normalization};
@@ -18,11 +18,18 @@ use tch::Device;
 
 type Data = ClassificationData<Subset<IdxDataset>, Subset<IdxDataset>>;
 
-/// 512 training and 256 test images of real Fashion-MNIST. Also pins libtorch to one
-/// thread: the thread count is process-wide, and bit-exact comparisons (determinism,
-/// resume) need every test in this binary to run with the same one.
-fn fashion_subset() -> Data {
+/// Tests in this binary take turns: the trainer seeds libtorch's global random generator,
+/// and two runs drawing from it at once would each see the other's draws. One libtorch
+/// thread keeps reductions in a fixed order, for bit-exact comparisons.
+fn exclusive() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    let turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     tch::set_num_threads(1);
+    turn
+}
+
+/// 512 training and 256 test images of real Fashion-MNIST.
+fn fashion_subset() -> Data {
     let dir = data_root().join("fashion-mnist");
     assert!(dir.is_dir(), "{} is missing: run `make data` first", dir.display());
     let train = Arc::new(IdxDataset::open_split(&dir, Split::Train).unwrap());
@@ -52,6 +59,7 @@ fn losses(metrics: &EpochMetrics) -> Vec<f64> {
 
 #[test]
 fn every_method_lowers_its_losses_and_learns() {
+    let _turn = exclusive();
     let data = fashion_subset();
     for (method, k) in [
         (Method::E2e, 1),
@@ -76,6 +84,7 @@ fn every_method_lowers_its_losses_and_learns() {
 
 #[test]
 fn same_seed_same_run() {
+    let _turn = exclusive();
     let data = fashion_subset();
     let config = config(Method::Glcan, 2, 2);
     let a = train_classifier(&network(), &data, &config, Device::Cpu, None, false, &mut ()).unwrap();
@@ -104,6 +113,7 @@ impl Progress for StopAfter {
 
 #[test]
 fn a_stopped_run_resumes_to_the_same_result() {
+    let _turn = exclusive();
     let data = fashion_subset();
     let config = config(Method::Dgl, 2, 3);
     let straight_dir = tempfile::tempdir().unwrap();
@@ -137,6 +147,7 @@ fn a_stopped_run_resumes_to_the_same_result() {
 
 #[test]
 fn no_gradient_crosses_a_module_boundary() {
+    let _turn = exclusive();
     let data = fashion_subset();
     for method in [Method::GreedySl, Method::Dgl, Method::InfoproContrast, Method::Glcan] {
         tch::manual_seed(0);
@@ -167,6 +178,7 @@ fn no_gradient_crosses_a_module_boundary() {
 
 #[test]
 fn broken_configs_are_refused_before_training() {
+    let _turn = exclusive();
     let data = fashion_subset();
     let cases = [
         (TrainConfig { k: 5, ..config(Method::Glcan, 5, 1) }, "K = 5"),
@@ -182,6 +194,7 @@ fn broken_configs_are_refused_before_training() {
 
 #[test]
 fn a_diverging_run_stops_with_epoch_step_and_module_and_keeps_its_files() {
+    let _turn = exclusive();
     let data = fashion_subset();
     let dir = tempfile::tempdir().unwrap();
     let good = config(Method::Dgl, 2, 1);

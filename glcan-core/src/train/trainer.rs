@@ -110,6 +110,10 @@ impl Progress for () {}
 
 /// Trains `network` on `data` as `config` says. With `run_dir`, writes the run's files
 /// there; with `resume`, continues from the checkpoint found there.
+///
+/// The run seeds libtorch's process-wide random generator (`config.seed`) for the initial
+/// weights: for a reproducible run, no other thread may draw from it meanwhile, so runs in
+/// one process go one at a time.
 pub fn train_classifier<Train, Test>(
     network: &dyn UnitNetwork,
     data: &ClassificationData<Train, Test>,
