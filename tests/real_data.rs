@@ -43,7 +43,7 @@ fn fashion_mnist_is_balanced_6000_and_1000_per_class() {
 
 #[test]
 fn foolbox_cifar10_samples_carry_their_labels() {
-    let samples = FileNameLabelled::open(&dataset_dir("foolbox"), "cifar10").unwrap();
+    let samples = FileNameLabelled::open(dataset_dir("foolbox"), "cifar10").unwrap();
     assert_eq!(samples.len(), 20);
     let labels: Vec<i64> = (0..8).map(|i| samples.get(i).unwrap().target).collect();
     assert_eq!(labels, [3, 8, 8, 0, 6, 6, 1, 6]);
@@ -54,7 +54,7 @@ fn foolbox_cifar10_samples_carry_their_labels() {
 #[test]
 fn deepforest_annotations_hold_951_trees() {
     // One of the four files labels its trees "Alive" and "Dead" instead of "Tree".
-    let forest = VocDataset::from_folder(&dataset_dir("deepforest"), &["Tree", "Alive", "Dead"]).unwrap();
+    let forest = VocDataset::from_folder(dataset_dir("deepforest"), &["Tree", "Alive", "Dead"]).unwrap();
     assert_eq!(forest.len(), 4);
     assert_eq!(forest.num_objects(), 951);
     for i in 0..forest.len() {
@@ -68,7 +68,7 @@ fn deepforest_annotations_hold_951_trees() {
 #[test]
 fn a_shuffled_fashion_mnist_epoch_covers_each_image_once() {
     let train = Arc::new(IdxDataset::open_split(&dataset_dir("fashion-mnist"), Split::Train).unwrap());
-    let collate = ClassificationCollate { augmentation: Augmentation::NONE, normalization: Normalization::fashion_mnist() };
+    let collate = ClassificationCollate::new(Augmentation::NONE, Normalization::fashion_mnist());
     let loader = BatchLoader::new(train, collate, LoaderConfig { drop_last: false, ..LoaderConfig::train(128, 1) }).unwrap();
     let mut counts = [0i64; 10];
     let mut batches = 0;

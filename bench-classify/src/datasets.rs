@@ -1,14 +1,16 @@
 //! The classification datasets by name: where their files are under the data folder, their
 //! image geometry, normalisation and training augmentation (InfoPro's recipe: pad-4 crop
 //! and flip for CIFAR/SVHN/STL-10; none for the digit and clothing sets, where flips and
-//! shifts are not in the usual recipe).
+//! shifts are not in the usual recipe; random resized crops and flips for ImageNet).
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use glcan_core::data::augment::{Augmentation, Normalization};
 use glcan_core::data::cifar::{Cifar100Labels, CifarDataset};
+use glcan_core::data::folder::ImageFolder;
 use glcan_core::data::idx::IdxDataset;
+use glcan_core::data::size_transform::SizeTransform;
 use glcan_core::data::stl10::Stl10Dataset;
 use glcan_core::data::svhn::SvhnDataset;
 use glcan_core::data::{ClassLabel, DynDataset, Split};
@@ -23,11 +25,20 @@ pub enum DatasetName {
     Cifar100,
     Svhn,
     Stl10,
+    /// ImageNet-1k in class folders (`imagenet/train/<wnid>/`, `imagenet/val/<wnid>/`).
+    Imagenet,
 }
 
 impl DatasetName {
-    pub const ALL: [DatasetName; 6] =
-        [DatasetName::Mnist, DatasetName::FashionMnist, DatasetName::Cifar10, DatasetName::Cifar100, DatasetName::Svhn, DatasetName::Stl10];
+    pub const ALL: [DatasetName; 7] = [
+        DatasetName::Mnist,
+        DatasetName::FashionMnist,
+        DatasetName::Cifar10,
+        DatasetName::Cifar100,
+        DatasetName::Svhn,
+        DatasetName::Stl10,
+        DatasetName::Imagenet,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -37,6 +48,7 @@ impl DatasetName {
             DatasetName::Cifar100 => "cifar100",
             DatasetName::Svhn => "svhn",
             DatasetName::Stl10 => "stl10",
+            DatasetName::Imagenet => "imagenet",
         }
     }
 
@@ -49,6 +61,7 @@ impl DatasetName {
             DatasetName::Cifar100 => "cifar-100-binary",
             DatasetName::Svhn => "svhn",
             DatasetName::Stl10 => "stl10_binary",
+            DatasetName::Imagenet => "imagenet",
         }
     }
 
@@ -59,6 +72,7 @@ impl DatasetName {
             DatasetName::Cifar10 | DatasetName::Svhn => (3, 32, 10),
             DatasetName::Cifar100 => (3, 32, 100),
             DatasetName::Stl10 => (3, 96, 10),
+            DatasetName::Imagenet => (3, 224, 1000),
         }
     }
 
@@ -69,6 +83,7 @@ impl DatasetName {
             DatasetName::Cifar10 => Normalization::cifar10(),
             DatasetName::Cifar100 => Normalization::cifar100(),
             DatasetName::Svhn | DatasetName::Stl10 => Normalization::symmetric(3),
+            DatasetName::Imagenet => Normalization::imagenet(),
         }
     }
 
@@ -77,7 +92,14 @@ impl DatasetName {
             DatasetName::Mnist | DatasetName::FashionMnist => Augmentation::NONE,
             DatasetName::Cifar10 | DatasetName::Cifar100 | DatasetName::Svhn => Augmentation::pad_crop_flip(4),
             DatasetName::Stl10 => Augmentation::pad_crop_flip(12),
+            // The random resized crop does the geometric work; add the flip.
+            DatasetName::Imagenet => Augmentation { pad_crop: 0, horizontal_flip: true },
         }
+    }
+
+    /// (training, evaluation) transforms to one image size, for photos of differing sizes.
+    pub fn size_transforms(self) -> Option<(SizeTransform, SizeTransform)> {
+        (self == DatasetName::Imagenet).then(|| (SizeTransform::imagenet(true), SizeTransform::imagenet(false)))
     }
 
     /// Opens one split from `data_dir`.
@@ -89,6 +111,14 @@ impl DatasetName {
             DatasetName::Cifar100 => Box::new(CifarDataset::cifar100(&dir, split, Cifar100Labels::Fine)?),
             DatasetName::Svhn => Box::new(SvhnDataset::open_split(&dir, split)?),
             DatasetName::Stl10 => Box::new(Stl10Dataset::open(&dir, split)?),
+            DatasetName::Imagenet => {
+                let train = ImageFolder::open(dir.join("train"))?;
+                match split {
+                    Split::Train => Box::new(train),
+                    // Validation folders take the training class order.
+                    Split::Test => Box::new(ImageFolder::with_classes(dir.join("val"), train.classes())?),
+                }
+            }
         };
         Ok(dataset)
     }

@@ -71,10 +71,16 @@ fn default_device() -> String {
 }
 
 impl GridConfig {
-    /// Reads a preset file; unknown fields and impossible values are errors naming the file.
-    pub fn load(path: &Path) -> Result<Self> {
+    /// Reads a preset file and applies `overrides` (`field=value`, the value in TOML syntax,
+    /// e.g. `epochs=5`, `seeds=[0,1]`, `methods=["e2e","glcan"]`, `aux.glcan.fusion="gated-sum"`);
+    /// unknown fields and impossible values are errors naming the file or the override.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read preset {}", path.display()))?;
-        let config: GridConfig = toml::from_str(&text).with_context(|| format!("malformed preset {}", path.display()))?;
+        let mut table: toml::Table = toml::from_str(&text).with_context(|| format!("malformed preset {}", path.display()))?;
+        for assignment in overrides {
+            apply_override(&mut table, assignment).with_context(|| format!("bad override {assignment:?}"))?;
+        }
+        let config: GridConfig = table.try_into().with_context(|| format!("malformed preset {}", path.display()))?;
         config.check().with_context(|| format!("invalid preset {}", path.display()))?;
         Ok(config)
     }
@@ -122,6 +128,27 @@ impl GridConfig {
         }
         runs
     }
+}
+
+/// Sets `dotted.key = value` in `table`; a value that is not valid TOML is taken as a string.
+fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<()> {
+    let (key, raw) = assignment.split_once('=').context("expected field=value")?;
+    let value: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut parsed) => parsed.remove("v").expect("just parsed"),
+        Err(_) => toml::Value::String(raw.trim().to_owned()),
+    };
+    let mut parts: Vec<&str> = key.trim().split('.').collect();
+    let last = parts.pop().filter(|k| !k.is_empty()).context("empty field name")?;
+    let mut current = table;
+    for part in parts {
+        current = current
+            .entry(part)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .with_context(|| format!("{part} is not a table"))?;
+    }
+    current.insert(last.to_owned(), value);
+    Ok(())
 }
 
 /// One point of the grid.
@@ -258,6 +285,7 @@ fn run_one(config: &GridConfig, key: &RunKey, run_dir: &Path, data_dir: &Path, d
         train,
         test,
         augmentation: key.dataset.augmentation(),
+        size_transforms: key.dataset.size_transforms(),
         normalization: key.dataset.normalization(),
         image_channels: channels,
         image_size: size,
@@ -371,9 +399,24 @@ mod tests {
             ("preset = \n".to_owned(), "malformed preset"),
         ] {
             std::fs::write(&path, text).unwrap();
-            let message = format!("{:#}", GridConfig::load(&path).unwrap_err());
+            let message = format!("{:#}", GridConfig::load(&path, &[]).unwrap_err());
             assert!(message.contains(expected) && message.contains("p.toml"), "{message}");
         }
+    }
+
+    #[test]
+    fn overrides_change_the_preset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, preset("")).unwrap();
+        let overrides = ["epochs=5", "seeds=[3]", "methods=[\"glcan\"]", "aux.glcan.fusion=\"gated-sum\"", "device=cpu"].map(String::from);
+        let config = GridConfig::load(&path, &overrides).unwrap();
+        assert_eq!((config.epochs, config.seeds.clone(), config.methods.clone()), (5, vec![3], vec![Method::Glcan]));
+        assert_eq!(config.aux.glcan.fusion, glcan_core::aux::glcan::Fusion::GatedSum);
+        let message = format!("{:#}", GridConfig::load(&path, &["epochs".to_owned()]).unwrap_err());
+        assert!(message.contains("field=value"), "{message}");
+        let message = format!("{:#}", GridConfig::load(&path, &["epoch=5".to_owned()]).unwrap_err());
+        assert!(message.contains("epoch"), "{message}");
     }
 
     #[test]

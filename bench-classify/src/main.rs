@@ -48,6 +48,9 @@ enum Command {
         /// Default: $GLCAN_DATA_DIR or data/.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Override a preset field, in TOML syntax: --set epochs=5 --set 'seeds=[0,1]'.
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        overrides: Vec<String>,
     },
 }
 
@@ -72,8 +75,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&measure::run(&args)?)?);
             Ok(())
         }
-        Command::Grid { config, out, data_dir } => {
-            let preset = grid::GridConfig::load(&config)?;
+        Command::Grid { config, out, data_dir, overrides } => {
+            let preset = grid::GridConfig::load(&config, &overrides)?;
             let (ran, skipped, failed) = grid::run(&preset, &out, &data_dir.unwrap_or_else(glcan_core::paths::data_root))?;
             eprintln!("grid {}: {ran} runs done ({failed} failed), {skipped} already complete; results in {}", preset.preset, out.join("results.csv").display());
             anyhow::ensure!(failed == 0, "{failed} of the grid's runs failed (recorded in results.csv)");

@@ -75,6 +75,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainOutcome> {
         train: Arc::new(Subset::first(train.clone(), args.train_subset.unwrap_or(usize::MAX))),
         test: Arc::new(Subset::first(test.clone(), args.test_subset.unwrap_or(usize::MAX))),
         augmentation: args.dataset.augmentation(),
+        size_transforms: args.dataset.size_transforms(),
         normalization: args.dataset.normalization(),
         image_channels: channels,
         image_size: size,

@@ -45,6 +45,19 @@ fn grid_writes_rows_and_skips_completed_runs() {
             assert!(run_dir.join(file).exists(), "{} lacks {file}", run_dir.display());
         }
     }
+    // The report: tables with every method and a chart with content.
+    let context = reports::tables::ReportContext { command: "grid test".into(), machine: "test machine".into() };
+    let built = reports::report::build(&out.join("results.csv"), &dir.path().join("report"), &context, "reports build (test)").unwrap();
+    let readme = std::fs::read_to_string(&built.readme).unwrap();
+    for method in ["E2E", "DGL", "GLCAN"] {
+        assert!(readme.contains(method), "the report names {method}:\n{readme}");
+    }
+    assert!(built.warnings.is_empty(), "{:?}", built.warnings);
+    let png = built.images.iter().find(|p| p.extension().is_some_and(|e| e == "png")).expect("a PNG chart");
+    let pixels = image::open(png).unwrap().to_rgb8();
+    let first = pixels.get_pixel(0, 0);
+    assert!(pixels.pixels().any(|p| p != first), "{} is blank", png.display());
+
     // A second invocation finds everything done.
     let second = grid(&config, &out);
     assert!(second.status.success());

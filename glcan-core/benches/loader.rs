@@ -17,7 +17,7 @@ fn fashion_epoch(c: &mut Criterion) {
     let mut group = c.benchmark_group("loader");
     group.sample_size(10).throughput(Throughput::Elements(images));
     for (augmentation, name) in [(Augmentation::NONE, "plain"), (Augmentation::pad_crop_flip(4), "pad_crop_flip")] {
-        let collate = ClassificationCollate { augmentation, normalization: Normalization::fashion_mnist() };
+        let collate = ClassificationCollate::new(augmentation, Normalization::fashion_mnist());
         let loader = BatchLoader::new(train.clone(), collate, LoaderConfig::train(128, 0)).unwrap();
         let mut epoch = 0;
         group.bench_function(BenchmarkId::new(format!("fashion_mnist_epoch_{name}"), "cpu/b128/60000"), |b| {

@@ -38,6 +38,7 @@ fn fashion_subset() -> Data {
         train: Arc::new(Subset::first(train, 512)),
         test: Arc::new(Subset::first(test, 256)),
         augmentation: Augmentation::NONE,
+        size_transforms: None,
         normalization: Normalization::fashion_mnist(),
         image_channels: 1,
         image_size: 28,
@@ -154,7 +155,7 @@ fn no_gradient_crosses_a_module_boundary() {
         let mut net = LocalNetwork::build(&network(), &config(method, 4, 1), 1, 28, Device::Cpu).unwrap();
         let loader = BatchLoader::new(
             data.train.clone(),
-            ClassificationCollate { augmentation: Augmentation::NONE, normalization: data.normalization.clone() },
+            ClassificationCollate::new(Augmentation::NONE, data.normalization.clone()),
             LoaderConfig::eval(32),
         )
         .unwrap();

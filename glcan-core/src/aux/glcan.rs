@@ -17,6 +17,7 @@
 use tch::nn::{self, ModuleT};
 use tch::{Kind, Tensor};
 
+use super::task_head::TaskHead;
 use super::{AuxContext, AuxNet, ConvBnRelu, LocalTargets};
 use crate::models::UnitSpec;
 use crate::{Error, Result};
@@ -208,30 +209,15 @@ fn variable_at(p: &nn::Path, dotted: &str) -> Option<Tensor> {
     }
 }
 
-/// GAP + linear classifier, with its cross-entropy.
-#[derive(Debug)]
-struct ClassifierLoss {
-    fc: nn::Linear,
-}
-
-impl ClassifierLoss {
-    fn new(p: nn::Path, c_in: i64, num_classes: i64) -> Self {
-        ClassifierLoss { fc: nn::linear(p, c_in, num_classes, Default::default()) }
-    }
-
-    fn loss(&self, features: &Tensor, labels: &Tensor) -> Tensor {
-        features.adaptive_avg_pool2d([1, 1]).flatten(1, -1).apply(&self.fc).cross_entropy_for_logits(labels)
-    }
-}
-
 #[derive(Debug)]
 pub struct GlcanAux {
     local: Vec<ConvBnRelu>,
     global: Option<GlobalBranch>,
     /// GatedSum only: 1x1 projection of the local branch and the gate's logits.
     gate: Option<(nn::Conv2D, Tensor)>,
-    head: ClassifierLoss,
-    branch_heads: Option<(Option<ClassifierLoss>, Option<ClassifierLoss>)>,
+    head: Box<dyn TaskHead>,
+    /// Per-branch heads (local, global), when both branches exist and their weight is > 0.
+    branch_heads: Option<(Box<dyn TaskHead>, Box<dyn TaskHead>)>,
     branch_loss_weight: f64,
 }
 
@@ -239,7 +225,6 @@ impl GlcanAux {
     pub fn new(p: nn::Path, config: &GlcanConfig, ctx: &AuxContext) -> Result<Self> {
         config.validate()?;
         let c = ctx.channels();
-        let classes = ctx.num_classes();
         let local: Vec<ConvBnRelu> =
             if config.use_local { (0..config.local_layers).map(|i| ConvBnRelu::new(&p / "local" / i, c, c, 3, 1)).collect() } else { Vec::new() };
         let global = if config.use_global { Some(GlobalBranch::new(&p, config, ctx)?) } else { None };
@@ -253,14 +238,13 @@ impl GlcanAux {
         } else {
             (None, c_local + c_global)
         };
-        let branch_heads = (config.branch_loss_weight > 0.0 && config.use_local && config.use_global).then(|| {
-            (Some(ClassifierLoss::new(&p / "local_head", c_local, classes)), Some(ClassifierLoss::new(&p / "global_head", c_global, classes)))
-        });
+        let branch_heads = (config.branch_loss_weight > 0.0 && config.use_local && config.use_global)
+            .then(|| (ctx.build_task_head(&p / "local_head", c_local), ctx.build_task_head(&p / "global_head", c_global)));
         Ok(GlcanAux {
             local,
             global,
             gate,
-            head: ClassifierLoss::new(&p / "head", c_fused, classes),
+            head: ctx.build_task_head(&p / "head", c_fused),
             branch_heads,
             branch_loss_weight: config.branch_loss_weight,
         })
@@ -293,9 +277,9 @@ impl GlcanAux {
 impl AuxNet for GlcanAux {
     fn loss(&self, h: &Tensor, targets: &LocalTargets, train: bool) -> Tensor {
         let (local, global, fused) = self.branches(h, train);
-        let mut loss = self.head.loss(&fused, targets.labels);
-        if let (Some((Some(local_head), Some(global_head))), Some(l), Some(g)) = (&self.branch_heads, &local, &global) {
-            let branch_loss = local_head.loss(l, targets.labels) + global_head.loss(g, targets.labels);
+        let mut loss = self.head.loss(&fused, targets, train);
+        if let (Some((local_head, global_head)), Some(l), Some(g)) = (&self.branch_heads, &local, &global) {
+            let branch_loss = local_head.loss(l, targets, train) + global_head.loss(g, targets, train);
             loss += branch_loss * self.branch_loss_weight;
         }
         loss.to_kind(Kind::Float)

@@ -5,22 +5,23 @@
 use tch::nn;
 use tch::Tensor;
 
+use super::task_head::{ClassifierHead, TaskHead};
 use super::{AuxContext, AuxNet, LocalTargets};
 
 #[derive(Debug)]
 pub struct GreedyAux {
-    fc: nn::Linear,
+    head: ClassifierHead,
 }
 
 impl GreedyAux {
     pub fn new(p: nn::Path, ctx: &AuxContext) -> Self {
-        GreedyAux { fc: nn::linear(&p / "fc", ctx.channels(), ctx.num_classes(), Default::default()) }
+        GreedyAux { head: ClassifierHead::new(p, ctx.channels(), ctx.num_classes()) }
     }
 }
 
 impl AuxNet for GreedyAux {
-    fn loss(&self, h: &Tensor, targets: &LocalTargets, _train: bool) -> Tensor {
-        h.adaptive_avg_pool2d([1, 1]).flatten(1, -1).apply(&self.fc).cross_entropy_for_logits(targets.labels)
+    fn loss(&self, h: &Tensor, targets: &LocalTargets, train: bool) -> Tensor {
+        self.head.loss(h, targets, train)
     }
 }
 

@@ -15,6 +15,7 @@ pub mod dgl;
 pub mod glcan;
 pub mod greedy;
 pub mod infopro;
+pub mod task_head;
 
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
@@ -99,6 +100,8 @@ pub struct AuxContext<'a> {
     /// Variables of the real units, by unit position, for GLCAN's copy and EMA options
     /// (`None` when the trainer does not provide them).
     pub real_unit_variables: Option<&'a dyn Fn(usize) -> Vec<(String, Tensor)>>,
+    /// The task head aux nets end in (GLCAN); `None`: a classifier over the network's classes.
+    pub task_head: Option<&'a task_head::TaskHeadFactory>,
 }
 
 impl AuxContext<'_> {
@@ -119,6 +122,14 @@ impl AuxContext<'_> {
 
     pub fn num_classes(&self) -> i64 {
         self.network.num_classes()
+    }
+
+    /// A task head for features of `channels` channels under `p`.
+    pub fn build_task_head(&self, p: nn::Path, channels: i64) -> Box<dyn task_head::TaskHead> {
+        match self.task_head {
+            Some(factory) => factory(p, channels),
+            None => Box::new(task_head::ClassifierHead::new(p, channels, self.num_classes())),
+        }
     }
 }
 
@@ -175,7 +186,7 @@ pub(crate) mod testing {
     }
 
     pub fn context(network: &ResNetCifar, last_unit: usize) -> AuxContext<'_> {
-        AuxContext { network, module: 0, num_modules: 3, last_unit, image_channels: 3, image_size: 32, real_unit_variables: None }
+        AuxContext { network, module: 0, num_modules: 3, last_unit, image_channels: 3, image_size: 32, real_unit_variables: None, task_head: None }
     }
 
     /// Runs the aux net on a random module output and checks the loss is a finite scalar

@@ -16,6 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use tch::Tensor;
 
 use super::augment::{Augmentation, Normalization};
+use super::size_transform::SizeTransform;
 use super::{ClassLabel, Dataset, Sample};
 use crate::{Error, Result};
 
@@ -195,18 +196,38 @@ pub struct ClassificationBatch {
     pub labels: Tensor,
 }
 
-/// Augments each image, then normalises the whole batch into one float tensor.
+/// Brings each image to the common size (when a size transform is set), augments it, then
+/// normalises the whole batch into one float tensor.
 #[derive(Debug, Clone)]
 pub struct ClassificationCollate {
+    /// For datasets whose images differ in size (ImageNet); `None` keeps the sizes.
+    pub size: Option<SizeTransform>,
     pub augmentation: Augmentation,
     pub normalization: Normalization,
+}
+
+impl ClassificationCollate {
+    /// Same-size images: augmentation and normalisation only.
+    pub fn new(augmentation: Augmentation, normalization: Normalization) -> Self {
+        ClassificationCollate { size: None, augmentation, normalization }
+    }
 }
 
 impl Collate<ClassLabel> for ClassificationCollate {
     type Batch = ClassificationBatch;
 
     fn collate(&self, samples: Vec<Sample<ClassLabel>>, rng: &mut ChaCha8Rng) -> Result<ClassificationBatch> {
-        let first = &samples.first().ok_or_else(|| Error::config("loader", "empty batch"))?.image;
+        let mut images = Vec::with_capacity(samples.len());
+        let mut labels = Vec::with_capacity(samples.len());
+        for sample in samples {
+            let image = match &self.size {
+                Some(transform) => transform.apply(&sample.image, rng),
+                None => sample.image,
+            };
+            images.push(if self.augmentation.is_identity() { image } else { self.augmentation.apply(&image, rng) });
+            labels.push(sample.target);
+        }
+        let first = images.first().ok_or_else(|| Error::config("loader", "empty batch"))?;
         let shape = (first.channels(), first.height(), first.width());
         if shape.0 != self.normalization.channels() {
             return Err(Error::config(
@@ -214,27 +235,15 @@ impl Collate<ClassLabel> for ClassificationCollate {
                 format!("{} channel statistics for images with {} channels", self.normalization.channels(), shape.0),
             ));
         }
-        let mut pixels = Vec::with_capacity(samples.len() * shape.0 * shape.1 * shape.2);
-        let mut labels = Vec::with_capacity(samples.len());
-        for sample in &samples {
-            let image = &sample.image;
-            if (image.channels(), image.height(), image.width()) != shape {
-                return Err(Error::config(
-                    "loader",
-                    format!("images of one batch differ in size: {:?} and {:?} (resize them first)", shape, (image.channels(), image.height(), image.width())),
-                ));
+        let mut pixels = Vec::with_capacity(images.len() * shape.0 * shape.1 * shape.2);
+        for image in &images {
+            let this = (image.channels(), image.height(), image.width());
+            if this != shape {
+                return Err(Error::config("loader", format!("images of one batch differ in size: {shape:?} and {this:?} (set a size transform)")));
             }
-            let augmented;
-            let image = if self.augmentation.is_identity() {
-                image
-            } else {
-                augmented = self.augmentation.apply(image, rng);
-                &augmented
-            };
             self.normalization.extend_normalized(image, &mut pixels);
-            labels.push(sample.target);
         }
-        let dims = [samples.len() as i64, shape.0 as i64, shape.1 as i64, shape.2 as i64];
+        let dims = [images.len() as i64, shape.0 as i64, shape.1 as i64, shape.2 as i64];
         Ok(ClassificationBatch { images: Tensor::from_slice(&pixels).view(dims), labels: Tensor::from_slice(&labels) })
     }
 }
@@ -263,7 +272,7 @@ mod tests {
     }
 
     fn collate() -> ClassificationCollate {
-        ClassificationCollate { augmentation: Augmentation::NONE, normalization: Normalization::new(vec![0.0], vec![1.0 / 255.0]).unwrap() }
+        ClassificationCollate::new(Augmentation::NONE, Normalization::new(vec![0.0], vec![1.0 / 255.0]).unwrap())
     }
 
     fn labels_of(loader: &BatchLoader<Counting, ClassificationCollate>, epoch: u64) -> Vec<Vec<i64>> {

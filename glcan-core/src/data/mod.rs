@@ -17,6 +17,7 @@ pub mod image_u8;
 pub mod loader;
 pub mod mat5;
 pub mod resize;
+pub mod size_transform;
 pub mod sr;
 pub mod stl10;
 pub mod subset;

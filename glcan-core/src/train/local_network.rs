@@ -102,6 +102,7 @@ impl LocalNetwork {
                     image_channels,
                     image_size,
                     real_unit_variables: Some(&real_unit_variables),
+                    task_head: None,
                 };
                 objectives.push(Objective::Aux(aux::build(config.method, &config.aux, stores[m].root() / "aux", &ctx)?));
             }

@@ -17,6 +17,7 @@ use super::TrainConfig;
 use crate::aux::LocalTargets;
 use crate::data::augment::{Augmentation, Normalization};
 use crate::data::loader::{BatchLoader, ClassificationCollate, LoaderConfig};
+use crate::data::size_transform::SizeTransform;
 use crate::data::{ClassLabel, Dataset};
 use crate::memory::{self, PeakMeter};
 use crate::models::UnitNetwork;
@@ -28,6 +29,8 @@ pub struct ClassificationData<Train, Test> {
     pub test: Arc<Test>,
     /// Applied to training images only.
     pub augmentation: Augmentation,
+    /// For images of differing sizes (ImageNet): training and evaluation transforms to one size.
+    pub size_transforms: Option<(SizeTransform, SizeTransform)>,
     pub normalization: Normalization,
     pub image_channels: i64,
     pub image_size: i64,
@@ -140,12 +143,12 @@ where
     }
     let train_loader = BatchLoader::new(
         data.train.clone(),
-        ClassificationCollate { augmentation: data.augmentation, normalization: data.normalization.clone() },
+        ClassificationCollate { size: data.size_transforms.map(|(train, _)| train), ..ClassificationCollate::new(data.augmentation, data.normalization.clone()) },
         LoaderConfig::train(config.batch_size, config.seed),
     )?;
     let test_loader = BatchLoader::new(
         data.test.clone(),
-        ClassificationCollate { augmentation: Augmentation::NONE, normalization: data.normalization.clone() },
+        ClassificationCollate { size: data.size_transforms.map(|(_, test)| test), ..ClassificationCollate::new(Augmentation::NONE, data.normalization.clone()) },
         LoaderConfig::eval(config.eval_batch_size),
     )?;
     let steps = train_loader.batches_per_epoch();
