@@ -46,24 +46,16 @@ pub struct GridConfig {
     /// Evaluate on the first N test images only (all when absent).
     #[serde(default)]
     pub test_subset: Option<usize>,
-    #[serde(default = "default_split")]
+    #[serde(default)]
     pub split: SplitStrategy,
     #[serde(default)]
     pub aux: AuxConfig,
     #[serde(default = "OptimizerConfig::infopro_sgd")]
     pub optimizer: OptimizerConfig,
-    #[serde(default = "default_schedule")]
+    #[serde(default)]
     pub schedule: Schedule,
     #[serde(default = "default_device")]
     pub device: String,
-}
-
-fn default_split() -> SplitStrategy {
-    SplitStrategy::Published
-}
-
-fn default_schedule() -> Schedule {
-    Schedule::Cosine { warmup_epochs: 0.0 }
 }
 
 fn default_device() -> String {

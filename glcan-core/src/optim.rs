@@ -171,6 +171,13 @@ pub enum Schedule {
     Step { milestones: Vec<usize>, gamma: f64 },
 }
 
+impl Default for Schedule {
+    /// InfoPro's: a cosine from the base rate to 0, no warm-up.
+    fn default() -> Self {
+        Schedule::Cosine { warmup_epochs: 0.0 }
+    }
+}
+
 impl Schedule {
     /// The learning rate at `progress` epochs into a run of `total_epochs` (fractional
     /// progress: the rate changes every step).

@@ -28,6 +28,12 @@ pub enum SplitStrategy {
     MemoryBalanced,
 }
 
+impl Default for SplitStrategy {
+    fn default() -> Self {
+        SplitStrategy::Published
+    }
+}
+
 /// The unit positions (indices into `network.units()`) of each local module, in order.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ModuleSplit {

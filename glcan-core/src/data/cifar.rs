@@ -123,12 +123,7 @@ impl CifarDataset {
 
     /// How many images each class holds.
     pub fn class_counts(&self) -> Vec<usize> {
-        let mut counts = vec![0; self.num_classes];
-        for &label in &self.labels {
-            // Labels were range-checked when the files were read.
-            counts[usize::from(label)] += 1;
-        }
-        counts
+        super::count_labels(&self.labels, self.num_classes)
     }
 }
 

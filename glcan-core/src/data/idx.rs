@@ -82,13 +82,7 @@ impl IdxDataset {
     /// How many images carry each label `0..num_classes`; labels at or above `num_classes`
     /// are not counted.
     pub fn class_counts(&self, num_classes: usize) -> Vec<usize> {
-        let mut counts = vec![0; num_classes];
-        for &label in &self.labels {
-            if let Some(count) = counts.get_mut(usize::from(label)) {
-                *count += 1;
-            }
-        }
-        counts
+        super::count_labels(&self.labels, num_classes)
     }
 }
 

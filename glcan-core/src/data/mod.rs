@@ -79,6 +79,18 @@ pub enum Split {
     Test,
 }
 
+/// How many of `labels` fall in each class `0..num_classes`; labels past the end are not
+/// counted (the readers range-check their labels when they open a file).
+pub fn count_labels(labels: &[u8], num_classes: usize) -> Vec<usize> {
+    let mut counts = vec![0; num_classes];
+    for &label in labels {
+        if let Some(count) = counts.get_mut(usize::from(label)) {
+            *count += 1;
+        }
+    }
+    counts
+}
+
 /// The error `get` returns for an index past the end.
 pub(crate) fn index_error(what: &str, index: usize, len: usize) -> crate::Error {
     crate::Error::config("index", format!("{what}: sample {index} requested, but it holds {len}"))

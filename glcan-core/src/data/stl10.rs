@@ -74,12 +74,7 @@ impl Stl10Dataset {
 
     /// How many images each of the 10 classes holds.
     pub fn class_counts(&self) -> Vec<usize> {
-        let mut counts = vec![0; NUM_CLASSES];
-        for &label in &self.labels {
-            // Range-checked at open.
-            counts[usize::from(label)] += 1;
-        }
-        counts
+        super::count_labels(&self.labels, NUM_CLASSES)
     }
 }
 

@@ -93,12 +93,7 @@ impl SvhnDataset {
 
     /// How many images show each digit 0..9.
     pub fn class_counts(&self) -> Vec<usize> {
-        let mut counts = vec![0; NUM_CLASSES];
-        for &label in &self.labels {
-            // Range-checked at open.
-            counts[usize::from(label)] += 1;
-        }
-        counts
+        super::count_labels(&self.labels, NUM_CLASSES)
     }
 }
 

@@ -32,7 +32,7 @@ pub struct TrainConfig {
     pub method: Method,
     /// Number of local modules; 1 (end-to-end) exactly when `method` is `e2e`.
     pub k: usize,
-    #[serde(default = "default_split")]
+    #[serde(default)]
     pub split: SplitStrategy,
     #[serde(default)]
     pub aux: AuxConfig,
@@ -46,14 +46,10 @@ pub struct TrainConfig {
     pub eval_batch_size: usize,
     /// Base learning rate (the schedule scales it).
     pub lr: f64,
-    #[serde(default = "default_schedule")]
+    #[serde(default)]
     pub schedule: Schedule,
     #[serde(default)]
     pub seed: u64,
-}
-
-fn default_split() -> SplitStrategy {
-    SplitStrategy::Published
 }
 
 fn default_scope() -> OptimizerScope {
@@ -64,17 +60,13 @@ fn default_eval_batch_size() -> usize {
     500
 }
 
-fn default_schedule() -> Schedule {
-    Schedule::Cosine { warmup_epochs: 0.0 }
-}
-
 impl TrainConfig {
     /// `method` at K, `epochs` epochs of `batch_size` at `lr`; every other choice at its default.
     pub fn new(method: Method, k: usize, epochs: usize, batch_size: usize, lr: f64) -> Self {
         TrainConfig {
             method,
             k,
-            split: default_split(),
+            split: SplitStrategy::default(),
             aux: AuxConfig::default(),
             optimizer: OptimizerConfig::infopro_sgd(),
             optimizer_scope: default_scope(),
@@ -82,7 +74,7 @@ impl TrainConfig {
             batch_size,
             eval_batch_size: default_eval_batch_size(),
             lr,
-            schedule: default_schedule(),
+            schedule: Schedule::default(),
             seed: 0,
         }
     }
