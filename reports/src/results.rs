@@ -107,40 +107,7 @@ fn csv_error(path: &Path, source: csv::Error) -> ResultsError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    pub(crate) fn row(method: &str, k: usize, seed: u64, accuracy: f64) -> ResultRow {
-        ResultRow {
-            suite: "classify".into(),
-            dataset: "fashion-mnist".into(),
-            network: "resnet8".into(),
-            method: method.into(),
-            k,
-            seed,
-            preset: "test".into(),
-            status: RunStatus::Ok,
-            error: String::new(),
-            epochs: 1,
-            batch_size: 64,
-            train_images: 512,
-            test_images: 256,
-            test_accuracy: Some(accuracy),
-            ap: None,
-            ap50: None,
-            psnr_y: None,
-            ssim_y: None,
-            step_peak_bytes: 1 << 20,
-            peak_rss_bytes: 1 << 28,
-            images_per_s: 100.0,
-            network_parameters: 1000,
-            device: "cpu".into(),
-            threads: 2,
-            dtype: "float32".into(),
-            git_commit: "abc1234".into(),
-            run_dir: "runs/x".into(),
-            finished_at: "2026-11-25T16:00:00Z".into(),
-            seconds: 1.5,
-        }
-    }
+    use crate::test_rows::row;
 
     #[test]
     fn rows_append_and_read_back() {
