@@ -13,6 +13,7 @@ pub mod data;
 pub mod error;
 pub mod losses;
 pub mod memory;
+pub mod metrics;
 pub mod models;
 pub mod optim;
 pub mod paths;

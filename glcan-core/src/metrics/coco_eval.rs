@@ -1,0 +1,1 @@
+//! COCO-style detection AP (to be written).

@@ -1,0 +1,1 @@
+//! PSNR and SSIM on the Y channel (to be written).
