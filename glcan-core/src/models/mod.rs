@@ -6,11 +6,13 @@
 //! module's own variable store, and GLCAN's global branch builds copies of later units.
 
 pub mod blocks;
+pub mod edsr;
 pub mod resnet_cifar;
 pub mod resnet_imagenet;
 
 use tch::nn::{self, ModuleT};
 
+pub use edsr::Edsr;
 pub use resnet_cifar::ResNetCifar;
 pub use resnet_imagenet::ResNetImageNet;
 
