@@ -3,3 +3,4 @@
 
 pub mod coco_eval;
 pub mod psnr_ssim;
+pub mod voc_ap;
