@@ -56,17 +56,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // Before any tensor exists: the counting allocator serves every CPU tensor after this.
-    if let Err(error) = glcan_core::memory::install_counting_allocator() {
-        eprintln!("warning: CPU tensor memory will not be measured: {error}");
-    }
-    match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    glcan_core::entry::run_binary(|| run(Cli::parse()))
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {

@@ -10,6 +10,7 @@
 
 pub mod aux;
 pub mod data;
+pub mod entry;
 pub mod error;
 pub mod losses;
 pub mod memory;
