@@ -12,10 +12,12 @@ use crate::models::{UnitId, UnitNetwork};
 use crate::{Error, Result};
 
 /// How to choose the split points.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SplitStrategy {
-    /// InfoPro's published points where they exist for this network and K, else [`Self::Even`].
+    /// InfoPro's published points where they exist for this network and K, else [`Self::Even`]
+    /// (the default).
+    #[default]
     Published,
     /// InfoPro's memory-balanced ResNet-110 points (K = 2, 3, 4), else an error.
     PublishedBalanced,
@@ -26,12 +28,6 @@ pub enum SplitStrategy {
     /// The points minimising the largest module's activation memory, measured on the
     /// training batch (see [`crate::unit_costs`]); resolved by the trainer.
     MemoryBalanced,
-}
-
-impl Default for SplitStrategy {
-    fn default() -> Self {
-        SplitStrategy::Published
-    }
 }
 
 /// The unit positions (indices into `network.units()`) of each local module, in order.
