@@ -333,7 +333,7 @@ fn result_row(config: &GridConfig, key: &RunKey, outcome: &Result<RunReport>, en
             ResultRow {
                 train_images: report.train_images,
                 test_images: report.test_images,
-                test_accuracy: Some(last.test_accuracy),
+                test_accuracy: Some(last.test_metric),
                 step_peak_bytes: report.outcome.step_peak_bytes(),
                 peak_rss_bytes: last.peak_rss_bytes,
                 images_per_s: speeds[speeds.len() / 2],

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use glcan_core::aux::{LocalTargets, Method};
 use glcan_core::memory::{self, PeakMeter};
 use glcan_core::models;
-use glcan_core::train::{LocalNetwork, TrainConfig};
+use glcan_core::train::{Classification, LocalNetwork, TrainConfig};
 use tch::{Device, Kind, Tensor};
 
 use crate::args::{parse_device, parse_method, SplitArg};
@@ -80,12 +80,12 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
     let network = models::by_name(&args.net, args.channels, args.classes, args.size)?;
     let config = TrainConfig { split: args.split.strategy(), seed: args.seed, ..TrainConfig::new(args.method, args.k, 1, args.batch_size, 0.01) };
     tch::manual_seed(args.seed as i64);
-    let mut net = LocalNetwork::build(network.as_ref(), &config, args.channels, args.size, args.device).context("building the network")?;
+    let mut net = LocalNetwork::build(network.as_ref(), &Classification, &config, args.channels, args.size, args.device).context("building the network")?;
     let batch = args.batch_size as i64;
     let images = Tensor::randn([batch, args.channels, args.size, args.size], (Kind::Float, args.device));
     let raw = Tensor::rand([batch, args.channels, args.size, args.size], (Kind::Float, args.device));
     let labels = Tensor::randint(args.classes, [batch], (Kind::Int64, args.device));
-    let targets = LocalTargets { images: &images, raw_images: &raw, labels: &labels };
+    let targets = LocalTargets { images: &images, raw_images: &raw, target: &labels };
     let step = |net: &mut LocalNetwork| -> Result<()> {
         net.train_step(&images, &targets, 0.01).map_err(|f| anyhow::anyhow!("loss of module {} is {} on random input", f.module, f.value))?;
         if let Device::Cuda(index) = args.device {

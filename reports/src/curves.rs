@@ -1,5 +1,5 @@
 //! Per-epoch curves read from each run's `metrics.csv` (columns `epoch,lr,module_losses,
-//! test_accuracy,...`, one row per epoch), averaged over seeds per method × K.
+//! test_metric,...`, one row per epoch), averaged over seeds per method × K.
 //!
 //! A run whose file is missing or unreadable costs its curve, not the report: it becomes a
 //! warning line.
@@ -44,7 +44,13 @@ pub fn read_column(path: &Path, column: &str) -> Result<Vec<(usize, f64)>, Error
     let mut reader = csv::Reader::from_reader(file);
     let headers = reader.headers().map_err(csv_error)?.clone();
     let find = |name: &str| headers.iter().position(|h| h.trim() == name).ok_or_else(|| Error::MissingColumn { path: path.to_path_buf(), column: name.into() });
-    let (epoch_at, value_at) = (find("epoch")?, find(column)?);
+    // Runs written before the trainer named its metric column `test_metric` call it
+    // `test_accuracy` (classification was the only task then).
+    let value_at = match find(column) {
+        Err(_) if column == "test_metric" => find("test_accuracy")?,
+        found => found?,
+    };
+    let epoch_at = find("epoch")?;
     let mut points = Vec::new();
     for record in reader.records() {
         let record = record.map_err(csv_error)?;
@@ -117,7 +123,7 @@ mod tests {
     use crate::group::group_rows;
     use crate::test_rows::row;
 
-    const HEADER: &str = "epoch,lr,module_losses,test_accuracy,test_loss,images_per_s,step_peak_bytes,peak_rss_bytes,seconds\n";
+    const HEADER: &str = "epoch,lr,module_losses,test_metric,test_loss,images_per_s,step_peak_bytes,peak_rss_bytes,seconds\n";
 
     #[test]
     fn curves_average_seeds_and_warn_on_missing_files() {
@@ -129,7 +135,7 @@ mod tests {
             let lines: String = accuracies.iter().enumerate().map(|(i, a)| format!("{},0.1,1.0;2.0,{a},0.3,100,1000,2000,1.0\n", i + 1)).collect();
             std::fs::write(run.join("metrics.csv"), format!("{HEADER}{lines}")).unwrap();
         }
-        let curves = group_curves(&group_rows(&rows)[0], dir.path(), "test_accuracy");
+        let curves = group_curves(&group_rows(&rows)[0], dir.path(), "test_metric");
         assert_eq!(curves.curves.len(), 1);
         assert_eq!(curves.curves[0].points, vec![(1, 81.0), (2, 91.0)]);
         assert_eq!(curves.curves[0].runs, 2);
@@ -138,12 +144,20 @@ mod tests {
     }
 
     #[test]
+    fn older_files_call_the_metric_test_accuracy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.csv");
+        std::fs::write(&path, format!("{}1,0.1,1.0,70.5,0.3,100,1000,2000,1.0\n", HEADER.replace("test_metric", "test_accuracy"))).unwrap();
+        assert_eq!(read_column(&path, "test_metric").unwrap(), vec![(1, 70.5)]);
+    }
+
+    #[test]
     fn broken_metrics_name_file_line_and_column() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("metrics.csv");
         std::fs::write(&path, format!("{HEADER}1,0.1,1.0,seventy,0.3,100,1000,2000,1.0\n")).unwrap();
-        let message = chain(&read_column(&path, "test_accuracy").unwrap_err());
-        assert!(message.contains("metrics.csv: line 2: `seventy` in column `test_accuracy`"), "{message}");
+        let message = chain(&read_column(&path, "test_metric").unwrap_err());
+        assert!(message.contains("metrics.csv: line 2: `seventy` in column `test_metric`"), "{message}");
         let message = chain(&read_column(&path, "psnr_y").unwrap_err());
         assert!(message.contains("no column `psnr_y`"), "{message}");
     }

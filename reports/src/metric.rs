@@ -114,15 +114,14 @@ impl Metric {
         }
     }
 
-    /// The column of a run's `metrics.csv` that follows this metric over epochs, with how
-    /// it is labelled on a chart. Classification charts accuracy (what the trainer logs).
-    pub fn epoch_column(self) -> (&'static str, &'static str) {
+    /// The column of a run's `metrics.csv` that follows the task over epochs (the trainer
+    /// logs each task's headline metric as `test_metric`: accuracy, AP50 or PSNR-Y), with how
+    /// it is labelled on a chart and in the chart's file name.
+    pub fn epoch_column(self) -> (&'static str, &'static str, &'static str) {
         match self {
-            Metric::TestError => ("test_accuracy", "Test accuracy (%)"),
-            Metric::Ap => ("ap", "AP@[.5:.95] (0-1)"),
-            Metric::Ap50 => ("ap50", "AP50 (0-1)"),
-            Metric::PsnrY => ("psnr_y", "PSNR (Y, dB)"),
-            Metric::SsimY => ("ssim_y", "SSIM (Y)"),
+            Metric::TestError => ("test_metric", "Test accuracy (%)", "test-accuracy"),
+            Metric::Ap | Metric::Ap50 => ("test_metric", "AP50 (0-1)", "ap50"),
+            Metric::PsnrY | Metric::SsimY => ("test_metric", "PSNR (Y, dB)", "psnr-y"),
         }
     }
 

@@ -98,11 +98,11 @@ fn group_section(group: &Group, results_dir: &Path, out: &Path, context: &Report
     }
     let mut warnings = Vec::new();
     if let Some(&primary) = metrics.first() {
-        let (column, label) = primary.epoch_column();
+        let (column, label, stem) = primary.epoch_column();
         let curves = group_curves(group, results_dir, column);
         if let Some(figure) = epoch_figure(group, &curves.curves, label) {
             text.push_str(&format!("### {label} per epoch\n\nOn the held-out test set after each epoch, mean over seeds; E2E dashed.\n\n"));
-            text.push_str(&figure_markdown(&figure, &out.join(format!("{slug}-{}-vs-epoch", column.replace('_', "-"))), built)?);
+            text.push_str(&figure_markdown(&figure, &out.join(format!("{slug}-{stem}-vs-epoch")), built)?);
         }
         warnings = curves.warnings;
     }

@@ -2,10 +2,16 @@
 //! (<https://arxiv.org/abs/1901.08164>). Its CIFAR aux net first averages the module output
 //! down to a small grid (spatial reduction), then applies a few 1x1 convolutions with BN and
 //! ReLU and a small MLP, trained with cross-entropy.
+//!
+//! Tasks other than classification (detection, super-resolution) hand the aux nets a task
+//! head; DGL's aux net is then the plain local baseline those suites compare against:
+//! `conv_layers` conv3x3 + ReLU layers at the module's width and resolution, then the task
+//! head.
 
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
+use super::task_head::TaskHead;
 use super::{AuxContext, AuxNet, ConvBnRelu, LocalTargets};
 
 /// Shape of the DGL aux net.
@@ -27,19 +33,24 @@ impl Default for DglConfig {
 }
 
 #[derive(Debug)]
-pub struct DglAux {
-    pool_to: i64,
-    convs: Vec<ConvBnRelu>,
-    hidden: nn::Linear,
-    out: nn::Linear,
+pub enum DglAux {
+    /// DGL's classification aux net.
+    Classifier { pool_to: i64, convs: Vec<ConvBnRelu>, hidden: nn::Linear, out: nn::Linear },
+    /// The plain local baseline of the other tasks: conv3x3 + ReLU layers, the task head.
+    Plain { convs: Vec<nn::Conv2D>, head: Box<dyn TaskHead> },
 }
 
 impl DglAux {
     pub fn new(p: nn::Path, config: &DglConfig, ctx: &AuxContext) -> Self {
         let c = ctx.channels();
+        if ctx.task_head.is_some() {
+            let conv = nn::ConvConfig { padding: 1, ..Default::default() };
+            let convs = (0..config.conv_layers).map(|i| nn::conv2d(&p / "convs" / i, c, c, 3, conv)).collect();
+            return DglAux::Plain { convs, head: ctx.build_task_head(&p / "head", c) };
+        }
         let pool_to = config.pool_to.clamp(1, ctx.resolution().max(1));
         let convs = (0..config.conv_layers).map(|i| ConvBnRelu::new(&p / "convs" / i, c, c, 1, 1)).collect();
-        DglAux {
+        DglAux::Classifier {
             pool_to,
             convs,
             hidden: nn::linear(&p / "hidden", c * pool_to * pool_to, config.mlp_hidden, Default::default()),
@@ -50,9 +61,17 @@ impl DglAux {
 
 impl AuxNet for DglAux {
     fn loss(&self, h: &Tensor, targets: &LocalTargets, train: bool) -> Tensor {
-        let pooled = h.adaptive_avg_pool2d([self.pool_to, self.pool_to]);
-        let features = self.convs.iter().fold(pooled, |x, conv| conv.forward_t(&x, train));
-        features.flatten(1, -1).apply(&self.hidden).relu().apply(&self.out).cross_entropy_for_logits(targets.labels)
+        match self {
+            DglAux::Classifier { pool_to, convs, hidden, out } => {
+                let pooled = h.adaptive_avg_pool2d([*pool_to, *pool_to]);
+                let features = convs.iter().fold(pooled, |x, conv| conv.forward_t(&x, train));
+                features.flatten(1, -1).apply(hidden).relu().apply(out).cross_entropy_for_logits(targets.target)
+            }
+            DglAux::Plain { convs, head } => {
+                let features = convs.iter().fold(h.shallow_clone(), |x, conv| x.apply(conv).relu());
+                head.loss(&features, targets, train)
+            }
+        }
     }
 }
 
@@ -69,5 +88,16 @@ mod tests {
             let ctx = testing::context(&net, last_unit);
             testing::check_loss(&DglAux::new(vs.root() / last_unit, &DglConfig::default(), &ctx), &ctx);
         }
+    }
+
+    #[test]
+    fn with_a_task_head_it_is_convolutions_then_that_head() {
+        let net = testing::network();
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let classifier = |p: nn::Path, channels: i64| -> Box<dyn TaskHead> { Box::new(super::super::task_head::ClassifierHead::new(p, channels, 10)) };
+        let ctx = AuxContext { task_head: Some(&classifier), ..testing::context(&net, 4) };
+        let aux = DglAux::new(vs.root(), &DglConfig::default(), &ctx);
+        assert!(matches!(&aux, DglAux::Plain { convs, .. } if convs.len() == 2));
+        testing::check_loss(&aux, &ctx);
     }
 }

@@ -124,8 +124,8 @@ impl AuxNet for InfoProAux {
             let features = self.head_conv.forward_t(h, train).adaptive_avg_pool2d([1, 1]).flatten(1, -1);
             let out = features.apply(&self.head_hidden).relu().apply(&self.head_out);
             let task_loss = match self.term {
-                InfoTerm::Softmax => out.cross_entropy_for_logits(targets.labels),
-                InfoTerm::Contrast => supervised_contrastive(&out, targets.labels, self.temperature),
+                InfoTerm::Softmax => out.cross_entropy_for_logits(targets.target),
+                InfoTerm::Contrast => supervised_contrastive(&out, targets.target, self.temperature),
             };
             loss += task_loss * self.lambda_task;
         }

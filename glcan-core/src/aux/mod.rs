@@ -73,8 +73,9 @@ pub struct LocalTargets<'a> {
     pub images: &'a Tensor,
     /// The same images on the [0, 1] scale: InfoPro's reconstruction target.
     pub raw_images: &'a Tensor,
-    /// Class labels `[B]` (int64).
-    pub labels: &'a Tensor,
+    /// What the task scores against: class labels `[B]` (int64) for classification, the HR
+    /// images for super-resolution, the padded ground-truth boxes for detection.
+    pub target: &'a Tensor,
 }
 
 /// A module's auxiliary network.
@@ -197,7 +198,7 @@ pub(crate) mod testing {
         let images = Tensor::randn([4, 3, 32, 32], (Kind::Float, Device::Cpu));
         let raw = Tensor::rand([4, 3, 32, 32], (Kind::Float, Device::Cpu));
         let labels = Tensor::from_slice(&[0i64, 1, 2, 1]);
-        let loss = aux.loss(&h, &LocalTargets { images: &images, raw_images: &raw, labels: &labels }, true);
+        let loss = aux.loss(&h, &LocalTargets { images: &images, raw_images: &raw, target: &labels }, true);
         assert_eq!(loss.size(), Vec::<i64>::new(), "the loss is a scalar");
         assert!(loss.double_value(&[]).is_finite());
         loss.backward();

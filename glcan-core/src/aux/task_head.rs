@@ -34,6 +34,6 @@ impl ClassifierHead {
 
 impl TaskHead for ClassifierHead {
     fn loss(&self, features: &Tensor, targets: &LocalTargets, _train: bool) -> Tensor {
-        self.logits(features).cross_entropy_for_logits(targets.labels)
+        self.logits(features).cross_entropy_for_logits(targets.target)
     }
 }

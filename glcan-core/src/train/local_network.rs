@@ -4,6 +4,9 @@
 //! for each module, take the previous output **detached**, forward, compute the local loss
 //! (aux net, or the real head for the last module), backward, and move on. No gradient
 //! crosses a module boundary, and only one module's autograd graph is alive at a time.
+//!
+//! What the real head computes and how it is scored is the [`Task`]'s business, so the same
+//! network trains classifiers, detectors and super-resolvers.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -12,6 +15,7 @@ use std::path::Path;
 use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
 
+use super::task::{NetworkHead, Task};
 use super::{OptimizerScope, TrainConfig};
 use crate::aux::{self, AuxContext, AuxNet, LocalTargets, Method};
 use crate::models::UnitNetwork;
@@ -33,7 +37,7 @@ pub struct LocalModule {
 #[derive(Debug)]
 enum Objective {
     Aux(Box<dyn AuxNet>),
-    Head(Box<dyn ModuleT>),
+    Head(Box<dyn NetworkHead>),
 }
 
 impl LocalModule {
@@ -48,6 +52,19 @@ impl LocalModule {
     /// The module's output for input `x`.
     pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
         self.blocks.iter().fold(x.shallow_clone(), |h, block| block.forward_t(&h, train))
+    }
+
+    /// The module's output for input `x`; the outputs of its units at the positions in
+    /// `taps` are pushed onto `tapped` as (position, output).
+    fn forward_tapped(&self, x: &Tensor, train: bool, taps: &[usize], tapped: &mut Vec<(usize, Tensor)>) -> Tensor {
+        let mut h = x.shallow_clone();
+        for (position, block) in self.units.clone().zip(&self.blocks) {
+            h = block.forward_t(&h, train);
+            if taps.contains(&position) {
+                tapped.push((position, h.shallow_clone()));
+            }
+        }
+        h
     }
 }
 
@@ -65,13 +82,20 @@ pub struct LocalNetwork {
     split: ModuleSplit,
     scope: OptimizerScope,
     uses_raw_images: bool,
+    /// Positions of the units the real head reads, in the order it reads them.
+    head_inputs: Vec<usize>,
 }
 
 impl LocalNetwork {
-    /// Builds the modules of `network` as `config` says, for images of `image_channels` x
-    /// `image_size`^2, on `device`. Call `tch::manual_seed` first for reproducible weights.
-    pub fn build(network: &dyn UnitNetwork, config: &TrainConfig, image_channels: i64, image_size: i64, device: Device) -> Result<Self> {
+    /// Builds the modules of `network` for `task` as `config` says, for images of
+    /// `image_channels` x `image_size`^2, on `device`. Call `tch::manual_seed` first for
+    /// reproducible weights.
+    pub fn build(network: &dyn UnitNetwork, task: &dyn Task, config: &TrainConfig, image_channels: i64, image_size: i64, device: Device) -> Result<Self> {
         config.validate()?;
+        let head_inputs = task.head_inputs(network);
+        if let Some(&bad) = head_inputs.iter().find(|&&p| p >= network.units().len()) {
+            return Err(Error::config("task", format!("the head reads unit {bad}, but {} has {} units", network.name(), network.units().len())));
+        }
         let split = match &config.split {
             SplitStrategy::MemoryBalanced => {
                 let costs = unit_costs::activation_bytes(network, config.batch_size as i64, image_channels, device)?;
@@ -92,7 +116,7 @@ impl LocalNetwork {
         let mut objectives = Vec::new();
         for (m, range) in split.modules.iter().enumerate() {
             if m + 1 == split.k() {
-                objectives.push(Objective::Head(network.build_head(stores[m].root() / "head")));
+                objectives.push(Objective::Head(task.build_head(network, stores[m].root() / "head")));
             } else {
                 let ctx = AuxContext {
                     network,
@@ -102,7 +126,7 @@ impl LocalNetwork {
                     image_channels,
                     image_size,
                     real_unit_variables: Some(&real_unit_variables),
-                    task_head: None,
+                    task_head: task.aux_task_head(),
                 };
                 objectives.push(Objective::Aux(aux::build(config.method, &config.aux, stores[m].root() / "aux", &ctx)?));
             }
@@ -113,7 +137,7 @@ impl LocalNetwork {
             modules.push(LocalModule { store, units: range.clone(), blocks, objective, optimizer });
         }
         let uses_raw_images = matches!(config.method, Method::InfoproSoftmax | Method::InfoproContrast);
-        Ok(LocalNetwork { modules, split, scope: config.optimizer_scope, uses_raw_images })
+        Ok(LocalNetwork { modules, split, scope: config.optimizer_scope, uses_raw_images, head_inputs })
     }
 
     pub fn k(&self) -> usize {
@@ -177,12 +201,13 @@ impl LocalNetwork {
         let last = self.modules.len() - 1;
         let mut input = images.shallow_clone();
         let mut losses = Vec::with_capacity(self.modules.len());
+        let mut tapped = Vec::new();
         for (k, module) in self.modules.iter_mut().enumerate() {
             let x = input.detach(); // the module boundary: no gradient flows back past here
-            let h = module.forward(&x, true);
+            let h = module.forward_tapped(&x, true, &self.head_inputs, &mut tapped);
             let loss = match &module.objective {
                 Objective::Aux(aux) => aux.loss(&h, targets, true),
-                Objective::Head(head) => head.forward_t(&h, true).cross_entropy_for_logits(targets.labels),
+                Objective::Head(head) => head.loss(&head.forward(&head_features(&self.head_inputs, &tapped), true), targets),
             };
             let value = loss.double_value(&[]);
             if !value.is_finite() {
@@ -193,17 +218,21 @@ impl LocalNetwork {
             losses.push(value);
             if k < last {
                 input = h.detach();
+                // Taps of this module reach the head detached, like its output.
+                tapped.iter_mut().for_each(|(_, t)| *t = t.detach());
             }
         }
         Ok(losses)
     }
 
-    /// Logits of the real head (evaluation mode, no autograd).
+    /// The real head's output (logits, HR image, box predictions), in evaluation mode
+    /// without autograd.
     pub fn predict(&self, images: &Tensor) -> Tensor {
         tch::no_grad(|| {
-            let features = self.modules.iter().fold(images.shallow_clone(), |h, m| m.forward(&h, false));
+            let mut tapped = Vec::new();
+            let _output = self.modules.iter().fold(images.shallow_clone(), |h, m| m.forward_tapped(&h, false, &self.head_inputs, &mut tapped));
             match &self.modules.last().expect("K >= 1").objective {
-                Objective::Head(head) => head.forward_t(&features, false),
+                Objective::Head(head) => head.forward(&head_features(&self.head_inputs, &tapped), false),
                 Objective::Aux(_) => unreachable!("the last module holds the head"),
             }
         })
@@ -239,6 +268,14 @@ impl LocalNetwork {
         }
         Ok(())
     }
+}
+
+/// The tapped outputs in the order the head reads them.
+fn head_features(head_inputs: &[usize], tapped: &[(usize, Tensor)]) -> Vec<Tensor> {
+    head_inputs
+        .iter()
+        .map(|p| tapped.iter().find(|(q, _)| q == p).expect("every head input is a unit of some module").1.shallow_clone())
+        .collect()
 }
 
 fn step_module(module: &mut LocalModule, lr: f64) {

@@ -2,10 +2,12 @@
 //! every suite hands its data to ([`trainer`]).
 
 pub mod local_network;
+pub mod task;
 pub mod trainer;
 
 pub use local_network::{LocalModule, LocalNetwork};
-pub use trainer::{train_classifier, ClassificationData, EpochMetrics, LogProgress, Progress, TrainOutcome};
+pub use task::{Classification, NetworkHead, Task};
+pub use trainer::{train_classifier, train_local, ClassificationData, EpochMetrics, Evaluation, LogProgress, Progress, TaskData, TrainBatch, TrainOutcome};
 
 use crate::aux::{AuxConfig, Method};
 use crate::optim::{OptimizerConfig, Schedule};

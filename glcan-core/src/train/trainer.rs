@@ -1,5 +1,6 @@
-//! The one training loop of the classification suites: epochs of local steps, evaluation
-//! on held-out data, per-epoch metrics, checkpoints and resume.
+//! The one training loop of every suite: epochs of local steps, evaluation on held-out
+//! data, per-epoch metrics, checkpoints and resume. A suite hands it its [`Task`] and its
+//! data as a [`TaskData`]; classification's is here ([`train_classifier`]).
 //!
 //! A run directory (optional) receives `config.json` (the resolved config), `metrics.csv`
 //! (one row per epoch) and `checkpoint.ot` (weights, optimizer state, epochs done), each
@@ -13,6 +14,7 @@ use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
 use super::local_network::{accuracy_and_loss, LocalNetwork};
+use super::task::{Classification, Task};
 use super::TrainConfig;
 use crate::aux::LocalTargets;
 use crate::data::augment::{Augmentation, Normalization};
@@ -45,7 +47,10 @@ pub struct EpochMetrics {
     pub lr: f64,
     /// Mean training loss of each module, `;`-separated, module 0 first.
     pub module_losses: String,
-    pub test_accuracy: f64,
+    /// The task's headline metric on the held-out data: top-1 accuracy (%) for
+    /// classification, PSNR-Y (dB) for super-resolution, AP50 for detection.
+    #[serde(alias = "test_accuracy")]
+    pub test_metric: f64,
     pub test_loss: f64,
     /// Training images per second over the epoch's steps after the first two.
     pub images_per_s: f64,
@@ -96,12 +101,12 @@ pub struct LogProgress {
 impl Progress for LogProgress {
     fn epoch(&mut self, m: &EpochMetrics, epochs: usize) {
         eprintln!(
-            "{} epoch {}/{}: loss per module [{}], test acc {:.2}%, {:.0} img/s, step peak {:.1} MiB, {:.1}s",
+            "{} epoch {}/{}: loss per module [{}], test metric {:.4}, {:.0} img/s, step peak {:.1} MiB, {:.1}s",
             self.label,
             m.epoch,
             epochs,
             m.module_losses.replace(';', ", "),
-            m.test_accuracy,
+            m.test_metric,
             m.images_per_s,
             m.step_peak_bytes as f64 / (1 << 20) as f64,
             m.seconds
@@ -111,28 +116,61 @@ impl Progress for LogProgress {
 
 impl Progress for () {}
 
-/// Trains `network` on `data` as `config` says. With `run_dir`, writes the run's files
-/// there; with `resume`, continues from the checkpoint found there.
+/// The data side of a run, whatever the task: training batches, and the evaluation of the
+/// real head on held-out data.
+pub trait TaskData {
+    /// Channels and side of the network input (InfoPro's decoder rebuilds it).
+    fn input_shape(&self) -> (i64, i64);
+
+    /// Training batches per epoch.
+    fn batches_per_epoch(&self) -> usize;
+
+    /// The training batches of `epoch` (0-based), in order; a batch's tensors may be on the CPU.
+    fn train_epoch(&self, epoch: u64) -> Box<dyn Iterator<Item = Result<TrainBatch>> + Send + '_>;
+
+    /// The network input mapped back to `[0, 1]` (InfoPro's reconstruction target).
+    fn raw_images(&self, images: &Tensor) -> Tensor;
+
+    /// The real head's headline metric and mean loss on the held-out data.
+    fn evaluate(&self, net: &LocalNetwork, device: Device) -> Result<Evaluation>;
+}
+
+/// One training batch: the network input and what the task scores against.
+pub struct TrainBatch {
+    pub images: Tensor,
+    pub target: Tensor,
+}
+
+/// What an evaluation measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    /// The task's headline metric: top-1 accuracy (%), PSNR-Y (dB), AP50, ...
+    pub metric: f64,
+    /// Mean task loss of the real head.
+    pub loss: f64,
+}
+
+/// Trains `network` for `task` on `data` as `config` says. With `run_dir`, writes the
+/// run's files there; with `resume`, continues from the checkpoint found there.
 ///
 /// The run seeds libtorch's process-wide random generator (`config.seed`) for the initial
 /// weights: for a reproducible run, no other thread may draw from it meanwhile, so runs in
 /// one process go one at a time.
-pub fn train_classifier<Train, Test>(
+#[allow(clippy::too_many_arguments)]
+pub fn train_local(
     network: &dyn UnitNetwork,
-    data: &ClassificationData<Train, Test>,
+    task: &dyn Task,
+    data: &dyn TaskData,
     config: &TrainConfig,
     device: Device,
     run_dir: Option<&Path>,
     resume: bool,
     progress: &mut dyn Progress,
-) -> Result<TrainOutcome>
-where
-    Train: Dataset<Target = ClassLabel> + 'static,
-    Test: Dataset<Target = ClassLabel> + 'static,
-{
+) -> Result<TrainOutcome> {
     config.validate()?;
     tch::manual_seed(config.seed as i64);
-    let mut net = LocalNetwork::build(network, config, data.image_channels, data.image_size, device)?;
+    let (image_channels, image_size) = data.input_shape();
+    let mut net = LocalNetwork::build(network, task, config, image_channels, image_size, device)?;
     let files = run_dir.map(RunFiles::new);
     let mut history = Vec::new();
     if let Some(files) = &files {
@@ -141,23 +179,10 @@ where
             history = files.resume(&mut net)?;
         }
     }
-    let train_loader = BatchLoader::new(
-        data.train.clone(),
-        ClassificationCollate { size: data.size_transforms.map(|(train, _)| train), ..ClassificationCollate::new(data.augmentation, data.normalization.clone()) },
-        LoaderConfig::train(config.batch_size, config.seed),
-    )?;
-    let test_loader = BatchLoader::new(
-        data.test.clone(),
-        ClassificationCollate { size: data.size_transforms.map(|(_, test)| test), ..ClassificationCollate::new(Augmentation::NONE, data.normalization.clone()) },
-        LoaderConfig::eval(config.eval_batch_size),
-    )?;
-    let steps = train_loader.batches_per_epoch();
+    let steps = data.batches_per_epoch();
     if steps == 0 {
-        return Err(Error::config("batch_size", format!("{} exceeds the {} training images", config.batch_size, data.train.len())));
+        return Err(Error::config("batch_size", format!("{} leaves no full training batch", config.batch_size)));
     }
-    let channels = data.normalization.channels() as i64;
-    let mean = Tensor::from_slice(&data.normalization.mean).view([1, channels, 1, 1]).to_device(device);
-    let std = Tensor::from_slice(&data.normalization.std).view([1, channels, 1, 1]).to_device(device);
     let measure_memory = device.is_cuda() || memory::counting_allocator_installed();
 
     for epoch in history.len()..config.epochs {
@@ -167,15 +192,15 @@ where
         let mut timed_since: Option<Instant> = None;
         let mut step_peak = 0u64;
         let mut lr = config.lr;
-        for (step, batch) in train_loader.epoch(epoch as u64).enumerate() {
+        for (step, batch) in data.train_epoch(epoch as u64).enumerate() {
             let batch = batch?;
             let images = batch.images.to_device(device);
-            let labels = batch.labels.to_device(device);
-            let raw = if net.uses_raw_images() { (&images * &std + &mean).clamp(0.0, 1.0) } else { images.shallow_clone() };
+            let target = batch.target.to_device(device);
+            let raw = if net.uses_raw_images() { data.raw_images(&images) } else { images.shallow_clone() };
             lr = config.schedule.lr(config.lr, epoch as f64 + step as f64 / steps as f64, config.epochs);
             // Step 1 is measured: step 0 allocates the optimizer state, later steps repeat step 1.
             let meter = if measure_memory && step == 1 { Some(PeakMeter::start(device)?) } else { None };
-            let targets = LocalTargets { images: &images, raw_images: &raw, labels: &labels };
+            let targets = LocalTargets { images: &images, raw_images: &raw, target: &target };
             let losses = net
                 .train_step(&images, &targets, lr)
                 .map_err(|fault| Error::Diverged { epoch: epoch + 1, step, module: fault.module, value: fault.value })?;
@@ -189,7 +214,7 @@ where
             if step == 1 {
                 timed_since = Some(Instant::now());
             } else if step > 1 {
-                timed_images += config.batch_size;
+                timed_images += images.size()[0] as usize;
             }
             progress.step(epoch + 1, step, steps, &losses);
         }
@@ -197,13 +222,13 @@ where
             Some(since) if timed_images > 0 => timed_images as f64 / since.elapsed().as_secs_f64(),
             _ => 0.0,
         };
-        let (test_accuracy, test_loss) = evaluate(&net, &test_loader, device)?;
+        let evaluation = data.evaluate(&net, device)?;
         let metrics = EpochMetrics {
             epoch: epoch + 1,
             lr,
             module_losses: sums.iter().map(|s| format!("{:.5}", s / steps as f64)).collect::<Vec<_>>().join(";"),
-            test_accuracy,
-            test_loss,
+            test_metric: evaluation.metric,
+            test_loss: evaluation.loss,
             images_per_s,
             step_peak_bytes: step_peak,
             peak_rss_bytes: if device.is_cuda() { 0 } else { memory::peak_rss_bytes().unwrap_or(0) },
@@ -222,23 +247,97 @@ where
     Ok(TrainOutcome { epochs: history, network_parameters: net.network_parameters() })
 }
 
-/// Top-1 accuracy (%) and mean cross-entropy of the real head on `loader`'s data.
-fn evaluate<D, C>(net: &LocalNetwork, loader: &BatchLoader<D, C>, device: Device) -> Result<(f64, f64)>
+/// Trains a classifier: [`train_local`] with the [`Classification`] task on `data`.
+pub fn train_classifier<Train, Test>(
+    network: &dyn UnitNetwork,
+    data: &ClassificationData<Train, Test>,
+    config: &TrainConfig,
+    device: Device,
+    run_dir: Option<&Path>,
+    resume: bool,
+    progress: &mut dyn Progress,
+) -> Result<TrainOutcome>
 where
-    D: Dataset<Target = ClassLabel> + 'static,
-    C: crate::data::loader::Collate<ClassLabel, Batch = crate::data::loader::ClassificationBatch>,
+    Train: Dataset<Target = ClassLabel> + 'static,
+    Test: Dataset<Target = ClassLabel> + 'static,
 {
-    let (mut correct, mut loss_sum, mut count) = (0.0, 0.0, 0usize);
-    for batch in loader.epoch(0) {
-        let batch = batch?;
-        let labels = batch.labels.to_device(device);
-        let logits = net.predict(&batch.images.to_device(device)).to_kind(Kind::Float);
-        let (c, l) = accuracy_and_loss(&logits, &labels);
-        correct += c;
-        loss_sum += l;
-        count += labels.size()[0] as usize;
+    config.validate()?;
+    let loaders = ClassificationLoaders::new(data, config, device)?;
+    train_local(network, &Classification, &loaders, config, device, run_dir, resume, progress)
+}
+
+/// The loaders of a classification run, as [`TaskData`].
+struct ClassificationLoaders<Train: Dataset<Target = ClassLabel> + 'static, Test: Dataset<Target = ClassLabel> + 'static> {
+    train: BatchLoader<Train, ClassificationCollate>,
+    test: BatchLoader<Test, ClassificationCollate>,
+    image_channels: i64,
+    image_size: i64,
+    /// Normalisation mean and std as `[1, C, 1, 1]` on the device.
+    mean: Tensor,
+    std: Tensor,
+}
+
+impl<Train, Test> ClassificationLoaders<Train, Test>
+where
+    Train: Dataset<Target = ClassLabel> + 'static,
+    Test: Dataset<Target = ClassLabel> + 'static,
+{
+    fn new(data: &ClassificationData<Train, Test>, config: &TrainConfig, device: Device) -> Result<Self> {
+        let train = BatchLoader::new(
+            data.train.clone(),
+            ClassificationCollate { size: data.size_transforms.map(|(train, _)| train), ..ClassificationCollate::new(data.augmentation, data.normalization.clone()) },
+            LoaderConfig::train(config.batch_size, config.seed),
+        )?;
+        if train.batches_per_epoch() == 0 {
+            return Err(Error::config("batch_size", format!("{} exceeds the {} training images", config.batch_size, data.train.len())));
+        }
+        let test = BatchLoader::new(
+            data.test.clone(),
+            ClassificationCollate { size: data.size_transforms.map(|(_, test)| test), ..ClassificationCollate::new(Augmentation::NONE, data.normalization.clone()) },
+            LoaderConfig::eval(config.eval_batch_size),
+        )?;
+        let channels = data.normalization.channels() as i64;
+        let mean = Tensor::from_slice(&data.normalization.mean).view([1, channels, 1, 1]).to_device(device);
+        let std = Tensor::from_slice(&data.normalization.std).view([1, channels, 1, 1]).to_device(device);
+        Ok(ClassificationLoaders { train, test, image_channels: data.image_channels, image_size: data.image_size, mean, std })
     }
-    Ok((100.0 * correct / count as f64, loss_sum / count as f64))
+}
+
+impl<Train, Test> TaskData for ClassificationLoaders<Train, Test>
+where
+    Train: Dataset<Target = ClassLabel> + 'static,
+    Test: Dataset<Target = ClassLabel> + 'static,
+{
+    fn input_shape(&self) -> (i64, i64) {
+        (self.image_channels, self.image_size)
+    }
+
+    fn batches_per_epoch(&self) -> usize {
+        self.train.batches_per_epoch()
+    }
+
+    fn train_epoch(&self, epoch: u64) -> Box<dyn Iterator<Item = Result<TrainBatch>> + Send + '_> {
+        Box::new(self.train.epoch(epoch).map(|batch| batch.map(|b| TrainBatch { images: b.images, target: b.labels })))
+    }
+
+    fn raw_images(&self, images: &Tensor) -> Tensor {
+        (images * &self.std + &self.mean).clamp(0.0, 1.0)
+    }
+
+    /// Top-1 accuracy (%) and mean cross-entropy.
+    fn evaluate(&self, net: &LocalNetwork, device: Device) -> Result<Evaluation> {
+        let (mut correct, mut loss_sum, mut count) = (0.0, 0.0, 0usize);
+        for batch in self.test.epoch(0) {
+            let batch = batch?;
+            let labels = batch.labels.to_device(device);
+            let logits = net.predict(&batch.images.to_device(device)).to_kind(Kind::Float);
+            let (c, l) = accuracy_and_loss(&logits, &labels);
+            correct += c;
+            loss_sum += l;
+            count += labels.size()[0] as usize;
+        }
+        Ok(Evaluation { metric: 100.0 * correct / count as f64, loss: loss_sum / count as f64 })
+    }
 }
 
 /// The files of a run directory.
