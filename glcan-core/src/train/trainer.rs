@@ -67,6 +67,8 @@ pub struct EpochMetrics {
 pub struct TrainOutcome {
     pub epochs: Vec<EpochMetrics>,
     pub network_parameters: i64,
+    /// The evaluation after the last epoch (empty `details` when the run resumed past it).
+    pub final_evaluation: Evaluation,
 }
 
 impl TrainOutcome {
@@ -142,12 +144,14 @@ pub struct TrainBatch {
 }
 
 /// What an evaluation measured.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Evaluation {
     /// The task's headline metric: top-1 accuracy (%), PSNR-Y (dB), AP50, ...
     pub metric: f64,
     /// Mean task loss of the real head.
     pub loss: f64,
+    /// The task's other figures, by name (SSIM-Y; AP, AP75, ...), for the result row.
+    pub details: Vec<(String, f64)>,
 }
 
 /// Trains `network` for `task` on `data` as `config` says. With `run_dir`, writes the
@@ -184,6 +188,7 @@ pub fn train_local(
         return Err(Error::config("batch_size", format!("{} leaves no full training batch", config.batch_size)));
     }
     let measure_memory = device.is_cuda() || memory::counting_allocator_installed();
+    let mut final_evaluation = history.last().map(|m: &EpochMetrics| Evaluation { metric: m.test_metric, loss: m.test_loss, details: Vec::new() }).unwrap_or_default();
 
     for epoch in history.len()..config.epochs {
         let started = Instant::now();
@@ -223,6 +228,7 @@ pub fn train_local(
             _ => 0.0,
         };
         let evaluation = data.evaluate(&net, device)?;
+        final_evaluation = evaluation.clone();
         let metrics = EpochMetrics {
             epoch: epoch + 1,
             lr,
@@ -244,7 +250,7 @@ pub fn train_local(
             return Err(Error::Stopped { epoch: epoch + 1 });
         }
     }
-    Ok(TrainOutcome { epochs: history, network_parameters: net.network_parameters() })
+    Ok(TrainOutcome { epochs: history, network_parameters: net.network_parameters(), final_evaluation })
 }
 
 /// Trains a classifier: [`train_local`] with the [`Classification`] task on `data`.
@@ -336,7 +342,7 @@ where
             loss_sum += l;
             count += labels.size()[0] as usize;
         }
-        Ok(Evaluation { metric: 100.0 * correct / count as f64, loss: loss_sum / count as f64 })
+        Ok(Evaluation { metric: 100.0 * correct / count as f64, loss: loss_sum / count as f64, details: Vec::new() })
     }
 }
 
