@@ -46,6 +46,11 @@ pub struct GridConfig {
     /// Evaluate on the first N test images only (all when absent).
     #[serde(default)]
     pub test_subset: Option<usize>,
+    /// Hold out the last N training images and evaluate on them instead of the test set:
+    /// for choosing options without looking at the test set. Training then draws from the
+    /// images before them, and rows name the dataset `<dataset>-val`.
+    #[serde(default)]
+    pub validation: Option<usize>,
     #[serde(default)]
     pub split: SplitStrategy,
     #[serde(default)]
@@ -175,9 +180,18 @@ impl RunKey {
         }
     }
 
-    fn matches(&self, row: &ResultRow, preset: &str) -> bool {
-        row.preset == preset
-            && row.dataset == self.dataset.name()
+    /// The dataset as result rows name it: `-val` marks runs evaluated on held-out
+    /// training images.
+    fn dataset_label(&self, grid: &GridConfig) -> String {
+        match grid.validation {
+            Some(_) => format!("{}-val", self.dataset.name()),
+            None => self.dataset.name().to_owned(),
+        }
+    }
+
+    fn matches(&self, row: &ResultRow, grid: &GridConfig) -> bool {
+        row.preset == grid.preset
+            && row.dataset == self.dataset_label(grid)
             && row.method == self.method.name()
             && row.k == self.k
             && row.seed == self.seed
@@ -240,7 +254,7 @@ pub fn run(config: &GridConfig, out: &Path, data_dir: &Path) -> Result<(usize, u
     let runs = config.runs();
     let (mut ran, mut skipped, mut failed) = (0, 0, 0);
     for (i, key) in runs.iter().enumerate() {
-        if done.iter().any(|row| row.status == RunStatus::Ok && key.matches(row, &config.preset)) {
+        if done.iter().any(|row| row.status == RunStatus::Ok && key.matches(row, config)) {
             skipped += 1;
             continue;
         }
@@ -259,6 +273,16 @@ pub fn run(config: &GridConfig, out: &Path, data_dir: &Path) -> Result<(usize, u
     Ok((ran, skipped, failed))
 }
 
+/// Training and validation indices when the last `held_out` of `total` training images are
+/// held out: the two never overlap.
+fn validation_split(total: usize, train_subset: Option<usize>, held_out: usize) -> Result<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+    if held_out == 0 || held_out >= total {
+        bail!("validation = {held_out} must be between 1 and {} (the training images less one)", total.saturating_sub(1));
+    }
+    let kept = (total - held_out).min(train_subset.unwrap_or(usize::MAX));
+    Ok((0..kept, total - held_out..total))
+}
+
 /// What a finished run reports, or its error.
 struct RunReport {
     outcome: TrainOutcome,
@@ -270,8 +294,15 @@ fn run_one(config: &GridConfig, key: &RunKey, run_dir: &Path, data_dir: &Path, d
     let (channels, size, classes) = key.dataset.geometry();
     let network = models::by_name(&key.network, channels, classes, size)?;
     let (train, test) = key.dataset.open_both(data_dir)?;
-    let train = Arc::new(Subset::first(Arc::new(train), config.train_subset.unwrap_or(usize::MAX)));
-    let test = Arc::new(Subset::first(Arc::new(test), config.test_subset.unwrap_or(usize::MAX)));
+    let train = Arc::new(train);
+    let (train, test) = match config.validation {
+        None => (Subset::first(train, config.train_subset.unwrap_or(usize::MAX)), Arc::new(Subset::first(Arc::new(test), config.test_subset.unwrap_or(usize::MAX)))),
+        Some(held_out) => {
+            let (kept, validation) = validation_split(glcan_core::data::Dataset::len(train.as_ref()), config.train_subset, held_out)?;
+            (Subset::new(train.clone(), kept.collect())?, Arc::new(Subset::new(train, validation.collect())?))
+        }
+    };
+    let train = Arc::new(train);
     let (train_images, test_images) = (glcan_core::data::Dataset::len(train.as_ref()), glcan_core::data::Dataset::len(test.as_ref()));
     let data = ClassificationData {
         train,
@@ -295,7 +326,7 @@ fn run_one(config: &GridConfig, key: &RunKey, run_dir: &Path, data_dir: &Path, d
 fn result_row(config: &GridConfig, key: &RunKey, outcome: &Result<RunReport>, env: &Environment, run_dir: &Path, seconds: f64) -> ResultRow {
     let base = ResultRow {
         suite: "classify".into(),
-        dataset: key.dataset.name().into(),
+        dataset: key.dataset_label(config),
         network: key.network.clone(),
         method: key.method.name().into(),
         k: key.k,
@@ -409,6 +440,15 @@ mod tests {
         assert!(message.contains("field=value"), "{message}");
         let message = format!("{:#}", GridConfig::load(&path, &["epoch=5".to_owned()]).unwrap_err());
         assert!(message.contains("epoch"), "{message}");
+    }
+
+    #[test]
+    fn validation_images_come_after_every_training_image() {
+        assert_eq!(validation_split(60000, Some(2000), 2000).unwrap(), (0..2000, 58000..60000));
+        assert_eq!(validation_split(100, None, 30).unwrap(), (0..70, 70..100));
+        assert_eq!(validation_split(100, Some(90), 30).unwrap(), (0..70, 70..100));
+        assert!(format!("{:#}", validation_split(100, None, 100).unwrap_err()).contains("between 1 and 99"));
+        assert!(validation_split(100, None, 0).is_err());
     }
 
     #[test]
