@@ -41,7 +41,7 @@ unit: setup data ## unit, integration and doc tests; criterion benchmarks compil
 	$(CARGO) test --workspace --release --doc
 
 # One line per suite, each appending its smoke preset's rows to $(SMOKE)/results.csv.
-smoke: setup data ## run every suite's smoke preset into runs/smoke/ (from scratch, about two minutes)
+smoke: setup data ## run every suite's smoke preset into runs/smoke/ (from scratch; about 3 min on 2 cores)
 	rm -rf $(SMOKE)
 	$(CARGO) build --release -p bench-classify -p reports
 	$(CARGO) run --release -q -p bench-classify -- grid --config configs/smoke.toml --out $(SMOKE) $(SMOKE_SET_CLASSIFY)
