@@ -11,7 +11,15 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
 CARGO ?= cargo
 
-.PHONY: help setup data build test reproduce bench clean-data
+# The regression check: every suite's smoke preset runs into $(SMOKE)/results.csv, which is
+# compared with the committed baseline. Extra `--set field=value` overrides for the
+# classification smoke grid go in SMOKE_SET_CLASSIFY, e.g. to watch the check fail:
+#   make regress SMOKE_SET_CLASSIFY='--set aux.glcan.use_global=false'
+SMOKE := runs/smoke
+BASELINE := baselines/smoke.csv
+SMOKE_SET_CLASSIFY ?=
+
+.PHONY: help setup data build test unit smoke regress baseline reproduce bench clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -25,9 +33,25 @@ data: ## fetch the pinned real datasets into data/ (checksummed); seconds when a
 build: setup ## build every crate (tests and benches too)
 	$(CARGO) build --workspace --all-targets --release
 
-test: setup data ## run the whole test suite, benchmarks once each (what CI runs)
+test: unit ## the whole test suite, benchmarks once each, then the regression check (what CI runs)
+	@$(MAKE) --no-print-directory regress
+
+unit: setup data ## unit, integration and doc tests; criterion benchmarks compile and run once each
 	$(CARGO) test --workspace --release --all-targets
 	$(CARGO) test --workspace --release --doc
+
+# One line per suite, each appending its smoke preset's rows to $(SMOKE)/results.csv.
+smoke: setup data ## run every suite's smoke preset into runs/smoke/ (from scratch; about 3 min on 2 cores)
+	rm -rf $(SMOKE)
+	$(CARGO) build --release -p bench-classify -p reports
+	$(CARGO) run --release -q -p bench-classify -- grid --config configs/smoke.toml --out $(SMOKE) $(SMOKE_SET_CLASSIFY)
+
+regress: smoke ## compare the smoke runs with baselines/smoke.csv: fails on a metric or memory regression
+	$(CARGO) run --release -q -p reports -- compare --baseline $(BASELINE) --current $(SMOKE)/results.csv --out $(SMOKE)/compare
+
+baseline: smoke ## rewrite baselines/smoke.csv from a fresh smoke run (after a change that is meant)
+	cp $(SMOKE)/results.csv $(BASELINE)
+	@echo "wrote $(BASELINE): review it (git diff) and commit it with the change that moved it"
 
 reproduce: setup data ## the main job: the quick preset on real Fashion-MNIST, then its tables and plots in reports/quick/
 	$(CARGO) build --release -p bench-classify -p reports

@@ -61,6 +61,10 @@ pub struct GridConfig {
     pub schedule: Schedule,
     #[serde(default = "default_device")]
     pub device: String,
+    /// libtorch intra-op threads for every run (the machine's default when absent). The
+    /// `smoke` preset pins it so its numbers do not depend on the CI machine's core count.
+    #[serde(default)]
+    pub threads: Option<usize>,
 }
 
 fn default_device() -> String {
@@ -92,6 +96,9 @@ impl GridConfig {
             if empty {
                 bail!("{field} is empty");
             }
+        }
+        if self.threads == Some(0) {
+            bail!("threads is 0: give at least 1, or leave it out for the machine's default");
         }
         if self.methods.iter().any(|&m| m != Method::E2e) && self.ks.is_empty() {
             bail!("ks is empty but local methods are listed");
@@ -248,6 +255,9 @@ fn cpu_model() -> String {
 /// Runs the whole grid into `out` (results.csv and runs/). Returns (ran, skipped, failed).
 pub fn run(config: &GridConfig, out: &Path, data_dir: &Path) -> Result<(usize, usize, usize)> {
     let device = parse_device(&config.device)?;
+    if let Some(threads) = config.threads {
+        tch::set_num_threads(i32::try_from(threads).context("threads does not fit an i32")?);
+    }
     let results = out.join("results.csv");
     let done = if results.exists() { read_rows(&results)? } else { Vec::new() };
     let environment = Environment::capture(device);
@@ -419,6 +429,7 @@ mod tests {
             (preset("").replace("ks = [2, 4]", "ks = [2, 9]"), "K = 9"),
             (preset("").replace("seeds = [0, 1]", "seeds = []"), "seeds is empty"),
             (preset("").replace("\"dgl\"", "\"backprop\""), "backprop"),
+            (preset("threads = 0\n"), "threads is 0"),
             ("preset = \n".to_owned(), "malformed preset"),
         ] {
             std::fs::write(&path, text).unwrap();

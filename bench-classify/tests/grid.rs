@@ -24,6 +24,7 @@ batch_size = 32
 lr = 0.05
 train_subset = 128
 test_subset = 64
+threads = 1
 "#;
 
 #[test]
@@ -39,6 +40,7 @@ fn grid_writes_rows_and_skips_completed_runs() {
     for row in &rows {
         assert_eq!(row.status, RunStatus::Ok);
         assert_eq!((row.train_images, row.test_images), (128, 64));
+        assert_eq!(row.threads, 1, "the preset pins libtorch's threads");
         assert!(row.test_accuracy.unwrap() >= 0.0 && row.step_peak_bytes > 0, "{row:?}");
         let run_dir = out.join(&row.run_dir);
         for file in ["config.json", "env.json", "metrics.csv", "checkpoint.ot"] {

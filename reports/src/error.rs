@@ -25,6 +25,8 @@ pub enum Error {
     MissingColumn { path: PathBuf, column: String },
     #[error("{}: line {line}: `{value}` in column `{column}` is not a number", path.display())]
     BadValue { path: PathBuf, line: u64, column: String, value: String },
+    #[error("{}: no finished runs, nothing to compare against", path.display())]
+    NoRuns { path: PathBuf },
     #[error("drawing {}: {message}", path.display())]
     Plot { path: PathBuf, message: String },
     #[error("encoding {}", path.display())]

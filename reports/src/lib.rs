@@ -2,9 +2,14 @@
 //!
 //! Results CSVs (one row per run, written by the suites) turned into Markdown tables and
 //! PNG/SVG plots. The CSV stays the source of truth; everything here is derived from it by
-//! one command, `reports build` (see [`report::build`]).
+//! one command, `reports build` (see [`report::build`]). `reports compare` checks a results
+//! CSV against a committed baseline, the regression check of CI (see [`compare`] for the
+//! rule and [`compare_report::run`] for what it writes).
 
 pub mod atomic;
+pub mod compare;
+pub mod compare_plot;
+pub mod compare_report;
 pub mod curves;
 pub mod error;
 pub mod group;

@@ -1,8 +1,11 @@
-//! `reports`: results CSV -> Markdown report with tables and PNG/SVG charts.
+//! `reports`: results CSV -> Markdown report with tables and PNG/SVG charts, and the
+//! regression check of CI.
 //!
 //! ```text
 //! reports build --results results/quick/results.csv --out reports/quick \
 //!     --command "make reproduce" --machine "2-core x86_64 VM, no GPU"
+//! reports compare --baseline baselines/smoke.csv --current runs/smoke/results.csv \
+//!     --out runs/smoke/compare
 //! ```
 
 use std::path::PathBuf;
@@ -10,11 +13,16 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use reports::compare::Tolerances;
 use reports::ReportContext;
 
 /// Turns the results CSV of the local-learning suites (one row per run) into a report: a
 /// README.md with the test-error, peak-memory and throughput tables (methods × K, E2E
-/// first, mean ± std over seeds) and the charts it embeds, as PNG and SVG.
+/// first, mean ± std over seeds) and the charts it embeds, as PNG and SVG; and compares a
+/// results CSV against a baseline (the regression check of CI).
+///
+/// Exit status: 0 on success, 1 when `compare` finds a regression, 2 when the inputs are
+/// unusable (a missing or malformed file, a bad argument).
 #[derive(Parser)]
 #[command(name = "reports", version)]
 struct Cli {
@@ -31,6 +39,33 @@ enum Action {
     /// report; a missing or malformed results CSV is an error. Files are replaced
     /// atomically; what was written is listed on stderr.
     Build(BuildArgs),
+    /// Compare a results CSV against a baseline; exit 1 on a regression.
+    ///
+    /// Runs are matched by suite, dataset, network, method, K and preset (a configuration),
+    /// then by seed; every configuration is judged on means over the baseline's seeds:
+    ///
+    /// - task metrics (test error, AP, AP50, PSNR, SSIM) fail when worse than the baseline by
+    ///   more than the band = max(SIGMAS × s, floor), where s is the baseline's seed-to-seed
+    ///   standard deviation of the metric, pooled over the configurations of the same suite,
+    ///   dataset, network and preset; floors: test error, AP and AP50 0.5 points, PSNR
+    ///   0.05 dB, SSIM 0.002. Better beyond the band is noted, not failed;
+    ///
+    /// - peak tensor memory of a training step fails when |current / baseline − 1| exceeds
+    ///   the memory tolerance, either way (deterministic on CPU: any change means the
+    ///   network or what a step keeps alive changed);
+    ///
+    /// - throughput is reported as current ÷ baseline, never judged (CI machines are noisy);
+    ///
+    /// - a baseline configuration or seed missing or failed in the current results fails, and
+    ///   so does a run whose recipe (epochs, batch size, images, device, dtype, threads,
+    ///   network parameters) changed; configurations only in the current results are listed.
+    ///
+    /// Prints one line per configuration and each failure with its numbers; writes
+    /// <OUT>/README.md (verdict, failures, table, rule) and <OUT>/deltas.png/.svg (a bar per
+    /// configuration of current − baseline, tolerance bands in grey), atomically. Exit
+    /// status 0 when everything is within tolerance, 1 on a regression, 2 when a file is
+    /// missing or malformed or the baseline has no finished run.
+    Compare(CompareArgs),
 }
 
 #[derive(Args)]
@@ -52,20 +87,88 @@ struct BuildArgs {
     machine: Option<String>,
 }
 
+#[derive(Args)]
+struct CompareArgs {
+    /// The committed baseline results CSV (e.g. baselines/smoke.csv).
+    #[arg(long, value_name = "CSV")]
+    baseline: PathBuf,
+    /// The results CSV to check (e.g. runs/smoke/results.csv).
+    #[arg(long, value_name = "CSV")]
+    current: PathBuf,
+    /// Folder for README.md and deltas.png/.svg (created if needed).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Width of the metric band in pooled seed-to-seed standard deviations.
+    #[arg(long, value_name = "SIGMAS", default_value_t = Tolerances::default().sigmas, value_parser = positive)]
+    sigmas: f64,
+    /// Allowed change of peak memory, in percent, either way.
+    #[arg(long, value_name = "PERCENT", default_value_t = 100.0 * Tolerances::default().memory, value_parser = positive)]
+    memory_tolerance: f64,
+}
+
+fn positive(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value.is_finite() && value >= 0.0 => Ok(value),
+        _ => Err(format!("`{text}` is not a non-negative number")),
+    }
+}
+
+/// A regression found is exit status 1; unusable inputs are 2 (as clap's usage errors).
+const REGRESSION: u8 = 1;
+const UNUSABLE: u8 = 2;
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("reports: error: {}", reports::error::chain(error.as_ref()));
-            ExitCode::FAILURE
+            ExitCode::from(UNUSABLE)
         }
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.action {
-        Action::Build(args) => build(args),
+        Action::Build(args) => build(args).map(|()| ExitCode::SUCCESS),
+        Action::Compare(args) => compare(args),
     }
+}
+
+fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let tolerances = Tolerances { sigmas: args.sigmas, memory: args.memory_tolerance / 100.0 };
+    let invocation = compare_invocation(&args);
+    let written = reports::compare_report::run(&args.baseline, &args.current, &args.out, &tolerances, &invocation).with_context(|| format!("comparing {} with the baseline {}", args.current.display(), args.baseline.display()))?;
+    let comparison = &written.comparison;
+    print!("{}", reports::compare_report::console(comparison, &args.baseline, &args.current));
+    for note in &comparison.notes {
+        eprintln!("reports: note: {note}");
+    }
+    for failure in comparison.failures() {
+        eprintln!("reports: REGRESSION: {failure}");
+    }
+    for image in &written.images {
+        eprintln!("reports: wrote {}", image.display());
+    }
+    eprintln!("reports: wrote {}", written.summary.display());
+    eprintln!("reports: regression check {}", reports::compare_report::verdict_line(comparison));
+    Ok(if comparison.passed() { ExitCode::SUCCESS } else { ExitCode::from(REGRESSION) })
+}
+
+/// The command line that reruns this comparison, quoted in its summary.
+fn compare_invocation(args: &CompareArgs) -> String {
+    let mut words = vec!["reports".to_string(), "compare".into()];
+    for (flag, path) in [("--baseline", &args.baseline), ("--current", &args.current), ("--out", &args.out)] {
+        words.push(flag.into());
+        words.push(quote(&path.to_string_lossy()));
+    }
+    let defaults = Tolerances::default();
+    if args.sigmas != defaults.sigmas {
+        words.push(format!("--sigmas {}", args.sigmas));
+    }
+    if args.memory_tolerance != 100.0 * defaults.memory {
+        words.push(format!("--memory-tolerance {}", args.memory_tolerance));
+    }
+    words.join(" ")
 }
 
 fn build(args: BuildArgs) -> anyhow::Result<()> {

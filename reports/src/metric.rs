@@ -11,7 +11,7 @@ pub enum Direction {
 }
 
 /// A task metric of one run, as printed in the report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Metric {
     /// Classification: top-1 test error in %, `100 − test_accuracy`.
     TestError,

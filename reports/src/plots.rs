@@ -24,7 +24,7 @@ use crate::summary::Summary;
 
 /// DejaVu Sans 2.37 (Bitstream Vera licence, see `assets/DejaVuSans-LICENSE.txt`).
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
-const FAMILY: &str = "sans-serif";
+pub(crate) const FAMILY: &str = "sans-serif";
 /// Room on the right for the legend, so it never hides a line.
 const LEGEND_WIDTH: u32 = 230;
 
@@ -185,8 +185,30 @@ pub fn epoch_figure(group: &Group, curves: &[EpochCurve], y_label: &str) -> Opti
 
 /// Draws `figure` to `<stem>.png` and `<stem>.svg` (atomically) and returns both paths.
 pub fn write_figure(figure: &Figure, stem: &Path) -> Result<Vec<PathBuf>, Error> {
+    write_chart(figure, stem)
+}
+
+/// Anything drawn once per backend: a [`Figure`], or the comparison's delta chart.
+pub(crate) trait Chart {
+    /// Canvas size in pixels.
+    fn size(&self) -> (u32, u32);
+    fn draw_on<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> Result<(), String>;
+}
+
+impl Chart for Figure {
+    fn size(&self) -> (u32, u32) {
+        figure_size(self)
+    }
+
+    fn draw_on<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> Result<(), String> {
+        draw(root, self)
+    }
+}
+
+/// Draws `chart` to `<stem>.png` and `<stem>.svg` (atomically) and returns both paths.
+pub(crate) fn write_chart(chart: &impl Chart, stem: &Path) -> Result<Vec<PathBuf>, Error> {
     register_font()?;
-    let (width, height) = figure_size(figure);
+    let (width, height) = chart.size();
     let png = stem.with_extension("png");
     let svg = stem.with_extension("svg");
     let plot_error = |path: &Path| {
@@ -195,7 +217,7 @@ pub fn write_figure(figure: &Figure, stem: &Path) -> Result<Vec<PathBuf>, Error>
     };
 
     let mut pixels = vec![0u8; width as usize * height as usize * 3];
-    draw(BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area(), figure).map_err(plot_error(&png))?;
+    chart.draw_on(BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area()).map_err(plot_error(&png))?;
     let mut encoded = Vec::new();
     image::RgbImage::from_raw(width, height, pixels)
         .expect("the buffer has width × height RGB pixels")
@@ -204,7 +226,7 @@ pub fn write_figure(figure: &Figure, stem: &Path) -> Result<Vec<PathBuf>, Error>
     write_atomic(&png, &encoded)?;
 
     let mut text = String::new();
-    draw(SVGBackend::with_string(&mut text, (width, height)).into_drawing_area(), figure).map_err(plot_error(&svg))?;
+    chart.draw_on(SVGBackend::with_string(&mut text, (width, height)).into_drawing_area()).map_err(plot_error(&svg))?;
     write_atomic(&svg, text.as_bytes())?;
     Ok(vec![png, svg])
 }
@@ -300,10 +322,10 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, figure: &Figure) -> Re
 
 /// A linear f64 axis whose ticks sit exactly where we say (the K values run, whole
 /// epochs), rather than at plotters' round numbers.
-struct TickedAxis {
-    start: f64,
-    end: f64,
-    ticks: Vec<f64>,
+pub(crate) struct TickedAxis {
+    pub start: f64,
+    pub end: f64,
+    pub ticks: Vec<f64>,
 }
 
 impl Ranged for TickedAxis {
@@ -329,7 +351,7 @@ impl Ranged for TickedAxis {
     }
 }
 
-type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+pub(crate) type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, figure: &Figure, panel: &Panel, (x0, x1): (f64, f64), (y0, y1): (f64, f64), ticks: &[f64]) -> DrawResult<DB> {
     let mut builder = ChartBuilder::on(area);

@@ -154,3 +154,116 @@ fn help_explains_the_build_command() {
         assert!(help.contains(word), "{word} missing from help: {help}");
     }
 }
+
+/// A smoke-like results file: E2E and GLCAN at K = 2, three seeds about a point apart.
+fn smoke_rows() -> Vec<ResultRow> {
+    let mut rows = Vec::new();
+    for seed in 0..3 {
+        for (method, k, accuracy) in [("e2e", 1, 76.0), ("glcan", 2, 75.0)] {
+            rows.push(ResultRow { preset: "smoke".into(), ..row(method, k, seed, accuracy + seed as f64) });
+        }
+    }
+    rows
+}
+
+fn write_rows(path: &Path, rows: &[ResultRow]) {
+    for r in rows {
+        append_row(path, r).unwrap();
+    }
+}
+
+fn compare(baseline: &Path, current: &Path, out: &Path) -> Output {
+    reports(&["compare", "--baseline", baseline.to_str().unwrap(), "--current", current.to_str().unwrap(), "--out", out.to_str().unwrap()])
+}
+
+#[test]
+fn compare_passes_an_unchanged_run_and_fails_a_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = dir.path().join("baseline.csv");
+    write_rows(&baseline, &smoke_rows());
+
+    let unchanged = dir.path().join("unchanged.csv");
+    // Throughput differs on every machine: never judged.
+    write_rows(&unchanged, &smoke_rows().into_iter().map(|r| ResultRow { images_per_s: r.images_per_s / 3.0, ..r }).collect::<Vec<_>>());
+    let output = compare(&baseline, &unchanged, &dir.path().join("ok"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("regression check passed (2 configurations within tolerance)"), "{stderr}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("  ok    GLCAN K = 2  seeds 0, 1, 2"), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(std::fs::read_to_string(dir.path().join("ok/README.md")).unwrap().starts_with("# Regression check: passed"));
+
+    // GLCAN with its global branch gone: less memory and 3 points less accuracy.
+    let regressed = dir.path().join("regressed.csv");
+    let rows: Vec<ResultRow> = smoke_rows()
+        .into_iter()
+        .map(|r| if r.method == "glcan" { ResultRow { step_peak_bytes: r.step_peak_bytes * 3 / 4, test_accuracy: r.test_accuracy.map(|a| a - 3.0), ..r } } else { r })
+        .collect();
+    write_rows(&regressed, &rows);
+    let out = dir.path().join("failed");
+    let output = compare(&baseline, &regressed, &out);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("reports: REGRESSION: classify · fashion-mnist · resnet8 · preset smoke · GLCAN K = 2: Test error 24.00% → 27.00% (+3.00; band ±2.00"), "{stderr}");
+    assert!(stderr.contains("reports: REGRESSION: classify · fashion-mnist · resnet8 · preset smoke · GLCAN K = 2: peak memory per step 20.000 MB → 15.000 MB (−25.00%, tolerance ±1%): less memory"), "{stderr}");
+    assert!(stderr.contains("regression check FAILED (1 of 2 configurations outside tolerance)"), "{stderr}");
+    let summary = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(summary.starts_with("# Regression check: FAILED") && summary.contains("## Failures"), "{summary}");
+    for file in ["deltas.png", "deltas.svg"] {
+        assert!(out.join(file).exists(), "{file}");
+    }
+}
+
+#[test]
+fn compare_flags_a_missing_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = dir.path().join("baseline.csv");
+    write_rows(&baseline, &smoke_rows());
+    let current = dir.path().join("current.csv");
+    write_rows(&current, &smoke_rows().into_iter().filter(|r| !(r.method == "e2e" && r.seed == 1)).collect::<Vec<_>>());
+    let output = compare(&baseline, &current, &dir.path().join("out"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("REGRESSION: classify · fashion-mnist · resnet8 · preset smoke · E2E K = 1: seed 1 missing from the current results"), "{stderr}");
+}
+
+#[test]
+fn compare_with_a_missing_or_malformed_baseline_is_an_input_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let current = dir.path().join("current.csv");
+    write_rows(&current, &smoke_rows());
+    let out = dir.path().join("out");
+
+    let output = compare(&dir.path().join("no-baseline.csv"), &current, &out);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("reports: error: comparing ") && stderr.contains("no-baseline.csv: No such file"), "{stderr}");
+
+    let malformed = dir.path().join("malformed-baseline.csv");
+    std::fs::write(&malformed, "suite,dataset,network,method\nclassify,fashion-mnist,resnet8\n").unwrap();
+    let output = compare(&malformed, &current, &out);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("malformed-baseline.csv: CSV"), "{stderr}");
+    assert!(!out.join("README.md").exists(), "nothing written for a bad baseline");
+
+    // A missing current file is an input error too (the smoke run did not happen).
+    let output = compare(&malformed, &dir.path().join("no-current.csv"), &out);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn help_explains_the_compare_rule_with_the_floors_in_force() {
+    let output = reports(&["compare", "--help"]);
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    for word in ["--baseline", "--current", "--out", "--sigmas", "--memory-tolerance", "suite, dataset, network, method, K and preset", "never judged", "Exit", "1 on a regression, 2"] {
+        assert!(help.contains(word), "{word} missing from help: {help}");
+    }
+    // The floors the help states are the ones the code applies.
+    use reports::compare::band_floor;
+    use reports::Metric;
+    for (metric, floor, text) in [(Metric::TestError, 0.5, "test error, AP and AP50 0.5 points"), (Metric::Ap50, 0.5, "AP50 0.5 points"), (Metric::PsnrY, 0.05, "PSNR 0.05 dB"), (Metric::SsimY, 0.002, "SSIM 0.002")] {
+        assert_eq!(band_floor(metric), floor, "{metric:?}");
+        assert!(help.contains(text), "{text} missing from help: {help}");
+    }
+}
