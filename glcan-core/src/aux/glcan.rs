@@ -12,7 +12,8 @@
 //!
 //! The two branches **collaborate**: they are fused (concatenation, or a learnable gated
 //! sum) and feed one task head of the kind of the real head, trained with the task loss.
-//! Small per-branch heads add `branch_loss_weight` x their own task losses.
+//! Optional per-branch heads add `branch_loss_weight` x their own task losses (off by
+//! default: on held-out training images they cost accuracy, see `scripts/glcan-options.sh`).
 
 use tch::nn::{self, ModuleT};
 use tch::{Kind, Tensor};
@@ -73,7 +74,7 @@ impl Default for GlcanConfig {
             global_init: GlobalInit::Scratch,
             ema_momentum: 0.995,
             fusion: Fusion::Concat,
-            branch_loss_weight: 0.1,
+            branch_loss_weight: 0.0,
             use_local: true,
             use_global: true,
         }
@@ -318,7 +319,7 @@ mod tests {
             GlcanConfig { fusion: Fusion::GatedSum, ..Default::default() },
             GlcanConfig { use_global: false, ..Default::default() },
             GlcanConfig { use_local: false, ..Default::default() },
-            GlcanConfig { branch_loss_weight: 0.0, local_layers: 2, global_width: 1.0, ..Default::default() },
+            GlcanConfig { branch_loss_weight: 0.1, local_layers: 2, global_width: 1.0, ..Default::default() },
         ];
         for (v, config) in variants.iter().enumerate() {
             for last_unit in [0, 4, 8] {
