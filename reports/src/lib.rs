@@ -6,11 +6,13 @@
 
 pub mod atomic;
 pub mod curves;
+pub mod environment;
 pub mod error;
 pub mod group;
 pub mod methods;
 pub mod metric;
 pub mod plots;
+pub mod preset;
 pub mod published;
 pub mod report;
 pub mod results;
