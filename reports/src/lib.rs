@@ -5,6 +5,7 @@
 //! one command, `reports build` (see [`report::build`]).
 
 pub mod atomic;
+pub mod crops;
 pub mod curves;
 pub mod environment;
 pub mod error;

@@ -82,7 +82,7 @@ pub fn metric_table(group: &Group, metric: Metric, context: &ReportContext) -> O
     let best: Vec<Option<f64>> = ks
         .iter()
         .map(|&k| {
-            let local: Vec<f64> = methods.iter().filter(|m| !methods::is_reference(m)).filter_map(|m| summary(m, k)).map(|s| rounded(&s)).collect();
+            let local: Vec<f64> = methods.iter().filter(|m| !methods::is_reference(m) && !methods::is_untrained(m)).filter_map(|m| summary(m, k)).map(|s| rounded(&s)).collect();
             if local.len() < 2 {
                 return None; // a lone method is not "best" of anything
             }
@@ -96,7 +96,7 @@ pub fn metric_table(group: &Group, metric: Metric, context: &ReportContext) -> O
         for (&k, best) in ks.iter().zip(&best) {
             line.push(match summary(method, k) {
                 None => EMPTY.to_string(),
-                Some(s) if !methods::is_reference(method) && *best == Some(rounded(&s)) => format!("**{}**", s.format(metric.decimals())),
+                Some(s) if !methods::is_reference(method) && !methods::is_untrained(method) && *best == Some(rounded(&s)) => format!("**{}**", s.format(metric.decimals())),
                 Some(s) => s.format(metric.decimals()),
             });
         }
@@ -128,6 +128,9 @@ pub fn metric_table(group: &Group, metric: Metric, context: &ReportContext) -> O
         "{}; mean ± sample std over seeds ({seeds}; `(n=1)` marks a single run); {better}; **bold**: best local method per K (E2E is the reference, not ranked).",
         metric.definition()
     )];
+    if methods.iter().any(|m| methods::is_untrained(m)) {
+        notes.push("Bicubic: MATLAB-exact bicubic up-scaling of the same LR test inputs, nothing trained (listed at K = 1, not ranked).".to_string());
+    }
     if let Some(published) = published {
         notes.push(format!("Rows in italics are published means, not our runs: {}.", published.source));
     }
