@@ -483,6 +483,16 @@ mod tests {
     }
 
     #[test]
+    fn the_committed_presets_are_valid() {
+        let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+        let quick = SrGridConfig::load(&configs.join("sr-quick.toml"), &[]).unwrap();
+        assert_eq!((quick.runs().len(), quick.tests.clone(), quick.input_skip), (5, vec![SrSource::SrPool], InputSkip::Bicubic));
+        let paper = SrGridConfig::load(&configs.join("sr-paper.toml"), &[]).unwrap();
+        assert_eq!(paper.network(2).unwrap().name(), "edsr-baseline-x2", "the paper preset trains EDSR-baseline");
+        assert_eq!((paper.runs().len(), paper.scales.clone(), paper.input_skip), (10, vec![2, 4], InputSkip::None));
+    }
+
+    #[test]
     fn devices_parse() {
         assert_eq!(parse_device("cuda:1").unwrap(), Device::Cuda(1));
         assert!(parse_device("gpu").unwrap_err().to_string().contains("gpu"));

@@ -6,6 +6,7 @@ mod crops;
 mod data;
 mod evaluate;
 mod grid;
+mod measure;
 mod sources;
 mod task;
 
@@ -59,6 +60,9 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         scale: u32,
     },
+    /// Peak memory and images/s of EDSR training steps on random patches, as one JSON
+    /// object (EDSR-baseline at x2, batch 16 of 48 px patches by default).
+    Measure(measure::MeasureArgs),
     /// Run every (scale, method, K, seed) of a preset file (configs/sr-*.toml), plus the
     /// bicubic row of every test set, appending rows to <out>/results.csv.
     ///
@@ -94,6 +98,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bicubic { hr_dir, list, scale } => {
             let summary = evaluate::bicubic(&hr_dir, &list, scale as usize, |row| println!("{row}"))?;
             println!("{summary}");
+            Ok(())
+        }
+        Command::Measure(args) => {
+            println!("{}", serde_json::to_string(&measure::run(&args)?)?);
             Ok(())
         }
         Command::Grid { config, out, data_dir, overrides } => {

@@ -127,3 +127,15 @@ fn bad_presets_and_data_are_clear_errors() {
         let _ = std::fs::remove_dir_all(&out);
     }
 }
+
+#[test]
+fn measure_prints_the_step_peak_of_a_local_network() {
+    let output = bench_sr(&["measure", "--method", "glcan", "--k", "2", "--n-resblocks", "2", "--n-feats", "8", "--batch-size", "2", "--lr-patch", "12", "--steps", "1"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((json["net"].as_str(), json["method"].as_str(), json["k"].as_u64()), (Some("edsr-2b8f-x2"), Some("glcan"), Some(2)));
+    assert!(json["peak_bytes"].as_u64().unwrap() > 0 && json["images_per_s"].as_f64().unwrap() > 0.0, "{json}");
+    let bad = bench_sr(&["measure", "--method", "glcan", "--k", "1"]);
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && stderr.contains("K >= 2") && !stderr.contains("panicked"), "{stderr}");
+}
