@@ -1,7 +1,8 @@
 //! `bench-sr grid`: scales x methods x K x seeds of EDSR from one preset file, plus the
 //! bicubic baseline row of every test set.
 //!
-//! Each run gets a run directory (`runs/<run-id>/`: resolved `config.json`, `env.json`, the
+//! Each run gets a run directory (`runs/<run-id>/`: resolved `config.json`, the grid's
+//! `preset.json` (model and data choices), `env.json`, the
 //! per-epoch `metrics.csv`, `checkpoint.ot`, and `crops/` of its SR output for the report's
 //! image grid) and one row per test set in `results.csv`, appended atomically. The bicubic
 //! baseline gets a row per (scale, test set) with method `bicubic`, K = 1, and its
@@ -68,6 +69,9 @@ pub struct SrGridConfig {
     /// `task::InputSkip`); `none` (default): EDSR's plain output.
     #[serde(default)]
     pub input_skip: InputSkip,
+    /// Features of the aux nets' up-sampler heads (default: `edsr.n_feats`).
+    #[serde(default)]
+    pub aux_head_feats: Option<i64>,
     pub methods: Vec<Method>,
     /// K values for the local methods; `e2e` always runs once, at K = 1.
     pub ks: Vec<usize>,
@@ -133,6 +137,9 @@ impl SrGridConfig {
         }
         if matches!(self.train, SrSource::Set5 | SrSource::Set14 | SrSource::B100 | SrSource::Urban100) {
             bail!("train = {:?} is a test set: train on sr-pool or div2k", self.train.name());
+        }
+        if let Some(feats) = self.aux_head_feats.filter(|&f| f < 1) {
+            bail!("aux_head_feats must be at least 1, got {feats}");
         }
         for (field, value) in [("steps_per_epoch", self.steps_per_epoch), ("lr_patch", self.lr_patch), ("crop_size", self.crop_size)] {
             if value == 0 {
@@ -345,9 +352,11 @@ fn run_one(config: &SrGridConfig, key: &RunKey, data: &ScaleData, run_dir: &Path
     std::fs::create_dir_all(run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;
     let env_json = serde_json::to_string_pretty(environment)?;
     glcan_core::train::trainer::write_atomically(&run_dir.join("env.json"), env_json.as_bytes())?;
+    // config.json holds the trainer's part; the model and data choices are the preset's.
+    glcan_core::train::trainer::write_atomically(&run_dir.join("preset.json"), serde_json::to_string_pretty(config)?.as_bytes())?;
     // An interrupted run left a checkpoint: continue it rather than start over.
     let resume = run_dir.join("checkpoint.ot").exists();
-    let task = SuperResolution::new(network.config(), config.input_skip);
+    let task = SuperResolution::new(network.config(), config.input_skip, config.aux_head_feats);
     let mut progress = LogProgress { label: key.id(config) };
     let outcome = train_local(&network, &task, &sr_data, &key.train_config(config), device, Some(run_dir), resume, &mut progress)?;
     if outcome.final_evaluation.details.is_empty() {
@@ -473,6 +482,7 @@ mod tests {
             (preset("").replace("train = \"sr-pool\"", "train = \"set5\""), "is a test set"),
             (preset("").replace("tests = [\"sr-pool\"]", "tests = []"), "tests is empty"),
             (preset("[edsr]\nn_feats = 0\n"), "edsr.n_feats"),
+            (preset("aux_head_feats = 0\n"), "aux_head_feats"),
         ] {
             std::fs::write(&path, text).unwrap();
             let message = format!("{:#}", SrGridConfig::load(&path, &[]).unwrap_err());

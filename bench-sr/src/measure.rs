@@ -45,6 +45,15 @@ pub struct MeasureArgs {
     /// Unmeasured steps first (allocation of optimizer state, caches).
     #[arg(long, default_value_t = 1)]
     pub warmup: usize,
+    /// Features of the aux nets' up-sampler heads (default: --n-feats).
+    #[arg(long)]
+    pub aux_head_feats: Option<i64>,
+    /// GLCAN's per-branch head weight (0: no per-branch heads; the recipe's default 0.1).
+    #[arg(long, default_value_t = 0.1)]
+    pub branch_loss_weight: f64,
+    /// conv3x3 + ReLU layers of the plain local baseline's aux net (dgl).
+    #[arg(long, default_value_t = 2)]
+    pub dgl_conv_layers: usize,
     /// cpu, cuda or cuda:N.
     #[arg(long, value_parser = parse_device_arg, default_value = "cpu")]
     pub device: Device,
@@ -65,6 +74,9 @@ pub struct Measurement {
     pub method: String,
     pub k: usize,
     pub split_points: Vec<String>,
+    pub aux_head_feats: i64,
+    pub branch_loss_weight: f64,
+    pub dgl_conv_layers: usize,
     pub batch_size: usize,
     pub lr_patch: i64,
     pub device: String,
@@ -84,8 +96,11 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
     anyhow::ensure!(args.steps >= 1, "--steps must be at least 1");
     let config = EdsrConfig { scale: args.scale, n_resblocks: args.n_resblocks, n_feats: args.n_feats, ..EdsrConfig::baseline(args.scale) };
     let network = Edsr::new(config, args.lr_patch)?;
-    let train = TrainConfig { split: SplitStrategy::Even, optimizer: OptimizerConfig::edsr_adam(), ..TrainConfig::new(args.method, args.k, 1, args.batch_size, 1e-4) };
-    let task = SuperResolution::new(network.config(), InputSkip::None);
+    anyhow::ensure!(args.aux_head_feats.is_none_or(|f| f >= 1), "--aux-head-feats must be at least 1");
+    let mut train = TrainConfig { split: SplitStrategy::Even, optimizer: OptimizerConfig::edsr_adam(), ..TrainConfig::new(args.method, args.k, 1, args.batch_size, 1e-4) };
+    train.aux.glcan.branch_loss_weight = args.branch_loss_weight;
+    train.aux.dgl.conv_layers = args.dgl_conv_layers;
+    let task = SuperResolution::new(network.config(), InputSkip::None, args.aux_head_feats);
     tch::manual_seed(0);
     let mut net = LocalNetwork::build(&network, &task, &train, 3, args.lr_patch, args.device).context("building the network")?;
     let (batch, side, hr_side) = (args.batch_size as i64, args.lr_patch, args.lr_patch * args.scale as i64);
@@ -120,6 +135,9 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
         method: args.method.name().to_owned(),
         k: args.k,
         split_points: net.split().points(&network).iter().map(|p| p.to_string()).collect(),
+        aux_head_feats: args.aux_head_feats.unwrap_or(args.n_feats),
+        branch_loss_weight: args.branch_loss_weight,
+        dgl_conv_layers: args.dgl_conv_layers,
         batch_size: args.batch_size,
         lr_patch: args.lr_patch,
         device: memory::device_name(args.device),

@@ -64,8 +64,11 @@ pub struct SuperResolution {
 }
 
 impl SuperResolution {
-    pub fn new(config: &EdsrConfig, skip: InputSkip) -> Self {
-        let head_config = config.clone();
+    /// The task for an EDSR of `config`; the aux nets' up-sampler heads run at
+    /// `aux_head_feats` features (`None`: EDSR's `n_feats`; fewer shrink the aux nets'
+    /// activations, which at HR resolution can outweigh a local module's own).
+    pub fn new(config: &EdsrConfig, skip: InputSkip, aux_head_feats: Option<i64>) -> Self {
+        let head_config = EdsrConfig { n_feats: aux_head_feats.unwrap_or(config.n_feats), ..config.clone() };
         let aux_head = move |p: nn::Path, channels: i64| -> Box<dyn TaskHead> { Box::new(UpsamplerHead::new(p, channels, &head_config, skip)) };
         SuperResolution { config: config.clone(), skip, aux_head: Box::new(aux_head) }
     }
@@ -99,7 +102,7 @@ impl NetworkHead for HrHead {
     }
 }
 
-/// An aux net's task head: 1x1 projection to `n_feats`, EDSR's up-sampler and tail conv,
+/// An aux net's task head: 1x1 projection to `config.n_feats`, EDSR's up-sampler and tail conv,
 /// `add_mean`; L1 of the HR estimate against the HR batch.
 #[derive(Debug)]
 pub struct UpsamplerHead {

@@ -88,6 +88,8 @@ fn a_tiny_grid_trains_every_method_and_records_rows_and_crops() {
         assert!(row.step_peak_bytes > 0 && row.images_per_s > 0.0 && row.network_parameters > 0, "{row:?}");
         let metrics = std::fs::read_to_string(out.join(&row.run_dir).join("metrics.csv")).unwrap();
         assert_eq!(metrics.lines().count(), 2, "a header and one epoch");
+        let preset: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join(&row.run_dir).join("preset.json")).unwrap()).unwrap();
+        assert_eq!((preset["edsr"]["n_feats"].as_i64(), preset["input_skip"].as_str()), (Some(8), Some("bicubic")));
     }
 
     // A second invocation finds everything done.
