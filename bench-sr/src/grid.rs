@@ -301,11 +301,10 @@ pub fn run(config: &SrGridConfig, out: &Path, data_dir: &Path) -> Result<(usize,
 }
 
 fn scale_data<'a>(loaded: &'a mut HashMap<usize, ScaleData>, config: &SrGridConfig, data_dir: &Path, scale: usize) -> Result<&'a ScaleData> {
-    if !loaded.contains_key(&scale) {
-        let data = load_scale(config, data_dir, scale)?;
-        loaded.insert(scale, data);
-    }
-    Ok(&loaded[&scale])
+    Ok(match loaded.entry(scale) {
+        std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+        std::collections::hash_map::Entry::Vacant(entry) => entry.insert(load_scale(config, data_dir, scale)?),
+    })
 }
 
 /// `cpu`, `cuda` or `cuda:N`.

@@ -1,5 +1,5 @@
-//! Super-resolution as a [`Task`] of the one trainer: the real head is EDSR's own up-sampler
-//! + tail conv + `add_mean` (the HR image), and every aux net ends in an up-sampler of the
+//! Super-resolution as a [`Task`] of the one trainer: the real head is EDSR's own up-sampler,
+//! tail conv and `add_mean` (the HR image), and every aux net ends in an up-sampler of the
 //! same kind that also predicts the HR image. Both are trained with EDSR's L1 loss on the
 //! `[0, 255]` scale against the HR batch (`LocalTargets::target`).
 //!
