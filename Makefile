@@ -57,6 +57,7 @@ reproduce: setup data ## the main job: the quick preset on real Fashion-MNIST, t
 	$(CARGO) build --release -p bench-classify -p reports
 	$(CARGO) run --release -q -p bench-classify -- grid --config configs/quick.toml --out runs/quick
 	$(CARGO) run --release -q -p reports -- build --results runs/quick/results.csv --out reports/quick --command "make reproduce"
+	$(CARGO) run --release -q -p bench-sr -- grid --config configs/sr-quick.toml --out runs/sr-quick && $(CARGO) run --release -q -p reports -- build --results runs/sr-quick/results.csv --out reports/sr-quick --command "make reproduce"
 
 bench: setup data ## criterion benchmarks (loader throughput, ...)
 	$(CARGO) bench --workspace

@@ -79,7 +79,8 @@ pub fn group_curves(group: &Group, results_dir: &Path, column: &str) -> Curves {
     // Keyed by (table order of the method, K): the curves come out in table order.
     let mut per_cell: BTreeMap<((usize, String), usize), Pooled> = BTreeMap::new();
     let mut warnings = Vec::new();
-    for row in &group.ok {
+    // The bicubic baseline trains nothing: no curve to draw, nothing missing.
+    for row in group.ok.iter().filter(|r| !methods::is_untrained(&r.method)) {
         let run = format!("{} K = {} seed {}", methods::label(&row.method), row.k, row.seed);
         if row.run_dir.trim().is_empty() {
             warnings.push(format!("{run}: the results row names no run folder; its curve is left out"));

@@ -1,12 +1,17 @@
 //! Method names as the results CSV spells them (`e2e`, `greedy-sl`, ...), turned into the
 //! labels and the order of InfoPro's Table 2: E2E first, then Greedy SL, DGL, InfoPro
-//! (Softmax), InfoPro (Contrast), and GLCAN last.
+//! (Softmax), InfoPro (Contrast), and GLCAN last. Super-resolution adds the untrained
+//! bicubic baseline row (`bicubic`), printed above E2E.
 
 /// The end-to-end baseline every local method is compared against.
 pub const REFERENCE: &str = "e2e";
 
+/// The super-resolution baseline: bicubic up-scaling, nothing trained.
+pub const BICUBIC: &str = "bicubic";
+
 /// Known methods in table order, with their printed labels.
-const KNOWN: [(&str, &str); 6] = [
+const KNOWN: [(&str, &str); 7] = [
+    (BICUBIC, "Bicubic"),
     ("e2e", "E2E"),
     ("greedy-sl", "Greedy SL"),
     ("dgl", "DGL"),
@@ -23,6 +28,11 @@ fn canonical(method: &str) -> String {
 /// Whether `method` is the end-to-end baseline.
 pub fn is_reference(method: &str) -> bool {
     canonical(method) == REFERENCE
+}
+
+/// Whether `method` trains nothing (so it has no per-epoch curve, memory or speed).
+pub fn is_untrained(method: &str) -> bool {
+    canonical(method) == BICUBIC
 }
 
 /// The label printed in tables and legends; unknown methods keep their own name.
@@ -44,10 +54,11 @@ mod tests {
 
     #[test]
     fn table_order_and_labels() {
-        let mut methods = ["glcan", "mine", "infopro-contrast", "dgl", "e2e", "Greedy_SL", "infopro-softmax"];
+        let mut methods = ["glcan", "mine", "infopro-contrast", "dgl", "e2e", "bicubic", "Greedy_SL", "infopro-softmax"];
         methods.sort_by_key(|m| order(m));
         let labels: Vec<String> = methods.iter().map(|m| label(m)).collect();
-        assert_eq!(labels, ["E2E", "Greedy SL", "DGL", "InfoPro (Softmax)", "InfoPro (Contrast)", "GLCAN", "mine"]);
-        assert!(is_reference("E2E") && !is_reference("glcan"));
+        assert_eq!(labels, ["Bicubic", "E2E", "Greedy SL", "DGL", "InfoPro (Softmax)", "InfoPro (Contrast)", "GLCAN", "mine"]);
+        assert!(is_reference("E2E") && !is_reference("glcan") && !is_reference("bicubic"));
+        assert!(is_untrained("bicubic") && !is_untrained("e2e"));
     }
 }

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::atomic::write_atomic;
+use crate::crops::crop_grid;
 use crate::curves::group_curves;
 use crate::error::Error;
 use crate::group::{by_setting, group_rows, Group};
@@ -80,6 +81,25 @@ fn group_section(group: &Group, results_dir: &Path, out: &Path, context: &Report
             if let Some(figure) = metric_vs_k_figure(group, metric) {
                 text.push_str(&figure_markdown(&figure, &out.join(format!("{slug}-{}-vs-k", metric.slug())), built)?);
             }
+        }
+    }
+    if group.key.suite == "sr" {
+        if let Some((path, grid)) = crop_grid(group, results_dir, &out.join(format!("{slug}-crops")))? {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let stems: Vec<String> = grid.images.iter().map(|n| escape(n.trim_end_matches(".png"))).collect();
+            text.push_str(&format!(
+                "### Crops
+
+![crops]({name})
+
+Left to right: {}. One test image per row ({}): the most detailed window of its HR image, the same for every column, enlarged {}x (nearest neighbour); the trained columns are the lowest seed.
+
+",
+                grid.columns.iter().map(|c| escape(c)).collect::<Vec<_>>().join(" · "),
+                stems.join(", "),
+                grid.zoom
+            ));
+            built.images.push(path);
         }
     }
     if let Some(tables) = memory_tables(group, context) {

@@ -82,7 +82,7 @@ pub fn metric_table(group: &Group, metric: Metric, context: &ReportContext) -> O
     let best: Vec<Option<f64>> = ks
         .iter()
         .map(|&k| {
-            let local: Vec<f64> = methods.iter().filter(|m| !methods::is_reference(m)).filter_map(|m| summary(m, k)).map(|s| rounded(&s)).collect();
+            let local: Vec<f64> = methods.iter().filter(|m| !methods::is_reference(m) && !methods::is_untrained(m)).filter_map(|m| summary(m, k)).map(|s| rounded(&s)).collect();
             if local.len() < 2 {
                 return None; // a lone method is not "best" of anything
             }
@@ -96,7 +96,7 @@ pub fn metric_table(group: &Group, metric: Metric, context: &ReportContext) -> O
         for (&k, best) in ks.iter().zip(&best) {
             line.push(match summary(method, k) {
                 None => EMPTY.to_string(),
-                Some(s) if !methods::is_reference(method) && *best == Some(rounded(&s)) => format!("**{}**", s.format(metric.decimals())),
+                Some(s) if !methods::is_reference(method) && !methods::is_untrained(method) && *best == Some(rounded(&s)) => format!("**{}**", s.format(metric.decimals())),
                 Some(s) => s.format(metric.decimals()),
             });
         }
@@ -128,6 +128,12 @@ pub fn metric_table(group: &Group, metric: Metric, context: &ReportContext) -> O
         "{}; mean ± sample std over seeds ({seeds}; `(n=1)` marks a single run); {better}; **bold**: best local method per K (E2E is the reference, not ranked).",
         metric.definition()
     )];
+    if group.key.suite == "sr" && methods.iter().any(|m| methods_key(m) == "dgl") {
+        notes.push("DGL, in super-resolution: the plain local baseline, whose aux nets are conv3x3 + ReLU layers and an up-sampler head (no pooling, no classifier).".to_string());
+    }
+    if methods.iter().any(|m| methods::is_untrained(m)) {
+        notes.push("Bicubic: MATLAB-exact bicubic up-scaling of the same LR test inputs, nothing trained (listed at K = 1, not ranked).".to_string());
+    }
     if let Some(published) = published {
         notes.push(format!("Rows in italics are published means, not our runs: {}.", published.source));
     }
@@ -345,6 +351,32 @@ mod tests {
         assert!(table.contains("| GLCAN | – | **30.00 (n=1)** |"), "{table}");
         assert!(table.contains("| DGL | – | 29.00 (n=1) |"), "{table}");
         assert!(table.contains("higher is better"));
+        assert!(table.contains("the plain local baseline"), "{table}");
+        assert!(!table.contains("Bicubic"), "{table}");
+    }
+
+    #[test]
+    fn the_bicubic_row_comes_first_and_is_not_ranked() {
+        let mut rows = Vec::new();
+        for (method, k, psnr) in [("glcan", 1, 0.0), ("e2e", 1, 31.0), ("bicubic", 1, 32.5), ("dgl", 2, 29.0), ("glcan", 2, 30.0)] {
+            if k == 1 && method == "glcan" {
+                continue;
+            }
+            let mut r = row(method, k, 0, 0.0);
+            (r.suite, r.test_accuracy, r.psnr_y) = ("sr".into(), None, Some(psnr));
+            if method == "bicubic" {
+                (r.step_peak_bytes, r.images_per_s) = (0, 0.0);
+            }
+            rows.push(r);
+        }
+        let group = &group_rows(&rows)[0];
+        let table = metric_table(group, Metric::PsnrY, &context()).unwrap();
+        let lines: Vec<&str> = table.lines().filter(|l| l.starts_with("| ")).collect();
+        assert_eq!(lines[1], "| Bicubic | 32.50 (n=1) | – |", "{table}");
+        assert!(lines[2].starts_with("| E2E") && table.contains("nothing trained"), "{table}");
+        // Memory and speed leave the untrained baseline out.
+        let memory = memory_tables(group, &context()).unwrap();
+        assert!(!memory.contains("Bicubic") && memory.contains("| DGL |"), "{memory}");
     }
 
     #[test]
