@@ -13,8 +13,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use glcan_core::aux::{AuxConfig, Method};
 use glcan_core::data::subset::Subset;
-use glcan_core::memory;
 use glcan_core::models;
+use glcan_core::run_env::{now_rfc3339, Environment};
 use glcan_core::optim::{OptimizerConfig, Schedule};
 use glcan_core::split::{self, SplitStrategy};
 use glcan_core::train::{train_classifier, ClassificationData, OptimizerScope, TrainConfig, TrainOutcome};
@@ -67,11 +67,7 @@ impl GridConfig {
     /// e.g. `epochs=5`, `seeds=[0,1]`, `methods=["e2e","glcan"]`, `aux.glcan.fusion="gated-sum"`);
     /// unknown fields and impossible values are errors naming the file or the override.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read preset {}", path.display()))?;
-        let mut table: toml::Table = toml::from_str(&text).with_context(|| format!("malformed preset {}", path.display()))?;
-        for assignment in overrides {
-            apply_override(&mut table, assignment).with_context(|| format!("bad override {assignment:?}"))?;
-        }
+        let table = glcan_core::preset::load_table(path, overrides)?;
         let config: GridConfig = table.try_into().with_context(|| format!("malformed preset {}", path.display()))?;
         config.check().with_context(|| format!("invalid preset {}", path.display()))?;
         Ok(config)
@@ -122,27 +118,6 @@ impl GridConfig {
     }
 }
 
-/// Sets `dotted.key = value` in `table`; a value that is not valid TOML is taken as a string.
-fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<()> {
-    let (key, raw) = assignment.split_once('=').context("expected field=value")?;
-    let value: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
-        Ok(mut parsed) => parsed.remove("v").expect("just parsed"),
-        Err(_) => toml::Value::String(raw.trim().to_owned()),
-    };
-    let mut parts: Vec<&str> = key.trim().split('.').collect();
-    let last = parts.pop().filter(|k| !k.is_empty()).context("empty field name")?;
-    let mut current = table;
-    for part in parts {
-        current = current
-            .entry(part)
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-            .as_table_mut()
-            .with_context(|| format!("{part} is not a table"))?;
-    }
-    current.insert(last.to_owned(), value);
-    Ok(())
-}
-
 /// One point of the grid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunKey {
@@ -183,52 +158,6 @@ impl RunKey {
             && row.seed == self.seed
             && row.network == self.network
     }
-}
-
-/// What the runner records about the machine and code, beside every run.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Environment {
-    pub git_commit: String,
-    pub tch_version: &'static str,
-    pub torch_version: &'static str,
-    pub device: String,
-    pub threads: i32,
-    pub cpu: String,
-}
-
-impl Environment {
-    pub fn capture(device: Device) -> Self {
-        Environment {
-            git_commit: git_commit(),
-            tch_version: "0.26.0",
-            torch_version: "2.13.0",
-            device: memory::device_name(device),
-            threads: tch::get_num_threads(),
-            cpu: cpu_model(),
-        }
-    }
-}
-
-fn git_commit() -> String {
-    let output = std::process::Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output();
-    match output {
-        Ok(out) if out.status.success() => {
-            let commit = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            let dirty = std::process::Command::new("git").args(["status", "--porcelain", "--untracked-files=no"]).output();
-            match dirty {
-                Ok(d) if !d.stdout.is_empty() => format!("{commit}-dirty"),
-                _ => commit,
-            }
-        }
-        _ => "unknown".to_owned(),
-    }
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| info.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_owned()))
-        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// Runs the whole grid into `out` (results.csv and runs/). Returns (ran, skipped, failed).
@@ -345,22 +274,6 @@ fn result_row(config: &GridConfig, key: &RunKey, outcome: &Result<RunReport>, en
     }
 }
 
-/// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, no time-zone data).
-fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,12 +322,5 @@ mod tests {
         assert!(message.contains("field=value"), "{message}");
         let message = format!("{:#}", GridConfig::load(&path, &["epoch=5".to_owned()]).unwrap_err());
         assert!(message.contains("epoch"), "{message}");
-    }
-
-    #[test]
-    fn timestamps_are_rfc3339_utc() {
-        let now = now_rfc3339();
-        assert_eq!(now.len(), 20);
-        assert!(now.starts_with("20") && now.ends_with('Z') && now.as_bytes()[10] == b'T', "{now}");
     }
 }

@@ -1,1 +1,3 @@
 //! Object-detection suite (VOC, COCO, digit canvases, deepforest) for local learning.
+
+pub mod detector;

@@ -1,0 +1,81 @@
+//! What every suite records beside a run: the code, the machine, the time. Shared by the
+//! grid runners of the suites so that their `env.json` files and result rows agree.
+
+use tch::Device;
+
+use crate::memory;
+
+/// The machine and code a run ran on (`env.json` of a run directory).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Environment {
+    pub git_commit: String,
+    pub tch_version: &'static str,
+    pub torch_version: &'static str,
+    pub device: String,
+    pub threads: i32,
+    pub cpu: String,
+}
+
+impl Environment {
+    pub fn capture(device: Device) -> Self {
+        Environment {
+            git_commit: git_commit(),
+            tch_version: "0.26.0",
+            torch_version: "2.13.0",
+            device: memory::device_name(device),
+            threads: tch::get_num_threads(),
+            cpu: cpu_model(),
+        }
+    }
+}
+
+/// The checked-out commit (12 hex digits), `-dirty` when tracked files differ from it.
+fn git_commit() -> String {
+    let output = std::process::Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output();
+    match output {
+        Ok(out) if out.status.success() => {
+            let commit = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            let dirty = std::process::Command::new("git").args(["status", "--porcelain", "--untracked-files=no"]).output();
+            match dirty {
+                Ok(d) if !d.stdout.is_empty() => format!("{commit}-dirty"),
+                _ => commit,
+            }
+        }
+        _ => "unknown".to_owned(),
+    }
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| info.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_owned()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, no time-zone data).
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        let now = now_rfc3339();
+        assert_eq!(now.len(), 20);
+        assert!(now.starts_with("20") && now.ends_with('Z') && now.as_bytes()[10] == b'T', "{now}");
+    }
+}
