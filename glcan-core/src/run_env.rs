@@ -29,6 +29,25 @@ impl Environment {
     }
 }
 
+/// A device by name: `cpu`, `cuda` (device 0) or `cuda:N`; CUDA must be available.
+pub fn parse_device(name: &str) -> crate::Result<Device> {
+    let device = match name {
+        "cpu" => return Ok(Device::Cpu),
+        "cuda" => Device::Cuda(0),
+        other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
+            Some(index) => Device::Cuda(index),
+            None => return Err(crate::Error::config("device", format!("unknown device {name:?}: expected cpu, cuda or cuda:N"))),
+        },
+    };
+    let available = tch::Cuda::device_count() as usize;
+    match device {
+        Device::Cuda(index) if index >= available => {
+            Err(crate::Error::config("device", format!("{name} requested, but libtorch sees {available} CUDA device(s)")))
+        }
+        _ => Ok(device),
+    }
+}
+
 /// The checked-out commit (12 hex digits), `-dirty` when tracked files differ from it.
 fn git_commit() -> String {
     let output = std::process::Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output();
