@@ -33,6 +33,7 @@ reproduce: setup data ## the main job: the quick preset on real Fashion-MNIST, t
 	$(CARGO) build --release -p bench-classify -p reports
 	$(CARGO) run --release -q -p bench-classify -- grid --config configs/quick.toml --out runs/quick
 	$(CARGO) run --release -q -p reports -- build --results runs/quick/results.csv --out reports/quick --command "make reproduce"
+	$(CARGO) run --release -q -p bench-detect -- grid --config configs/detect-quick.toml --out runs/detect-quick && $(CARGO) run --release -q -p reports -- build --results runs/detect-quick/results.csv --out reports/detect-quick --command "make reproduce"
 
 bench: setup data ## criterion benchmarks (loader throughput, ...)
 	$(CARGO) bench --workspace

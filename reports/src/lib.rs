@@ -10,6 +10,7 @@ pub mod error;
 pub mod group;
 pub mod methods;
 pub mod metric;
+pub mod pictures;
 pub mod plots;
 pub mod published;
 pub mod report;

@@ -106,6 +106,9 @@ fn group_section(group: &Group, results_dir: &Path, out: &Path, context: &Report
         }
         warnings = curves.warnings;
     }
+    if let Some(section) = crate::pictures::predictions_section(group, results_dir, out, built)? {
+        text.push_str(&section);
+    }
     if let Some(list) = failed_list(group) {
         text.push_str(&format!("### Failed runs\n\n{list}\n"));
     }
