@@ -252,7 +252,7 @@ pub struct RunReport {
 
 /// Trains and evaluates one run into `run_dir`.
 pub fn run_one(config: &GridConfig, key: &RunKey, run_dir: &Path, data_dir: &Path, device: Device, environment: &Environment) -> Result<RunReport> {
-    let sets = config.dataset.open(data_dir, &config.digits_dir, &config.digits, config.format, config.validation, config.train_subset)?;
+    let sets = config.dataset.open(data_dir, &config.digits_dir, &config.digits, config.format, config.validation, config.train_subset, config.image_size)?;
     let network = network_by_name(&config.network, sets.num_classes as i64, config.image_size as i64)?;
     let task = DetectionTask::new(&network, sets.num_classes as i64, &config.detector)?;
     let train_config = key.train_config(config, &network)?;

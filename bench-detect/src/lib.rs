@@ -6,3 +6,4 @@ pub mod detector;
 pub mod digits;
 pub mod draw;
 pub mod grid;
+pub mod tiles;
