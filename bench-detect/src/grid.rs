@@ -29,9 +29,15 @@ use crate::digits::DigitsConfig;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DetectSplit {
-    /// At pyramid levels: after C3 (K = 2), after C3 and C4 (K = 3), then also after the
-    /// earlier stages, so that every aux net sits at a level of the pyramid.
+    /// At stage ends, the earliest first: after stage 1 (K = 2), after stage 1 and C3
+    /// (K = 3), after stage 1, C3 and C4 (K = 4), then the stem. The early, high-resolution
+    /// stages hold most of the activation memory and learn generic features locally, so
+    /// cutting them off first saves the most memory for the least accuracy (InfoPro's
+    /// memory-balanced splits cut early for the same reason).
     #[default]
+    Early,
+    /// At pyramid levels first: after C3 (K = 2), after C3 and C4 (K = 3), then the earlier
+    /// stage ends, so that every aux net sits at a level of the pyramid.
     Pyramid,
     /// Nearly equal numbers of units per module.
     Even,
@@ -117,13 +123,15 @@ pub fn split_strategy(network: &dyn UnitNetwork, k: usize, strategy: DetectSplit
     }
     let (taps, _) = pyramid_taps(network)?;
     let units = network.units();
-    // Candidates in order of preference: C3, C4, then the ends of earlier stages, deepest first.
-    let mut candidates = vec![taps[0], taps[1]];
-    let mut stage_ends: Vec<usize> = (0..taps[0]).filter(|&i| units[i + 1].id.stage != units[i].id.stage).collect();
-    stage_ends.reverse();
-    candidates.extend(stage_ends);
+    // Ends of the stages before C3, deepest first (stage 1, then the stem).
+    let mut early: Vec<usize> = (0..taps[0]).filter(|&i| units[i + 1].id.stage != units[i].id.stage).collect();
+    early.reverse();
+    let candidates: Vec<usize> = match strategy {
+        DetectSplit::Pyramid => [taps[0], taps[1]].into_iter().chain(early).collect(),
+        _ => early.first().copied().into_iter().chain([taps[0], taps[1]]).chain(early.iter().skip(1).copied()).collect(),
+    };
     if k - 1 > candidates.len() {
-        bail!("split pyramid: {} has {} stage ends to cut at, K = {k} needs {}", network.name(), candidates.len(), k - 1);
+        bail!("split {strategy:?}: {} has {} stage ends to cut at, K = {k} needs {}", network.name(), candidates.len(), k - 1);
     }
     let mut points: Vec<usize> = candidates[..k - 1].to_vec();
     points.sort_unstable();
@@ -349,17 +357,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pyramid_splits_cut_at_c3_then_c4_then_earlier_stages() {
+    fn splits_cut_at_stage_ends_in_the_order_of_their_strategy() {
         let net = network_by_name("resnet10-w8", 10, 64).unwrap();
         // Units: stem [0,0], [1,0], [2,0] = C3, [3,0] = C4, [4,0] = C5.
-        let points = |k| match split_strategy(&net, k, DetectSplit::Pyramid).unwrap() {
+        let points = |k, strategy| match split_strategy(&net, k, strategy).unwrap() {
             SplitStrategy::Points(p) => p,
             other => panic!("{other:?}"),
         };
         use glcan_core::models::UnitId;
-        assert_eq!(points(2), [UnitId::new(2, 0)]);
-        assert_eq!(points(3), [UnitId::new(2, 0), UnitId::new(3, 0)]);
-        assert_eq!(points(4), [UnitId::new(1, 0), UnitId::new(2, 0), UnitId::new(3, 0)]);
+        let (stem, s1, c3, c4) = (UnitId::new(0, 0), UnitId::new(1, 0), UnitId::new(2, 0), UnitId::new(3, 0));
+        assert_eq!(points(2, DetectSplit::Pyramid), [c3]);
+        assert_eq!(points(3, DetectSplit::Pyramid), [c3, c4]);
+        assert_eq!(points(4, DetectSplit::Pyramid), [s1, c3, c4]);
+        assert_eq!(points(2, DetectSplit::Early), [s1]);
+        assert_eq!(points(3, DetectSplit::Early), [s1, c3]);
+        assert_eq!(points(5, DetectSplit::Early), [stem, s1, c3, c4]);
         assert!(split_strategy(&net, 6, DetectSplit::Pyramid).is_err());
         assert!(network_by_name("vgg", 10, 64).is_err() && network_by_name("resnet10-wx", 10, 64).is_err());
     }

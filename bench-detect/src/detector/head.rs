@@ -141,28 +141,63 @@ impl NetworkHead for RetinaNetHead {
 
 /// The detection head an aux net ends in: the subnets at the module's one level, with
 /// anchors of every pyramid level's base size so that it sees objects of all sizes. Its
-/// stride comes from the image and feature sizes.
+/// stride comes from the image and feature sizes; features finer than the pyramid's finest
+/// level (a module ending before C3) are average-pooled to that level first, as the
+/// pyramid has no finer level to put a head on.
 #[derive(Debug)]
 pub struct AuxDetectionHead {
     subnets: RetinaSubnets,
     sizes: Vec<f64>,
+    min_stride: i64,
     config: DetectorConfig,
 }
 
 impl AuxDetectionHead {
-    /// `sizes`: the anchor sizes (one per scale).
-    pub fn new(p: nn::Path, channels: i64, num_classes: i64, sizes: Vec<f64>, config: &DetectorConfig) -> Self {
+    /// `sizes`: the anchor sizes (one per scale); `min_stride`: of the finest pyramid level.
+    pub fn new(p: nn::Path, channels: i64, num_classes: i64, sizes: Vec<f64>, min_stride: i64, config: &DetectorConfig) -> Self {
         let subnets = RetinaSubnets::new(p, channels, config.fpn_width, config.aux_head_convs, num_classes, anchors::per_cell(&sizes));
-        AuxDetectionHead { subnets, sizes, config: config.clone() }
+        AuxDetectionHead { subnets, sizes, min_stride, config: config.clone() }
     }
 }
 
 impl TaskHead for AuxDetectionHead {
     fn loss(&self, features: &Tensor, targets: &LocalTargets, _train: bool) -> Tensor {
-        let (image, size) = (targets.images.size(), features.size());
-        let stride = ((image[2] as f64 / size[2] as f64).round() as i64).max(1);
+        let image = targets.images.size();
+        let stride = ((image[2] as f64 / features.size()[2] as f64).round() as i64).max(1);
+        let features = if stride < self.min_stride {
+            let factor = self.min_stride / stride;
+            features.avg_pool2d([factor, factor], [factor, factor], [0, 0], true, true, None::<i64>)
+        } else {
+            features.shallow_clone()
+        };
+        let stride = stride.max(self.min_stride);
+        let size = features.size();
         let anchors = anchors::grid(size[2], size[3], stride, &self.sizes, features.device());
-        let (logits, deltas) = self.subnets.forward(features);
+        let (logits, deltas) = self.subnets.forward(&features);
         detection_loss(&logits, &deltas, &anchors, targets.target, &self.config.loss).to_kind(Kind::Float)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    #[test]
+    fn an_aux_head_below_the_finest_level_pools_up_to_it_and_trains() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let config = DetectorConfig::default();
+        let head = AuxDetectionHead::new(vs.root(), 4, 3, vec![16.0, 32.0, 64.0], 8, &config);
+        let images = Tensor::zeros([2, 3, 64, 64], (Kind::Float, Device::Cpu));
+        // Stride 4 features: a grid of 16x16 pooled to 8x8 (stride 8).
+        let features = Tensor::randn([2, 4, 16, 16], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+        let target = Tensor::from_slice(&[8.0f32, 8.0, 40.0, 30.0, 2.0, 0.0, 0.0, 0.0, 0.0, -1.0]).view([2, 1, 5]);
+        let loss = head.loss(&features, &LocalTargets { images: &images, raw_images: &images, target: &target }, true);
+        assert!(loss.double_value(&[]).is_finite());
+        loss.backward();
+        assert!(features.grad().abs().sum(Kind::Float).double_value(&[]) > 0.0);
+        // Its anchors: 8x8 cells x 9 at stride 8, as the output of the class subnet says.
+        let pooled = features.avg_pool2d([2, 2], [2, 2], [0, 0], true, true, None::<i64>);
+        assert_eq!(head.subnets.forward(&pooled).0.size(), [2, 8 * 8 * 9, 3]);
     }
 }

@@ -119,8 +119,9 @@ impl DetectionTask {
         // cover the sizes the whole pyramid covers.
         let sizes: Vec<f64> = strides.iter().map(|&s| config.anchor_scale * s as f64).collect();
         let aux_config = config.clone();
+        let min_stride = strides[0];
         let aux_head: Box<TaskHeadFactory> = Box::new(move |p: nn::Path, channels: i64| -> Box<dyn TaskHead> {
-            Box::new(head::AuxDetectionHead::new(p, channels, num_classes, sizes.clone(), &aux_config))
+            Box::new(head::AuxDetectionHead::new(p, channels, num_classes, sizes.clone(), min_stride, &aux_config))
         });
         Ok(DetectionTask { config: config.clone(), num_classes, taps, strides, aux_head })
     }
