@@ -32,13 +32,16 @@ impl Default for LossConfig {
 
 /// Sigmoid focal loss of `logits` against 0/1 `targets`, elementwise (no reduction):
 /// `-alpha_t (1 - p_t)^gamma ln p_t`.
+///
+/// Written through `z = logits * (2 t - 1)`, where `p_t = sigmoid(z)`, `1 - p_t =
+/// sigmoid(-z)` and `-ln p_t = softplus(-z)`: autograd then keeps about half as many
+/// `[B, N, C]` tensors as the textbook form, and the loss over every anchor and class is
+/// the largest activation of a small detector's training step.
 pub fn sigmoid_focal_loss(logits: &Tensor, targets: &Tensor, alpha: f64, gamma: f64) -> Tensor {
-    let p = logits.sigmoid();
-    let ce = logits.binary_cross_entropy_with_logits::<Tensor>(targets, None, None, Reduction::None);
-    let p_t: Tensor = &p * targets + (1.0 - &p) * (1.0 - targets);
-    let alpha_t: Tensor = targets * alpha + (1.0 - targets) * (1.0 - alpha);
-    let modulating = p_t.neg().g_add_scalar(1.0).pow_tensor_scalar(gamma);
-    alpha_t * ce * modulating
+    let (sign, alpha_t) = tch::no_grad(|| (targets * 2.0 - 1.0, targets * (2.0 * alpha - 1.0) + (1.0 - alpha)));
+    let minus_z = -(logits * sign);
+    let modulating = if gamma == 2.0 { minus_z.sigmoid().square() } else { minus_z.sigmoid().pow_tensor_scalar(gamma) };
+    modulating * minus_z.softplus() * alpha_t
 }
 
 /// What the matching gave each anchor of each image.
