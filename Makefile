@@ -58,6 +58,7 @@ reproduce: setup data ## the main job: the quick preset on real Fashion-MNIST, t
 	$(CARGO) run --release -q -p bench-classify -- grid --config configs/quick.toml --out runs/quick
 	$(CARGO) run --release -q -p reports -- build --results runs/quick/results.csv --out reports/quick --command "make reproduce"
 	$(CARGO) run --release -q -p bench-sr -- grid --config configs/sr-quick.toml --out runs/sr-quick && $(CARGO) run --release -q -p reports -- build --results runs/sr-quick/results.csv --out reports/sr-quick --command "make reproduce"
+	$(CARGO) run --release -q -p bench-detect -- grid --config configs/detect-quick.toml --out runs/detect-quick && $(CARGO) run --release -q -p reports -- build --results runs/detect-quick/results.csv --out reports/detect-quick --command "make reproduce"
 
 bench: setup data ## criterion benchmarks (loader throughput, ...)
 	$(CARGO) bench --workspace

@@ -1,6 +1,6 @@
 //! Command-line pieces shared by the subcommands.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use glcan_core::aux::Method;
 use glcan_core::split::SplitStrategy;
 use tch::Device;
@@ -36,17 +36,5 @@ pub fn parse_method(name: &str) -> Result<Method> {
 
 /// `--device`: `cpu`, `cuda` (device 0) or `cuda:N`; CUDA must be available.
 pub fn parse_device(name: &str) -> Result<Device> {
-    let device = match name {
-        "cpu" => return Ok(Device::Cpu),
-        "cuda" => Device::Cuda(0),
-        other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
-            Some(index) => Device::Cuda(index),
-            None => bail!("unknown device {name:?}: expected cpu, cuda or cuda:N"),
-        },
-    };
-    let available = tch::Cuda::device_count() as usize;
-    match device {
-        Device::Cuda(index) if index >= available => bail!("{name} requested, but libtorch sees {available} CUDA device(s)"),
-        _ => Ok(device),
-    }
+    Ok(glcan_core::run_env::parse_device(name)?)
 }

@@ -13,12 +13,11 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use glcan_core::aux::{AuxConfig, Method};
 use glcan_core::data::subset::Subset;
-use glcan_core::memory;
 use glcan_core::models;
+use glcan_core::run_env::{now_rfc3339, Environment};
 use glcan_core::optim::{OptimizerConfig, Schedule};
 use glcan_core::split::{self, SplitStrategy};
 use glcan_core::train::{train_classifier, ClassificationData, OptimizerScope, TrainConfig, TrainOutcome};
-use reports::environment::{now_rfc3339, Environment};
 use reports::results::{append_row, read_rows, ResultRow, RunStatus};
 use tch::Device;
 
@@ -77,7 +76,8 @@ impl GridConfig {
     /// e.g. `epochs=5`, `seeds=[0,1]`, `methods=["e2e","glcan"]`, `aux.glcan.fusion="gated-sum"`);
     /// unknown fields and impossible values are errors naming the file or the override.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
-        let config: GridConfig = reports::preset::load(path, overrides)?;
+        let table = glcan_core::preset::load_table(path, overrides)?;
+        let config: GridConfig = table.try_into().with_context(|| format!("malformed preset {}", path.display()))?;
         config.check().with_context(|| format!("invalid preset {}", path.display()))?;
         Ok(config)
     }
@@ -189,7 +189,7 @@ pub fn run(config: &GridConfig, out: &Path, data_dir: &Path) -> Result<(usize, u
     }
     let results = out.join("results.csv");
     let done = if results.exists() { read_rows(&results)? } else { Vec::new() };
-    let environment = Environment::capture(memory::device_name(device), tch::get_num_threads());
+    let environment = Environment::capture(device);
     let runs = config.runs();
     let (mut ran, mut skipped, mut failed) = (0, 0, 0);
     for (i, key) in runs.iter().enumerate() {

@@ -1,10 +1,14 @@
-//! `bench-detect`: the object-detection suite of local learning. For now it holds the
-//! evaluator: COCO-style AP (pycocotools' rules) and VOC AP50 of a results file.
+//! `bench-detect`: the object-detection suite of local learning: the digit-detection set
+//! generator, the grid of E2E / DGL / GLCAN runs of a RetinaNet-style detector, and the
+//! evaluator (COCO-style AP with pycocotools' rules, VOC AP50) of a results file.
 
 mod eval;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use bench_detect::digits::{self, DigitsConfig};
+use bench_detect::grid;
 use clap::{Parser, Subcommand};
 
 /// Local learning of deep networks on object detection.
@@ -21,6 +25,40 @@ enum Command {
     /// AP (IoU .50:.95), AP50, AP75, APs, APm, APl with pycocotools' rules (100 detections
     /// per image and category) and VOC_AP50 (all-point), on the 0-1 scale, -1 where undefined.
     Eval(eval::EvalArgs),
+    /// Write the digit-detection set: real MNIST digits on canvases, with exact boxes, as
+    /// COCO JSON and VOC XML (train canvases from MNIST train digits, test from test digits).
+    MakeDigits {
+        /// Output folder (must not exist, unless it holds a set made with the same options).
+        #[arg(long)]
+        out: PathBuf,
+        /// The MNIST IDX files. Default: <data dir>/mnist.
+        #[arg(long)]
+        mnist: Option<PathBuf>,
+        #[arg(long, default_value_t = DigitsConfig::default().train)]
+        train: usize,
+        #[arg(long, default_value_t = DigitsConfig::default().test)]
+        test: usize,
+        #[arg(long, default_value_t = DigitsConfig::default().canvas)]
+        canvas: usize,
+        #[arg(long, default_value_t = DigitsConfig::default().max_digits)]
+        max_digits: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Run every (method, K, seed) of a detection preset (configs/detect-*.toml), appending
+    /// one row per run to <out>/results.csv; runs already done are skipped.
+    Grid {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Default: $GLCAN_DATA_DIR or data/.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Override a preset field, in TOML syntax: --set epochs=5 --set 'ks=[2]'.
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        overrides: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -31,6 +69,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Eval(args) => {
             println!("{}", serde_json::to_string(&eval::run(&args)?)?);
+            Ok(())
+        }
+        Command::MakeDigits { out, mnist, train, test, canvas, max_digits, seed } => {
+            let config = DigitsConfig { train, test, canvas, max_digits, seed, ..DigitsConfig::default() };
+            let mnist = mnist.unwrap_or_else(|| glcan_core::paths::data_root().join("mnist"));
+            let made = digits::generate(&mnist, &out, &config)?;
+            eprintln!("{} {}", if made { "wrote" } else { "already there:" }, out.display());
+            Ok(())
+        }
+        Command::Grid { config, out, data_dir, overrides } => {
+            let preset = grid::GridConfig::load(&config, &overrides)?;
+            let (ran, skipped, failed) = grid::run(&preset, &out, &data_dir.unwrap_or_else(glcan_core::paths::data_root))?;
+            eprintln!("grid {}: {ran} runs done ({failed} failed), {skipped} already complete; results in {}", preset.preset, out.join("results.csv").display());
+            anyhow::ensure!(failed == 0, "{failed} of the grid's runs failed (recorded in results.csv)");
             Ok(())
         }
     }

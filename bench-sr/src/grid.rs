@@ -18,13 +18,12 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use glcan_core::aux::{AuxConfig, Method};
 use glcan_core::data::resize::upscale;
-use glcan_core::memory;
 use glcan_core::models::edsr::EdsrConfig;
 use glcan_core::models::{Edsr, UnitNetwork};
 use glcan_core::optim::{OptimizerConfig, Schedule};
 use glcan_core::split::{self, SplitStrategy};
 use glcan_core::train::{train_local, LogProgress, OptimizerScope, TrainConfig, TrainOutcome};
-use reports::environment::{now_rfc3339, Environment};
+use glcan_core::run_env::{now_rfc3339, parse_device, Environment};
 use reports::results::{append_row, read_rows, ResultRow, RunStatus};
 use tch::Device;
 
@@ -121,7 +120,8 @@ impl SrGridConfig {
     /// Reads a preset file and applies `overrides` (`field=value` in TOML syntax); unknown
     /// fields and impossible values are errors naming the file or the override.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
-        let config: SrGridConfig = reports::preset::load(path, overrides)?;
+        let table = glcan_core::preset::load_table(path, overrides)?;
+        let config: SrGridConfig = table.try_into().with_context(|| format!("malformed preset {}", path.display()))?;
         config.check().with_context(|| format!("invalid preset {}", path.display()))?;
         Ok(config)
     }
@@ -249,7 +249,7 @@ pub fn run(config: &SrGridConfig, out: &Path, data_dir: &Path) -> Result<(usize,
     let device = parse_device(&config.device)?;
     let results = out.join("results.csv");
     let done = if results.exists() { read_rows(&results)? } else { Vec::new() };
-    let environment = Environment::capture(memory::device_name(device), tch::get_num_threads());
+    let environment = Environment::capture(device);
     let (mut ran, mut skipped, mut failed) = (0, 0, 0);
     let mut loaded: HashMap<usize, ScaleData> = HashMap::new();
     for &scale in &config.scales {
@@ -305,18 +305,6 @@ fn scale_data<'a>(loaded: &'a mut HashMap<usize, ScaleData>, config: &SrGridConf
         std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
         std::collections::hash_map::Entry::Vacant(entry) => entry.insert(load_scale(config, data_dir, scale)?),
     })
-}
-
-/// `cpu`, `cuda` or `cuda:N`.
-pub fn parse_device(text: &str) -> Result<Device> {
-    match text {
-        "cpu" => Ok(Device::Cpu),
-        "cuda" => Ok(Device::Cuda(0)),
-        other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
-            Some(index) => Ok(Device::Cuda(index)),
-            None => bail!("device must be cpu, cuda or cuda:N, not {other:?}"),
-        },
-    }
 }
 
 /// Bicubic up-scaling of every test image, scored; the bicubic and HR crops are saved.
@@ -499,11 +487,5 @@ mod tests {
         let paper = SrGridConfig::load(&configs.join("sr-paper.toml"), &[]).unwrap();
         assert_eq!(paper.network(2).unwrap().name(), "edsr-baseline-x2", "the paper preset trains EDSR-baseline");
         assert_eq!((paper.runs().len(), paper.scales.clone(), paper.input_skip), (10, vec![2, 4], InputSkip::None));
-    }
-
-    #[test]
-    fn devices_parse() {
-        assert_eq!(parse_device("cuda:1").unwrap(), Device::Cuda(1));
-        assert!(parse_device("gpu").unwrap_err().to_string().contains("gpu"));
     }
 }

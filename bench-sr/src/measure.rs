@@ -14,7 +14,7 @@ use glcan_core::split::SplitStrategy;
 use glcan_core::train::{LocalNetwork, TrainConfig};
 use tch::{Device, Kind, Tensor};
 
-use crate::grid::parse_device;
+use glcan_core::run_env::parse_device;
 use crate::task::{InputSkip, SuperResolution};
 
 /// Measure one configuration's training step on random patches.

@@ -18,6 +18,8 @@ pub mod metrics;
 pub mod models;
 pub mod optim;
 pub mod paths;
+pub mod preset;
+pub mod run_env;
 pub mod split;
 pub mod train;
 pub mod unit_costs;

@@ -126,6 +126,9 @@ Left to right: {}. One test image per row ({}): the most detailed window of its 
         }
         warnings = curves.warnings;
     }
+    if let Some(section) = crate::pictures::predictions_section(group, results_dir, out, built)? {
+        text.push_str(&section);
+    }
     if let Some(list) = failed_list(group) {
         text.push_str(&format!("### Failed runs\n\n{list}\n"));
     }

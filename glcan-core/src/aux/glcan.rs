@@ -42,6 +42,10 @@ pub enum GlobalInit {
 pub enum Fusion {
     /// Pool the local branch to the global resolution and concatenate channels.
     Concat,
+    /// Upsample the global branch (nearest) to the local resolution and concatenate
+    /// channels: for dense tasks (detection), whose task head needs the module's own
+    /// resolution to place small objects, as an FPN's top-down path does.
+    ConcatUp,
     /// Project the pooled local branch to the global width; `g * local + (1 - g) * global`
     /// with a learnable per-channel gate `g = sigmoid(a)`, `a` starting at 0.
     GatedSum,
@@ -220,6 +224,8 @@ pub struct GlcanAux {
     /// Per-branch heads (local, global), when both branches exist and their weight is > 0.
     branch_heads: Option<(Box<dyn TaskHead>, Box<dyn TaskHead>)>,
     branch_loss_weight: f64,
+    /// `ConcatUp`: fuse at the local resolution.
+    upsample_global: bool,
 }
 
 impl GlcanAux {
@@ -248,6 +254,7 @@ impl GlcanAux {
             head: ctx.build_task_head(&p / "head", c_fused),
             branch_heads,
             branch_loss_weight: config.branch_loss_weight,
+            upsample_global: config.fusion == Fusion::ConcatUp,
         })
     }
 
@@ -256,6 +263,10 @@ impl GlcanAux {
         let local = (!self.local.is_empty()).then(|| self.local.iter().fold(h.shallow_clone(), |x, layer| layer.forward_t(&x, train)));
         let global = self.global.as_ref().map(|g| g.forward(h, train));
         let fused = match (&local, &global) {
+            (Some(l), Some(g)) if self.upsample_global => {
+                let size = l.size();
+                Tensor::cat(&[l.shallow_clone(), g.upsample_nearest2d([size[2], size[3]], None, None)], 1)
+            }
             (Some(l), Some(g)) => {
                 let size = g.size();
                 let pooled = l.adaptive_avg_pool2d([size[2], size[3]]);
@@ -317,6 +328,7 @@ mod tests {
         let variants = [
             GlcanConfig::default(),
             GlcanConfig { fusion: Fusion::GatedSum, ..Default::default() },
+            GlcanConfig { fusion: Fusion::ConcatUp, ..Default::default() },
             GlcanConfig { use_global: false, ..Default::default() },
             GlcanConfig { use_local: false, ..Default::default() },
             GlcanConfig { branch_loss_weight: 0.1, local_layers: 2, global_width: 1.0, ..Default::default() },

@@ -1,26 +1,54 @@
-//! What every run records about the code and the machine beside its result (`env.json`,
-//! and the commit, device and threads of its result row), and the time stamps of rows.
+//! What every suite records beside a run: the code, the machine, the time. Shared by the
+//! grid runners of the suites so that their `env.json` files and result rows agree.
 
-/// The code and machine of a run.
+use tch::Device;
+
+use crate::memory;
+
+/// The machine and code a run ran on (`env.json` of a run directory).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Environment {
-    /// `git rev-parse --short=12 HEAD`, with `-dirty` when tracked files are modified.
     pub git_commit: String,
     pub tch_version: &'static str,
     pub torch_version: &'static str,
-    /// `cpu` or `cuda:0 (<name>)`, as the suite describes it.
     pub device: String,
     pub threads: i32,
     pub cpu: String,
 }
 
 impl Environment {
-    /// The environment now, for a run on `device` with `threads` libtorch threads.
-    pub fn capture(device: String, threads: i32) -> Self {
-        Environment { git_commit: git_commit(), tch_version: "0.26.0", torch_version: "2.13.0", device, threads, cpu: cpu_model() }
+    pub fn capture(device: Device) -> Self {
+        Environment {
+            git_commit: git_commit(),
+            tch_version: "0.26.0",
+            torch_version: "2.13.0",
+            device: memory::device_name(device),
+            threads: tch::get_num_threads(),
+            cpu: cpu_model(),
+        }
     }
 }
 
+/// A device by name: `cpu`, `cuda` (device 0) or `cuda:N`; CUDA must be available.
+pub fn parse_device(name: &str) -> crate::Result<Device> {
+    let device = match name {
+        "cpu" => return Ok(Device::Cpu),
+        "cuda" => Device::Cuda(0),
+        other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
+            Some(index) => Device::Cuda(index),
+            None => return Err(crate::Error::config("device", format!("unknown device {name:?}: expected cpu, cuda or cuda:N"))),
+        },
+    };
+    let available = tch::Cuda::device_count() as usize;
+    match device {
+        Device::Cuda(index) if index >= available => {
+            Err(crate::Error::config("device", format!("{name} requested, but libtorch sees {available} CUDA device(s)")))
+        }
+        _ => Ok(device),
+    }
+}
+
+/// The checked-out commit (12 hex digits), `-dirty` when tracked files differ from it.
 fn git_commit() -> String {
     let output = std::process::Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output();
     match output {
@@ -46,11 +74,6 @@ fn cpu_model() -> String {
 /// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, no time-zone data).
 pub fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    rfc3339(secs)
-}
-
-/// `secs` after the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn rfc3339(secs: i64) -> String {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -70,10 +93,8 @@ mod tests {
 
     #[test]
     fn timestamps_are_rfc3339_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        // 2024-02-29 (a leap day) 12:34:56 UTC.
-        assert_eq!(rfc3339(1_709_210_096), "2024-02-29T12:34:56Z");
         let now = now_rfc3339();
-        assert!(now.len() == 20 && now.starts_with("20") && now.ends_with('Z'), "{now}");
+        assert_eq!(now.len(), 20);
+        assert!(now.starts_with("20") && now.ends_with('Z') && now.as_bytes()[10] == b'T', "{now}");
     }
 }
