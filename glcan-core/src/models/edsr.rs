@@ -396,9 +396,11 @@ mod tests {
         let store = nn::VarStore::new(Device::Cpu);
         let c = conv(store.root() / "c", 64, 64, 3);
         let bound = 1.0 / (64.0f64 * 9.0).sqrt();
+        // Within the bound, and reaching well into it (64 biases all below half of it would
+        // happen with probability 2^-64).
         for t in [&c.ws, c.bs.as_ref().unwrap()] {
             let largest = t.abs().max().double_value(&[]);
-            assert!(largest <= bound && largest > 0.9 * bound, "{largest} vs {bound}");
+            assert!(largest <= bound && largest > 0.5 * bound, "{largest} vs {bound}");
         }
         // An untrained baseline maps a mid-grey image to values near the image range.
         tch::manual_seed(0);
