@@ -13,11 +13,14 @@ CARGO ?= cargo
 
 # The regression check: every suite's smoke preset runs into $(SMOKE)/results.csv, which is
 # compared with the committed baseline. Extra `--set field=value` overrides for the
-# classification smoke grid go in SMOKE_SET_CLASSIFY, e.g. to watch the check fail:
+# classification, SR and detection smoke grids go in SMOKE_SET_CLASSIFY, SMOKE_SET_SR and
+# SMOKE_SET_DETECT, e.g. to watch the check fail:
 #   make regress SMOKE_SET_CLASSIFY='--set aux.glcan.use_global=false'
 SMOKE := runs/smoke
 BASELINE := baselines/smoke.csv
 SMOKE_SET_CLASSIFY ?=
+SMOKE_SET_SR ?=
+SMOKE_SET_DETECT ?=
 
 .PHONY: help setup data build test unit smoke regress baseline reproduce bench clean-data
 
@@ -41,10 +44,12 @@ unit: setup data ## unit, integration and doc tests; criterion benchmarks compil
 	$(CARGO) test --workspace --release --doc
 
 # One line per suite, each appending its smoke preset's rows to $(SMOKE)/results.csv.
-smoke: setup data ## run every suite's smoke preset into runs/smoke/ (from scratch; about 3 min on 2 cores)
+smoke: setup data ## run every suite's smoke preset into runs/smoke/ (from scratch)
 	rm -rf $(SMOKE)
-	$(CARGO) build --release -p bench-classify -p reports
+	$(CARGO) build --release -p bench-classify -p bench-sr -p bench-detect -p reports
 	$(CARGO) run --release -q -p bench-classify -- grid --config configs/smoke.toml --out $(SMOKE) $(SMOKE_SET_CLASSIFY)
+	$(CARGO) run --release -q -p bench-sr -- grid --config configs/sr-smoke.toml --out $(SMOKE) $(SMOKE_SET_SR)
+	$(CARGO) run --release -q -p bench-detect -- grid --config configs/detect-smoke.toml --out $(SMOKE) $(SMOKE_SET_DETECT)
 
 regress: smoke ## compare the smoke runs with baselines/smoke.csv: fails on a metric or memory regression
 	$(CARGO) run --release -q -p reports -- compare --baseline $(BASELINE) --current $(SMOKE)/results.csv --out $(SMOKE)/compare
