@@ -300,35 +300,20 @@ fn detail(outcome: &TrainOutcome, name: &str) -> Option<f64> {
 
 fn result_row(config: &GridConfig, key: &RunKey, outcome: &Result<RunReport>, env: &Environment, run_dir: &Path, seconds: f64) -> ResultRow {
     let base = ResultRow {
-        suite: "detect".into(),
         dataset: config.dataset.name().into(),
         network: config.network.clone(),
         method: key.method.name().into(),
         k: key.k,
         seed: key.seed,
-        preset: config.preset.clone(),
-        status: RunStatus::Ok,
-        error: String::new(),
         epochs: config.epochs,
         batch_size: config.batch_size,
-        train_images: 0,
-        test_images: 0,
-        test_accuracy: None,
-        ap: None,
-        ap50: None,
-        psnr_y: None,
-        ssim_y: None,
-        step_peak_bytes: 0,
-        peak_rss_bytes: 0,
-        images_per_s: 0.0,
-        network_parameters: 0,
         device: env.device.clone(),
         threads: env.threads.max(0) as usize,
-        dtype: "float32".into(),
         git_commit: env.git_commit.clone(),
         run_dir: run_dir.display().to_string(),
         finished_at: now_rfc3339(),
         seconds,
+        ..ResultRow::unmeasured("detect", &config.preset)
     };
     match outcome {
         Ok(report) => {

@@ -361,35 +361,15 @@ struct RunReport {
 
 fn base_row(config: &SrGridConfig, dataset: &str, network: String, env: &Environment, run_dir: &Path, seconds: f64) -> ResultRow {
     ResultRow {
-        suite: "sr".into(),
         dataset: dataset.into(),
         network,
-        method: String::new(),
-        k: 1,
-        seed: 0,
-        preset: config.preset.clone(),
-        status: RunStatus::Ok,
-        error: String::new(),
-        epochs: 0,
-        batch_size: 0,
-        train_images: 0,
-        test_images: 0,
-        test_accuracy: None,
-        ap: None,
-        ap50: None,
-        psnr_y: None,
-        ssim_y: None,
-        step_peak_bytes: 0,
-        peak_rss_bytes: 0,
-        images_per_s: 0.0,
-        network_parameters: 0,
         device: env.device.clone(),
         threads: env.threads.max(0) as usize,
-        dtype: "float32".into(),
         git_commit: env.git_commit.clone(),
         run_dir: run_dir.display().to_string(),
         finished_at: now_rfc3339(),
         seconds,
+        ..ResultRow::unmeasured("sr", &config.preset)
     }
 }
 

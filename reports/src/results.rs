@@ -60,6 +60,45 @@ pub struct ResultRow {
     pub seconds: f64,
 }
 
+impl ResultRow {
+    /// A row of `suite` and `preset` with nothing else known yet: status ok, every identity
+    /// and machine field empty, every measurement empty or zero, float32. Suites fill in
+    /// the rest with struct-update syntax.
+    pub fn unmeasured(suite: &str, preset: &str) -> Self {
+        ResultRow {
+            suite: suite.into(),
+            dataset: String::new(),
+            network: String::new(),
+            method: String::new(),
+            k: 1,
+            seed: 0,
+            preset: preset.into(),
+            status: RunStatus::Ok,
+            error: String::new(),
+            epochs: 0,
+            batch_size: 0,
+            train_images: 0,
+            test_images: 0,
+            test_accuracy: None,
+            ap: None,
+            ap50: None,
+            psnr_y: None,
+            ssim_y: None,
+            step_peak_bytes: 0,
+            peak_rss_bytes: 0,
+            images_per_s: 0.0,
+            network_parameters: 0,
+            device: String::new(),
+            threads: 0,
+            dtype: "float32".into(),
+            git_commit: String::new(),
+            run_dir: String::new(),
+            finished_at: String::new(),
+            seconds: 0.0,
+        }
+    }
+}
+
 /// Where a results file is and what went wrong with it.
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
