@@ -76,8 +76,7 @@ impl GridConfig {
     /// e.g. `epochs=5`, `seeds=[0,1]`, `methods=["e2e","glcan"]`, `aux.glcan.fusion="gated-sum"`);
     /// unknown fields and impossible values are errors naming the file or the override.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
-        let table = glcan_core::preset::load_table(path, overrides)?;
-        let config: GridConfig = table.try_into().with_context(|| format!("malformed preset {}", path.display()))?;
+        let config: GridConfig = glcan_core::preset::load(path, overrides)?;
         config.check().with_context(|| format!("invalid preset {}", path.display()))?;
         Ok(config)
     }

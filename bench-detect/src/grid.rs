@@ -141,8 +141,7 @@ pub fn split_strategy(network: &dyn UnitNetwork, k: usize, strategy: DetectSplit
 impl GridConfig {
     /// Reads a preset and applies `--set` overrides; errors name the file or the field.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
-        let table = glcan_core::preset::load_table(path, overrides)?;
-        let config: GridConfig = table.try_into().with_context(|| format!("malformed preset {}", path.display()))?;
+        let config: GridConfig = glcan_core::preset::load(path, overrides)?;
         config.check().with_context(|| format!("invalid preset {}", path.display()))?;
         Ok(config)
     }

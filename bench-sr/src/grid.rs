@@ -120,8 +120,7 @@ impl SrGridConfig {
     /// Reads a preset file and applies `overrides` (`field=value` in TOML syntax); unknown
     /// fields and impossible values are errors naming the file or the override.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
-        let table = glcan_core::preset::load_table(path, overrides)?;
-        let config: SrGridConfig = table.try_into().with_context(|| format!("malformed preset {}", path.display()))?;
+        let config: SrGridConfig = glcan_core::preset::load(path, overrides)?;
         config.check().with_context(|| format!("invalid preset {}", path.display()))?;
         Ok(config)
     }

@@ -15,6 +15,12 @@ pub fn load_table(path: &Path, overrides: &[String]) -> Result<toml::Table> {
     Ok(table)
 }
 
+/// Reads the preset at `path` with `overrides` applied (see [`load_table`]) as the suite's
+/// preset type `T`; a missing or unknown field is an error naming the file.
+pub fn load<T: serde::de::DeserializeOwned>(path: &Path, overrides: &[String]) -> Result<T> {
+    load_table(path, overrides)?.try_into().map_err(|e| Error::bad_data(path, format!("malformed preset: {e}")))
+}
+
 /// Sets `dotted.key = value` in `table` (the value in TOML syntax: `epochs=5`,
 /// `seeds=[0,1]`, `aux.glcan.fusion="gated-sum"`); a value that is not valid TOML is taken
 /// as a string.
