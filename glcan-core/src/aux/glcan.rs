@@ -10,8 +10,8 @@
 //!   abstraction level the real head will need. It is built at reduced width from scratch,
 //!   or at full width as a copy (then trained) or an EMA (not trained) of the real units.
 //!
-//! The two branches **collaborate**: they are fused (concatenation, or a learnable gated
-//! sum) and feed one task head of the kind of the real head, trained with the task loss.
+//! The two branches **collaborate**: they are fused (concatenation, a learnable gated sum,
+//! or for dense tasks an FPN-style top-down path) and feed one task head of the kind of the real head, trained with the task loss.
 //! Optional per-branch heads add `branch_loss_weight` x their own task losses (off by
 //! default: on held-out training images they cost accuracy, see `scripts/glcan-options.sh`).
 
@@ -49,6 +49,12 @@ pub enum Fusion {
     /// Project the pooled local branch to the global width; `g * local + (1 - g) * global`
     /// with a learnable per-channel gate `g = sigmoid(a)`, `a` starting at 0.
     GatedSum,
+    /// An FPN top-down path (Lin et al. 2017) over the global branch: every global unit's
+    /// output, projected to the local width by a 1x1 lateral, is added to the upsampled
+    /// coarser sum, and the result to the local branch, at the module's resolution. The
+    /// head sees every later level's context at the cost of the module's width, where
+    /// `concat-up` carries the full global width at the module's resolution.
+    TopDown,
 }
 
 /// The GLCAN recipe's knobs.
@@ -133,6 +139,8 @@ type EmaState = (nn::VarStore, Vec<(Tensor, Tensor)>, f64);
 #[derive(Debug)]
 struct GlobalBranch {
     units: Vec<Box<dyn ModuleT>>,
+    /// Output channels of each unit.
+    units_out_channels: Vec<i64>,
     out_channels: i64,
     /// EMA only: the branch's own variables paired with the real units' (destination, source).
     ema: Option<EmaState>,
@@ -143,9 +151,10 @@ impl GlobalBranch {
         let positions = global_unit_positions(ctx);
         let specs = scaled_chain(ctx.channels(), positions.iter().map(|&i| ctx.network.units()[i]), config.global_width);
         let out_channels = specs.last().map_or(ctx.channels(), |s| s.out_channels);
+        let units_out_channels = specs.iter().map(|s| s.out_channels).collect();
         if config.global_init == GlobalInit::Scratch {
             let units = specs.iter().enumerate().map(|(i, spec)| ctx.network.build_unit(p / "global" / i, spec)).collect();
-            return Ok(GlobalBranch { units, out_channels, ema: None });
+            return Ok(GlobalBranch { units, units_out_channels, out_channels, ema: None });
         }
         let real = ctx.real_unit_variables.ok_or_else(|| {
             Error::config("aux.glcan.global_init", "copy and ema need the real units' weights, which this trainer does not provide")
@@ -171,11 +180,21 @@ impl GlobalBranch {
             store.freeze();
             (store, pairs, config.ema_momentum)
         });
-        Ok(GlobalBranch { units, out_channels, ema })
+        Ok(GlobalBranch { units, units_out_channels, out_channels, ema })
     }
 
     fn forward(&self, h: &Tensor, train: bool) -> Tensor {
         self.units.iter().fold(h.shallow_clone(), |x, unit| unit.forward_t(&x, train))
+    }
+
+    /// Every unit's output, the first unit's first.
+    fn forward_levels(&self, h: &Tensor, train: bool) -> Vec<Tensor> {
+        let mut levels: Vec<Tensor> = Vec::with_capacity(self.units.len());
+        for unit in &self.units {
+            let x = levels.last().unwrap_or(h).shallow_clone();
+            levels.push(unit.forward_t(&x, train));
+        }
+        levels
     }
 
     fn follow_real_units(&mut self) {
@@ -226,6 +245,8 @@ pub struct GlcanAux {
     branch_loss_weight: f64,
     /// `ConcatUp`: fuse at the local resolution.
     upsample_global: bool,
+    /// `TopDown`: one 1x1 lateral per global unit, to the local width.
+    laterals: Vec<nn::Conv2D>,
 }
 
 impl GlcanAux {
@@ -237,11 +258,20 @@ impl GlcanAux {
         let global = if config.use_global { Some(GlobalBranch::new(&p, config, ctx)?) } else { None };
         let c_local = if config.use_local { c } else { 0 };
         let c_global = global.as_ref().map_or(0, |g| g.out_channels);
-        let gated = config.fusion == Fusion::GatedSum && config.use_local && config.use_global;
+        let both = config.use_local && config.use_global;
+        let gated = config.fusion == Fusion::GatedSum && both;
+        let laterals: Vec<nn::Conv2D> = match &global {
+            Some(g) if both && config.fusion == Fusion::TopDown => {
+                g.units_out_channels.iter().enumerate().map(|(i, &c_in)| nn::conv2d(&p / "lateral" / i, c_in, c_local, 1, Default::default())).collect()
+            }
+            _ => Vec::new(),
+        };
         let (gate, c_fused) = if gated {
             let projection = nn::conv2d(&p / "gate" / "projection", c_local, c_global, 1, Default::default());
             let logits = (&p / "gate").zeros("logits", &[1, c_global, 1, 1]);
             (Some((projection, logits)), c_global)
+        } else if !laterals.is_empty() {
+            (None, c_local)
         } else {
             (None, c_local + c_global)
         };
@@ -254,13 +284,19 @@ impl GlcanAux {
             head: ctx.build_task_head(&p / "head", c_fused),
             branch_heads,
             branch_loss_weight: config.branch_loss_weight,
-            upsample_global: config.fusion == Fusion::ConcatUp,
+            upsample_global: matches!(config.fusion, Fusion::ConcatUp | Fusion::TopDown),
+            laterals,
         })
     }
 
     /// Local features, global features (either may be absent) and their fusion.
     fn branches(&self, h: &Tensor, train: bool) -> (Option<Tensor>, Option<Tensor>, Tensor) {
         let local = (!self.local.is_empty()).then(|| self.local.iter().fold(h.shallow_clone(), |x, layer| layer.forward_t(&x, train)));
+        if let (Some(l), Some(g), false) = (&local, &self.global, self.laterals.is_empty()) {
+            let levels = g.forward_levels(h, train);
+            let fused = top_down(l, &levels, &self.laterals);
+            return (local, levels.last().map(Tensor::shallow_clone), fused);
+        }
         let global = self.global.as_ref().map(|g| g.forward(h, train));
         let fused = match (&local, &global) {
             (Some(l), Some(g)) if self.upsample_global => {
@@ -283,6 +319,27 @@ impl GlcanAux {
             (None, None) => unreachable!("validated: at least one branch"),
         };
         (local, global, fused)
+    }
+}
+
+/// FPN's top-down path: from the coarsest level, each lateral-projected level is added to
+/// the nearest-upsampled sum of the coarser ones; the sum is then added to `local`.
+fn top_down(local: &Tensor, levels: &[Tensor], laterals: &[nn::Conv2D]) -> Tensor {
+    let upsampled_to = |t: Tensor, like: &Tensor| {
+        let size = like.size();
+        t.upsample_nearest2d([size[2], size[3]], None, None)
+    };
+    let mut sum: Option<Tensor> = None;
+    for (level, lateral) in levels.iter().zip(laterals).rev() {
+        let projected = level.apply(lateral);
+        sum = Some(match sum {
+            Some(coarser) => upsampled_to(coarser, &projected) + projected,
+            None => projected,
+        });
+    }
+    match sum {
+        Some(s) => local + upsampled_to(s, local),
+        None => local.shallow_clone(),
     }
 }
 
@@ -329,6 +386,7 @@ mod tests {
             GlcanConfig::default(),
             GlcanConfig { fusion: Fusion::GatedSum, ..Default::default() },
             GlcanConfig { fusion: Fusion::ConcatUp, ..Default::default() },
+            GlcanConfig { fusion: Fusion::TopDown, ..Default::default() },
             GlcanConfig { use_global: false, ..Default::default() },
             GlcanConfig { use_local: false, ..Default::default() },
             GlcanConfig { branch_loss_weight: 0.1, local_layers: 2, global_width: 1.0, ..Default::default() },
@@ -339,6 +397,26 @@ mod tests {
                 testing::check_loss(&GlcanAux::new(vs.root() / v / last_unit, config, &ctx).unwrap(), &ctx);
             }
         }
+    }
+
+    #[test]
+    fn top_down_adds_every_coarser_level_upsampled_onto_the_local_map() {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        // Identity laterals (1 channel, weight 1, bias 0) and then weight 2 on the coarsest.
+        let laterals: Vec<nn::Conv2D> = (0..2).map(|i| nn::conv2d(vs.root() / i, 1, 1, 1, Default::default())).collect();
+        tch::no_grad(|| {
+            for (lateral, w) in laterals.iter().zip([1.0, 2.0]) {
+                let _ = lateral.ws.shallow_clone().fill_(w);
+                let _ = lateral.bs.as_ref().unwrap().shallow_clone().fill_(0.0);
+            }
+        });
+        let local = Tensor::arange(16, (Kind::Float, tch::Device::Cpu)).view([1, 1, 4, 4]);
+        let fine = Tensor::from_slice(&[10.0f32, 20.0, 30.0, 40.0]).view([1, 1, 2, 2]);
+        let coarse = Tensor::from_slice(&[100.0f32]).view([1, 1, 1, 1]);
+        let fused = top_down(&local, &[fine, coarse], &laterals);
+        let values = Vec::<f32>::try_from(fused.flatten(0, -1)).unwrap();
+        // Pixel (0, 0): 0 + 10 + 2 x 100; pixel (3, 3): 15 + 40 + 200; pixel (1, 2): 6 + 20 + 200.
+        assert_eq!((values[0], values[15], values[6]), (210.0, 255.0, 226.0));
     }
 
     #[test]

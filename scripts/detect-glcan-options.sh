@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Compares GLCAN aux-net options for detection on held-out *training* canvases (never the
+# test set), in the setting of configs/detect-quick.toml: the last 300 of its 3000 training
+# canvases are the validation set, 2700 train. E2E and DGL run once as references. Each
+# option gets its own preset name and results folder under runs/detect-glcan-options/.
+# Usage: scripts/detect-glcan-options.sh [K ...] (default: 2 3); SEEDS='[0,1]' for more seeds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ks="${*:-2 3}"
+ks_toml="[$(echo "$ks" | tr ' ' ',')]"
+out=runs/detect-glcan-options
+bin=target/release/bench-detect
+[[ -n "${CARGO_TARGET_DIR:-}" ]] && bin="$CARGO_TARGET_DIR/release/bench-detect"
+common=(--config configs/detect-quick.toml --set validation=300 --set "ks=$ks_toml" --set "seeds=${SEEDS:-[0]}")
+ema=(--set aux.glcan.global_init=\"ema\" --set aux.glcan.global_width=1.0 --set aux.glcan.ema_momentum=0.9)
+
+names=()
+run() { # name, then overrides
+  local name=$1; shift
+  names+=("$name")
+  echo "== $name" >&2
+  "$bin" grid "${common[@]}" --set "preset=\"val-$name\"" "$@" --out "$out/$name"
+}
+run e2e --set 'methods=["e2e"]'
+run dgl --set 'methods=["dgl"]'
+# The options, each from scratch-initialised half width unless it says otherwise.
+run glcan-concat-up --set 'methods=["glcan"]' --set aux.glcan.fusion=\"concat-up\" --set aux.glcan.global_init=\"scratch\" --set aux.glcan.global_width=0.5
+run glcan-top-down --set 'methods=["glcan"]' --set aux.glcan.fusion=\"top-down\" --set aux.glcan.global_init=\"scratch\" --set aux.glcan.global_width=0.5
+run glcan-top-down-w1 --set 'methods=["glcan"]' --set aux.glcan.fusion=\"top-down\" --set aux.glcan.global_init=\"scratch\" --set aux.glcan.global_width=1.0
+run glcan-top-down-ema --set 'methods=["glcan"]' --set aux.glcan.fusion=\"top-down\" "${ema[@]}"
+for name in "${names[@]}"; do
+  awk -F, -v n="$name" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+    { printf "%-20s K=%s seed %s  validation AP50 %.3f  AP %.3f  step peak %.1f MiB\n", n, $col["k"], $col["seed"], $col["ap50"], $col["ap"], $col["step_peak_bytes"] / 1048576 }' "$out/$name/results.csv"
+done
