@@ -11,7 +11,8 @@
 //!   or at full width as a copy (then trained) or an EMA (not trained) of the real units.
 //!
 //! The two branches **collaborate**: they are fused (concatenation, a learnable gated sum,
-//! or for dense tasks an FPN-style top-down path) and feed one task head of the kind of the real head, trained with the task loss.
+//! or for dense tasks an FPN-style top-down path) and feed one task head of the kind of the
+//! real head, trained with the task loss.
 //! Optional per-branch heads add `branch_loss_weight` x their own task losses (off by
 //! default: on held-out training images they cost accuracy, see `scripts/glcan-options.sh`).
 
@@ -184,7 +185,7 @@ impl GlobalBranch {
     }
 
     fn forward(&self, h: &Tensor, train: bool) -> Tensor {
-        self.units.iter().fold(h.shallow_clone(), |x, unit| unit.forward_t(&x, train))
+        self.forward_levels(h, train).pop().unwrap_or_else(|| h.shallow_clone())
     }
 
     /// Every unit's output, the first unit's first.
