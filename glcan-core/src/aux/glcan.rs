@@ -246,8 +246,8 @@ pub struct GlcanAux {
     branch_loss_weight: f64,
     /// `ConcatUp`: fuse at the local resolution.
     upsample_global: bool,
-    /// `TopDown`: one 1x1 lateral per global unit, to the local width.
-    laterals: Vec<nn::Conv2D>,
+    /// `TopDown` with both branches: one 1x1 lateral per global unit, to the local width.
+    laterals: Option<Vec<nn::Conv2D>>,
 }
 
 impl GlcanAux {
@@ -261,17 +261,17 @@ impl GlcanAux {
         let c_global = global.as_ref().map_or(0, |g| g.out_channels);
         let both = config.use_local && config.use_global;
         let gated = config.fusion == Fusion::GatedSum && both;
-        let laterals: Vec<nn::Conv2D> = match &global {
-            Some(g) if both && config.fusion == Fusion::TopDown => {
-                g.units_out_channels.iter().enumerate().map(|(i, &c_in)| nn::conv2d(&p / "lateral" / i, c_in, c_local, 1, Default::default())).collect()
-            }
-            _ => Vec::new(),
+        let laterals = match &global {
+            Some(g) if both && config.fusion == Fusion::TopDown => Some(
+                g.units_out_channels.iter().enumerate().map(|(i, &c_in)| nn::conv2d(&p / "lateral" / i, c_in, c_local, 1, Default::default())).collect(),
+            ),
+            _ => None,
         };
         let (gate, c_fused) = if gated {
             let projection = nn::conv2d(&p / "gate" / "projection", c_local, c_global, 1, Default::default());
             let logits = (&p / "gate").zeros("logits", &[1, c_global, 1, 1]);
             (Some((projection, logits)), c_global)
-        } else if !laterals.is_empty() {
+        } else if laterals.is_some() {
             (None, c_local)
         } else {
             (None, c_local + c_global)
@@ -285,7 +285,7 @@ impl GlcanAux {
             head: ctx.build_task_head(&p / "head", c_fused),
             branch_heads,
             branch_loss_weight: config.branch_loss_weight,
-            upsample_global: matches!(config.fusion, Fusion::ConcatUp | Fusion::TopDown),
+            upsample_global: config.fusion == Fusion::ConcatUp,
             laterals,
         })
     }
@@ -293,9 +293,9 @@ impl GlcanAux {
     /// Local features, global features (either may be absent) and their fusion.
     fn branches(&self, h: &Tensor, train: bool) -> (Option<Tensor>, Option<Tensor>, Tensor) {
         let local = (!self.local.is_empty()).then(|| self.local.iter().fold(h.shallow_clone(), |x, layer| layer.forward_t(&x, train)));
-        if let (Some(l), Some(g), false) = (&local, &self.global, self.laterals.is_empty()) {
+        if let (Some(l), Some(g), Some(laterals)) = (&local, &self.global, &self.laterals) {
             let levels = g.forward_levels(h, train);
-            let fused = top_down(l, &levels, &self.laterals);
+            let fused = top_down(l, &levels, laterals);
             return (local, levels.last().map(Tensor::shallow_clone), fused);
         }
         let global = self.global.as_ref().map(|g| g.forward(h, train));
