@@ -3,9 +3,9 @@
 # (never the test set): the last 300 of its 3000 training canvases are the validation set,
 # 2700 train. Each recipe runs E2E, DGL and GLCAN at K = 2 and 3 under its own preset name
 # and results folder in runs/detect-batch-size/:
-#   b32-e6  the preset's former recipe: batch 32, 6 epochs (563 steps)
-#   b16-e6  batch 16, 6 epochs (1013 steps)
-#   b16-e5  batch 16, 5 epochs (844 steps): the preset now, the most that fits 15 minutes
+#   b32-e6  the preset's former recipe: batch 32, 6 epochs (504 steps on the 2700 canvases)
+#   b16-e6  batch 16, 6 epochs (1008 steps)
+#   b16-e5  batch 16, 5 epochs (840 steps): the preset now, the most that fits 15 minutes
 # Usage: scripts/detect-batch-size.sh [recipe ...] (default: all three); SEEDS='[0,1]' for
 # more seeds, METHODS='["e2e","glcan"]' for fewer methods.
 set -euo pipefail
