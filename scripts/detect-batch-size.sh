@@ -33,6 +33,5 @@ for name in "${names[@]}"; do
   "$bin" grid "${common[@]}" --set "preset=\"val-$name\"" $overrides --out "$out/$name"
 done
 for name in "${names[@]}"; do
-  awk -F, -v n="$name" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-    { printf "%-8s %-6s K=%s seed %s  validation AP50 %.3f  AP %.3f  step peak %.1f MiB  %.0f s\n", n, $col["method"], $col["k"], $col["seed"], $col["ap50"], $col["ap"], $col["step_peak_bytes"] / 1048576, $col["seconds"] }' "$out/$name/results.csv"
+  awk -F, -v n="$name" -f scripts/detect-validation-rows.awk "$out/$name/results.csv"
 done

@@ -33,6 +33,5 @@ run glcan-top-down-w025 --set 'methods=["glcan"]' --set aux.glcan.fusion=\"top-d
 run glcan-top-down-ema --set 'methods=["glcan"]' --set aux.glcan.fusion=\"top-down\" "${ema[@]}"
 run glcan-top-down-ema0 --set 'methods=["glcan"]' --set aux.glcan.fusion=\"top-down\" "${ema[@]}" --set aux.glcan.ema_momentum=0.0
 for name in "${names[@]}"; do
-  awk -F, -v n="$name" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-    { printf "%-20s K=%s seed %s  validation AP50 %.3f  AP %.3f  step peak %.1f MiB\n", n, $col["k"], $col["seed"], $col["ap50"], $col["ap"], $col["step_peak_bytes"] / 1048576 }' "$out/$name/results.csv"
+  awk -F, -v n="$name" -f scripts/detect-validation-rows.awk "$out/$name/results.csv"
 done
