@@ -10,6 +10,7 @@ use super::loss::detection_loss;
 use super::DetectorConfig;
 use glcan_core::aux::task_head::TaskHead;
 use glcan_core::aux::LocalTargets;
+use glcan_core::models::fpn;
 use glcan_core::train::NetworkHead;
 
 /// Class prior of the class subnet's bias at initialisation (RetinaNet's pi = 0.01): the
@@ -104,20 +105,7 @@ impl RetinaNetHead {
 
 impl NetworkHead for RetinaNetHead {
     fn forward(&self, features: &[Tensor], _train: bool) -> Tensor {
-        // Top-down: each level adds the nearest-upsampled coarser one to its lateral.
-        let mut pyramid: Vec<Tensor> = Vec::with_capacity(features.len());
-        for (feature, lateral) in features.iter().zip(&self.laterals).rev() {
-            let l = feature.apply(lateral);
-            let p = match pyramid.last() {
-                Some(coarser) => {
-                    let size = l.size();
-                    l + coarser.upsample_nearest2d([size[2], size[3]], None, None)
-                }
-                None => l,
-            };
-            pyramid.push(p);
-        }
-        pyramid.reverse();
+        let pyramid = fpn::top_down(features, &self.laterals);
         let batch = features[0].size()[0];
         let (mut logits, mut deltas, mut anchor_sets) = (Vec::new(), Vec::new(), Vec::new());
         for ((p, smooth), &stride) in pyramid.iter().zip(&self.smooth).zip(&self.strides) {

@@ -21,7 +21,7 @@ use tch::{Kind, Tensor};
 
 use super::task_head::TaskHead;
 use super::{AuxContext, AuxNet, ConvBnRelu, LocalTargets};
-use crate::models::UnitSpec;
+use crate::models::{fpn, UnitSpec};
 use crate::{Error, Result};
 
 /// How the global branch gets its weights.
@@ -323,23 +323,11 @@ impl GlcanAux {
     }
 }
 
-/// FPN's top-down path: from the coarsest level, each lateral-projected level is added to
-/// the nearest-upsampled sum of the coarser ones; the sum is then added to `local`.
+/// FPN's top-down path over the global levels ([`fpn::top_down`]), its finest sum added
+/// onto `local` at the local resolution.
 fn top_down(local: &Tensor, levels: &[Tensor], laterals: &[nn::Conv2D]) -> Tensor {
-    let upsampled_to = |t: Tensor, like: &Tensor| {
-        let size = like.size();
-        t.upsample_nearest2d([size[2], size[3]], None, None)
-    };
-    let mut sum: Option<Tensor> = None;
-    for (level, lateral) in levels.iter().zip(laterals).rev() {
-        let projected = level.apply(lateral);
-        sum = Some(match sum {
-            Some(coarser) => upsampled_to(coarser, &projected) + projected,
-            None => projected,
-        });
-    }
-    match sum {
-        Some(s) => local + upsampled_to(s, local),
+    match fpn::top_down(levels, laterals).first() {
+        Some(finest) => local + fpn::upsample_like(finest, local),
         None => local.shallow_clone(),
     }
 }

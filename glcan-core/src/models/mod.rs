@@ -7,6 +7,7 @@
 
 pub mod blocks;
 pub mod edsr;
+pub mod fpn;
 pub mod resnet_cifar;
 pub mod resnet_imagenet;
 
