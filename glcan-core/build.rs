@@ -1,15 +1,16 @@
-//! Links glcan-core's tests and benches to libtorch, and compiles the C++ shim behind
-//! `glcan_core::memory` (a counting CPU allocator and the CUDA allocator's statistics)
-//! against the headers of the same libtorch that torch-sys links.
+//! Links glcan-core's tests and benches to libtorch, and compiles the C++ shims behind
+//! `glcan_core::memory` (a counting CPU allocator and the CUDA allocator's statistics) and
+//! `glcan_core::cpu_kernels` (ATen's CPU capability) against the headers of the same
+//! libtorch that torch-sys links.
 
 fn main() {
     glcan_build::link_libtorch();
-    compile_memory_shim();
+    compile_shim("csrc/memory_shim.cpp", "glcan_memory_shim");
+    compile_shim("csrc/cpu_kernels_shim.cpp", "glcan_cpu_kernels_shim");
 }
 
-fn compile_memory_shim() {
-    const SHIM: &str = "csrc/memory_shim.cpp";
-    println!("cargo:rerun-if-changed={SHIM}");
+fn compile_shim(source: &str, library: &str) {
+    println!("cargo:rerun-if-changed={source}");
     println!("cargo:rerun-if-changed=build.rs");
     // Must match the ABI libtorch was built with; torch-sys reads the same variable and the
     // torch 2.13 wheel uses the new ABI (`torch._C._GLIBCXX_USE_CXX11_ABI` is True).
@@ -22,5 +23,5 @@ fn compile_memory_shim() {
     for dir in glcan_build::libtorch_include_dirs() {
         build.flag("-isystem").flag(dir.display().to_string());
     }
-    build.define("_GLIBCXX_USE_CXX11_ABI", cxx11_abi.as_str()).file(SHIM).compile("glcan_memory_shim");
+    build.define("_GLIBCXX_USE_CXX11_ABI", cxx11_abi.as_str()).file(source).compile(library);
 }

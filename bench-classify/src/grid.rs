@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use glcan_core::cpu_kernels::CpuIsa;
 use glcan_core::aux::{AuxConfig, Method};
 use glcan_core::data::subset::Subset;
 use glcan_core::models;
@@ -59,6 +60,10 @@ pub struct GridConfig {
     pub optimizer: OptimizerConfig,
     #[serde(default)]
     pub schedule: Schedule,
+    /// CPU kernels: `avx2` (default: the same numbers and peak memory on every x86-64 CPU
+    /// with AVX2, as committed baselines and reports need) or `native` (this CPU's fastest).
+    #[serde(default)]
+    pub cpu_isa: CpuIsa,
     #[serde(default = "default_device")]
     pub device: String,
     /// libtorch intra-op threads for every run (the machine's default when absent). The
@@ -77,6 +82,8 @@ impl GridConfig {
     /// unknown fields and impossible values are errors naming the file or the override.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
         let config: GridConfig = glcan_core::preset::load(path, overrides)?;
+        // Before `check` builds any network: the kernels are fixed by the first tensor.
+        glcan_core::cpu_kernels::pin(config.cpu_isa).with_context(|| format!("preset {}", path.display()))?;
         config.check().with_context(|| format!("invalid preset {}", path.display()))?;
         Ok(config)
     }
@@ -183,9 +190,7 @@ impl RunKey {
 /// Runs the whole grid into `out` (results.csv and runs/). Returns (ran, skipped, failed).
 pub fn run(config: &GridConfig, out: &Path, data_dir: &Path) -> Result<(usize, usize, usize)> {
     let device = parse_device(&config.device)?;
-    if let Some(threads) = config.threads {
-        tch::set_num_threads(i32::try_from(threads).context("threads does not fit an i32")?);
-    }
+    glcan_core::run_env::set_threads(config.threads)?;
     let results = out.join("results.csv");
     let done = if results.exists() { read_rows(&results)? } else { Vec::new() };
     let environment = Environment::capture(device);
@@ -304,7 +309,7 @@ mod tests {
     use super::*;
 
     fn preset(extra: &str) -> String {
-        format!("preset = \"t\"\ndatasets = [\"fashion-mnist\"]\nnetworks = [\"resnet8\"]\nmethods = [\"e2e\", \"dgl\", \"glcan\"]\nks = [2, 4]\nseeds = [0, 1]\nepochs = 1\nbatch_size = 32\nlr = 0.05\n{extra}")
+        format!("preset = \"t\"\ndatasets = [\"fashion-mnist\"]\nnetworks = [\"resnet8\"]\nmethods = [\"e2e\", \"dgl\", \"glcan\"]\nks = [2, 4]\nseeds = [0, 1]\nepochs = 1\nbatch_size = 32\nlr = 0.05\ncpu_isa = \"native\"\n{extra}")
     }
 
     #[test]

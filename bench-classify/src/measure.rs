@@ -61,6 +61,10 @@ pub struct Measurement {
     pub size: i64,
     pub device: String,
     pub threads: i32,
+    /// The CPU kernels (`avx2` when pinned, `native-<isa>` otherwise).
+    pub cpu_isa: String,
+    /// The kernels' numerics fingerprint (glcan_core::kernel_probe).
+    pub kernel_fingerprint: String,
     pub dtype: &'static str,
     pub steps: usize,
     /// Largest peak of live tensor bytes during one step (weights, gradients, optimizer
@@ -120,6 +124,8 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
         size: args.size,
         device: memory::device_name(args.device),
         threads: tch::get_num_threads(),
+        cpu_isa: glcan_core::cpu_kernels::current_kernels().label(),
+        kernel_fingerprint: glcan_core::kernel_probe::fingerprint(),
         dtype: "float32",
         steps: args.steps,
         peak_bytes: peak,

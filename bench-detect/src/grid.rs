@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use glcan_core::cpu_kernels::CpuIsa;
 use glcan_core::aux::{AuxConfig, Method};
 use glcan_core::models::{ResNetImageNet, UnitNetwork};
 use glcan_core::optim::{OptimizerConfig, Schedule};
@@ -85,6 +86,14 @@ pub struct GridConfig {
     pub optimizer: OptimizerConfig,
     #[serde(default)]
     pub schedule: Schedule,
+    /// CPU kernels: `avx2` (default: the same numbers and peak memory on every x86-64 CPU
+    /// with AVX2, as committed baselines and reports need) or `native` (this CPU's fastest).
+    #[serde(default)]
+    pub cpu_isa: CpuIsa,
+    /// libtorch intra-op threads for every run (the machine's default when absent). The
+    /// smoke and quick presets pin it so their numbers do not follow the machine's core count.
+    #[serde(default)]
+    pub threads: Option<usize>,
     #[serde(default = "default_device")]
     pub device: String,
 }
@@ -142,6 +151,8 @@ impl GridConfig {
     /// Reads a preset and applies `--set` overrides; errors name the file or the field.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
         let config: GridConfig = glcan_core::preset::load(path, overrides)?;
+        // Before `check` builds any network: the kernels are fixed by the first tensor.
+        glcan_core::cpu_kernels::pin(config.cpu_isa).with_context(|| format!("preset {}", path.display()))?;
         config.check().with_context(|| format!("invalid preset {}", path.display()))?;
         Ok(config)
     }
@@ -224,6 +235,7 @@ impl RunKey {
 /// Runs the grid into `out`. Returns (ran, skipped, failed).
 pub fn run(config: &GridConfig, out: &Path, data_dir: &Path) -> Result<(usize, usize, usize)> {
     let device = parse_device(&config.device)?;
+    glcan_core::run_env::set_threads(config.threads)?;
     let results = out.join("results.csv");
     let done = if results.exists() { read_rows(&results)? } else { Vec::new() };
     let environment = Environment::capture(device);

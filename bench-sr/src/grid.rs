@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use glcan_core::cpu_kernels::CpuIsa;
 use glcan_core::aux::{AuxConfig, Method};
 use glcan_core::data::resize::upscale;
 use glcan_core::models::edsr::EdsrConfig;
@@ -96,6 +97,14 @@ pub struct SrGridConfig {
     /// Side of those crops in HR pixels.
     #[serde(default = "default_crop_size")]
     pub crop_size: usize,
+    /// CPU kernels: `avx2` (default: the same numbers and peak memory on every x86-64 CPU
+    /// with AVX2, as committed baselines and reports need) or `native` (this CPU's fastest).
+    #[serde(default)]
+    pub cpu_isa: CpuIsa,
+    /// libtorch intra-op threads for every run (the machine's default when absent). The
+    /// smoke and quick presets pin it so their numbers do not follow the machine's core count.
+    #[serde(default)]
+    pub threads: Option<usize>,
     #[serde(default = "default_device")]
     pub device: String,
 }
@@ -121,6 +130,8 @@ impl SrGridConfig {
     /// fields and impossible values are errors naming the file or the override.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
         let config: SrGridConfig = glcan_core::preset::load(path, overrides)?;
+        // Before `check` builds any network: the kernels are fixed by the first tensor.
+        glcan_core::cpu_kernels::pin(config.cpu_isa).with_context(|| format!("preset {}", path.display()))?;
         config.check().with_context(|| format!("invalid preset {}", path.display()))?;
         Ok(config)
     }
@@ -246,6 +257,7 @@ fn load_scale(config: &SrGridConfig, data_dir: &Path, scale: usize) -> Result<Sc
 /// Runs the whole grid into `out` (results.csv and runs/). Returns (ran, skipped, failed).
 pub fn run(config: &SrGridConfig, out: &Path, data_dir: &Path) -> Result<(usize, usize, usize)> {
     let device = parse_device(&config.device)?;
+    glcan_core::run_env::set_threads(config.threads)?;
     let results = out.join("results.csv");
     let done = if results.exists() { read_rows(&results)? } else { Vec::new() };
     let environment = Environment::capture(device);
@@ -422,7 +434,7 @@ mod tests {
 
     fn preset(extra: &str) -> String {
         format!(
-            "preset = \"t\"\ntrain = \"sr-pool\"\ntests = [\"sr-pool\"]\nscales = [2]\nmethods = [\"e2e\", \"dgl\", \"glcan\"]\nks = [2, 4]\nseeds = [0]\nepochs = 1\nsteps_per_epoch = 2\nbatch_size = 2\nlr_patch = 8\nlr = 0.0001\n{extra}"
+            "preset = \"t\"\ntrain = \"sr-pool\"\ntests = [\"sr-pool\"]\nscales = [2]\nmethods = [\"e2e\", \"dgl\", \"glcan\"]\nks = [2, 4]\nseeds = [0]\nepochs = 1\nsteps_per_epoch = 2\nbatch_size = 2\nlr_patch = 8\nlr = 0.0001\ncpu_isa = \"native\"\n{extra}"
         )
     }
 
@@ -461,9 +473,11 @@ mod tests {
     #[test]
     fn the_committed_presets_are_valid() {
         let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
-        let quick = SrGridConfig::load(&configs.join("sr-quick.toml"), &[]).unwrap();
+        // Other tests of this process have run kernels already: see `cpu_kernels::pin`.
+        let native = ["cpu_isa=\"native\"".to_owned()];
+        let quick = SrGridConfig::load(&configs.join("sr-quick.toml"), &native).unwrap();
         assert_eq!((quick.runs().len(), quick.tests.clone(), quick.input_skip), (5, vec![SrSource::SrPool], InputSkip::Bicubic));
-        let paper = SrGridConfig::load(&configs.join("sr-paper.toml"), &[]).unwrap();
+        let paper = SrGridConfig::load(&configs.join("sr-paper.toml"), &native).unwrap();
         assert_eq!(paper.network(2).unwrap().name(), "edsr-baseline-x2", "the paper preset trains EDSR-baseline");
         assert_eq!((paper.runs().len(), paper.scales.clone(), paper.input_skip), (10, vec![2, 4], InputSkip::None));
     }

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use glcan_core::cpu_kernels::{self, CpuIsa};
 
 /// Local learning of deep networks on single-image super-resolution.
 #[derive(Debug, Parser)]
@@ -21,6 +22,11 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// CPU kernels: `avx2` (the default: the same numbers and peak memory on every x86-64
+    /// CPU with AVX2) or `native` (this CPU's fastest). A grid takes its preset's `cpu_isa`
+    /// unless this flag is given.
+    #[arg(long, global = true, value_parser = str::parse::<CpuIsa>)]
+    cpu_isa: Option<CpuIsa>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,6 +96,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // A grid pins the kernels its preset asks for; every other command pins them here,
+    // before its first tensor.
+    if !matches!(cli.command, Command::Grid { .. }) {
+        cpu_kernels::pin(cli.cpu_isa.unwrap_or_default())?;
+    }
     match cli.command {
         Command::Metrics { hr, sr, scale } => {
             println!("{}", evaluate::metrics(&hr, &sr, scale)?);
@@ -104,7 +115,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&measure::run(&args)?)?);
             Ok(())
         }
-        Command::Grid { config, out, data_dir, overrides } => {
+        Command::Grid { config, out, data_dir, mut overrides } => {
+            if let Some(isa) = cli.cpu_isa {
+                overrides.push(format!("cpu_isa=\"{isa}\""));
+            }
             let preset = grid::SrGridConfig::load(&config, &overrides)?;
             let (ran, skipped, failed) = grid::run(&preset, &out, &data_dir.unwrap_or_else(glcan_core::paths::data_root))?;
             eprintln!("grid {}: {ran} runs done ({failed} failed), {skipped} already complete; results in {}", preset.preset, out.join("results.csv").display());

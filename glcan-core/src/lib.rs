@@ -9,9 +9,11 @@
 //! a local and a global view.
 
 pub mod aux;
+pub mod cpu_kernels;
 pub mod data;
 pub mod entry;
 pub mod error;
+pub mod kernel_probe;
 pub mod losses;
 pub mod memory;
 pub mod metrics;

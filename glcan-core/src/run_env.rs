@@ -3,6 +3,7 @@
 
 use tch::Device;
 
+use crate::cpu_kernels::{self, CpuKernels};
 use crate::memory;
 
 /// The machine and code a run ran on (`env.json` of a run directory).
@@ -14,9 +15,15 @@ pub struct Environment {
     pub device: String,
     pub threads: i32,
     pub cpu: String,
+    /// The CPU kernels libtorch ran (pinned to AVX2 by default; see `cpu_kernels`).
+    pub cpu_kernels: CpuKernels,
+    /// The bits these kernels compute at these threads (`kernel_probe`): two machines with
+    /// the same fingerprint train a seeded run to the same weights.
+    pub kernel_fingerprint: String,
 }
 
 impl Environment {
+    /// The environment of this process now; call it once the run's threads are set.
     pub fn capture(device: Device) -> Self {
         Environment {
             git_commit: git_commit(),
@@ -25,6 +32,21 @@ impl Environment {
             device: memory::device_name(device),
             threads: tch::get_num_threads(),
             cpu: cpu_model(),
+            cpu_kernels: cpu_kernels::current_kernels(),
+            kernel_fingerprint: crate::kernel_probe::fingerprint(),
+        }
+    }
+}
+
+/// Sets libtorch's intra-op threads when `threads` is given (the machine's default when
+/// not); 0 is refused.
+pub fn set_threads(threads: Option<usize>) -> crate::Result<()> {
+    match threads {
+        None => Ok(()),
+        Some(0) => Err(crate::Error::config("threads", "0: give at least 1, or leave it out for the machine's default")),
+        Some(n) => {
+            tch::set_num_threads(i32::try_from(n).map_err(|_| crate::Error::config("threads", format!("{n} does not fit an i32")))?);
+            Ok(())
         }
     }
 }
