@@ -96,3 +96,31 @@ fn sr_pool_lists_open_as_x2_pairs() {
     assert_eq!((lr.height() * 2, lr.width() * 2), (hr.height(), hr.width()));
     assert!(hr.height().min(hr.width()) >= 400, "pool photos are at least 400 px on their short side");
 }
+
+#[test]
+fn every_real_photo_decodes_and_half_a_real_jpeg_is_refused() {
+    use glcan_core::data::ImageU8;
+    let mut jpegs = Vec::new();
+    for name in ["foolbox", "sr-pool", "deepforest"] {
+        for entry in std::fs::read_dir(dataset_dir(name)).unwrap() {
+            let path = entry.unwrap().path();
+            let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+            if !["jpg", "jpeg", "png", "tif", "tiff", "bmp"].contains(&extension.as_str()) {
+                continue;
+            }
+            let image = ImageU8::open_rgb(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert!(image.height() > 0 && image.width() > 0, "{}", path.display());
+            if extension.starts_with("jp") {
+                jpegs.push(path);
+            }
+        }
+    }
+    assert!(jpegs.len() >= 45, "{} JPEGs: foolbox's 20, the pool's 25 and deepforest's", jpegs.len());
+    jpegs.sort();
+    let bytes = std::fs::read(&jpegs[0]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let half = dir.path().join("half.jpg");
+    std::fs::write(&half, &bytes[..bytes.len() / 2]).unwrap();
+    let message = ImageU8::open_rgb(&half).unwrap_err().to_string();
+    assert!(message.starts_with(&format!("{}: truncated JPEG", half.display())), "{message}");
+}

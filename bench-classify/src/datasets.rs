@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use glcan_core::data::augment::{Augmentation, Normalization};
 use glcan_core::data::cifar::{Cifar100Labels, CifarDataset};
 use glcan_core::data::folder::ImageFolder;
-use glcan_core::data::idx::IdxDataset;
+use glcan_core::data::idx::{IdxDataset, IdxShape};
 use glcan_core::data::size_transform::SizeTransform;
 use glcan_core::data::stl10::Stl10Dataset;
 use glcan_core::data::svhn::SvhnDataset;
@@ -106,7 +106,12 @@ impl DatasetName {
     pub fn open(self, data_dir: &Path, split: Split) -> Result<DynDataset<ClassLabel>> {
         let dir = data_dir.join(self.folder());
         let dataset: DynDataset<ClassLabel> = match self {
-            DatasetName::Mnist | DatasetName::FashionMnist => Box::new(IdxDataset::open_split(&dir, split)?),
+            DatasetName::Mnist | DatasetName::FashionMnist => {
+                // IDX files do not know the dataset: check its geometry and label range here.
+                let (_, size, classes) = self.geometry();
+                let shape = IdxShape { rows: size as usize, cols: size as usize, classes: classes as usize };
+                Box::new(IdxDataset::open_split(&dir, split)?.expect(shape)?)
+            }
             DatasetName::Cifar10 => Box::new(CifarDataset::cifar10(&dir, split)?),
             DatasetName::Cifar100 => Box::new(CifarDataset::cifar100(&dir, split, Cifar100Labels::Fine)?),
             DatasetName::Svhn => Box::new(SvhnDataset::open_split(&dir, split)?),

@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
-use glcan_core::data::idx::IdxDataset;
+use glcan_core::data::idx::{IdxDataset, IdxShape};
 use glcan_core::data::resize::imresize_bicubic;
 use glcan_core::data::{Dataset, ImageU8, Split};
 use rand::{Rng, SeedableRng};
@@ -156,7 +156,12 @@ pub fn generate(mnist_dir: &Path, out: &Path, config: &DigitsConfig) -> Result<b
         std::fs::remove_dir_all(&partial).with_context(|| format!("cannot clear {}", partial.display()))?;
     }
     for (split, count, folder, stream) in [(Split::Train, config.train, "train", 0u64), (Split::Test, config.test, "test", 1u64)] {
-        let source = IdxDataset::open_split(mnist_dir, split).with_context(|| format!("reading MNIST from {}", mnist_dir.display()))?;
+        let source = IdxDataset::open_split(mnist_dir, split)
+            .and_then(|source| source.expect(IdxShape::MNIST))
+            .with_context(|| format!("reading MNIST from {}", mnist_dir.display()))?;
+        if count > 0 && source.is_empty() {
+            bail!("reading MNIST from {}: the {folder} split holds no images to draw from", mnist_dir.display());
+        }
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_mul(2).wrapping_add(stream));
         let dir = partial.join(folder);
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -161,6 +161,9 @@ impl GridConfig {
         if self.methods.is_empty() || self.seeds.is_empty() {
             bail!("methods and seeds must not be empty");
         }
+        for method in &self.methods {
+            method.check_suite("bench-detect", &crate::detector::METHODS)?;
+        }
         if self.methods.iter().any(|&m| m != Method::E2e) && self.ks.is_empty() {
             bail!("ks is empty but local methods are listed");
         }

@@ -77,3 +77,29 @@ fn impossible_configs_are_refused() {
         assert!(bad.validate().is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn bad_mnist_files_are_refused_before_drawing() {
+    let write_idx = |path: PathBuf, magic: u32, dims: &[u32], values: &[u8]| {
+        let mut bytes = magic.to_be_bytes().to_vec();
+        dims.iter().for_each(|d| bytes.extend_from_slice(&d.to_be_bytes()));
+        bytes.extend_from_slice(values);
+        std::fs::write(path, bytes).unwrap();
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mnist = dir.path().join("mnist");
+    std::fs::create_dir(&mnist).unwrap();
+    for prefix in ["train", "t10k"] {
+        write_idx(mnist.join(format!("{prefix}-images-idx3-ubyte")), 0x803, &[2, 28, 28], &[200; 2 * 28 * 28]);
+        write_idx(mnist.join(format!("{prefix}-labels-idx1-ubyte")), 0x801, &[2], &[7, 200]);
+    }
+    let message = format!("{:#}", digits::generate(&mnist, &dir.path().join("a"), &small()).unwrap_err());
+    assert!(message.contains("train-labels-idx1-ubyte: record 1: label 200 is out of range 0..10"), "{message}");
+    // No images at all: nothing to draw from, said so rather than a panic.
+    for prefix in ["train", "t10k"] {
+        write_idx(mnist.join(format!("{prefix}-images-idx3-ubyte")), 0x803, &[0, 28, 28], &[]);
+        write_idx(mnist.join(format!("{prefix}-labels-idx1-ubyte")), 0x801, &[0], &[]);
+    }
+    let message = format!("{:#}", digits::generate(&mnist, &dir.path().join("b"), &small()).unwrap_err());
+    assert!(message.contains("the train split holds no images to draw from"), "{message}");
+}

@@ -142,6 +142,9 @@ impl SrGridConfig {
                 bail!("{field} is empty");
             }
         }
+        for method in &self.methods {
+            method.check_suite("bench-sr", &crate::task::METHODS)?;
+        }
         if self.methods.iter().any(|&m| m != Method::E2e) && self.ks.is_empty() {
             bail!("ks is empty but local methods are listed");
         }

@@ -61,7 +61,7 @@ pub struct MeasureArgs {
 }
 
 fn parse_method(text: &str) -> Result<Method, String> {
-    Method::from_name(text).map_err(|e| e.to_string())
+    Method::from_name(text).and_then(|method| method.check_suite("bench-sr", &crate::task::METHODS).map(|()| method)).map_err(|e| e.to_string())
 }
 
 fn parse_device_arg(text: &str) -> Result<Device, String> {

@@ -15,12 +15,16 @@
 //! few hundred steps a 2-core machine affords; EDSR itself needs thousands to get there.
 
 use glcan_core::aux::task_head::{TaskHead, TaskHeadFactory};
-use glcan_core::aux::LocalTargets;
+use glcan_core::aux::{LocalTargets, Method};
 use glcan_core::models::edsr::{conv, EdsrConfig, Tail, DIV2K_RGB_MEAN};
 use glcan_core::models::UnitNetwork;
 use glcan_core::train::{NetworkHead, Task};
 use tch::nn::{self, ModuleT};
 use tch::{Kind, Tensor};
+
+/// The methods this task trains: those whose aux nets end in the task's up-sampler head
+/// (Greedy SL's and InfoPro's classify, and an HR image has no class).
+pub const METHODS: [Method; 3] = Method::TASK_HEADED;
 
 /// EDSR's training loss: mean absolute error against the HR images.
 pub fn l1_loss(output: &Tensor, target: &Tensor) -> Tensor {

@@ -118,12 +118,24 @@ const REGRESSION: u8 = 1;
 const UNUSABLE: u8 = 2;
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("reports: error: {}", reports::error::chain(error.as_ref()));
             ExitCode::from(UNUSABLE)
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so `print!` to a closed pipe (`reports compare ... | head`) panics;
+/// with the default action back, the process ends quietly as Unix tools do (as
+/// `glcan_core::entry::restore_sigpipe`, which this crate does not depend on).
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: installs the default disposition of one signal, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

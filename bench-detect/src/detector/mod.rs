@@ -17,6 +17,7 @@ pub mod nms;
 use tch::nn;
 
 use glcan_core::aux::task_head::{TaskHead, TaskHeadFactory};
+use glcan_core::aux::Method;
 use glcan_core::models::UnitNetwork;
 use glcan_core::train::{NetworkHead, Task};
 
@@ -101,6 +102,10 @@ pub fn pyramid_taps(network: &dyn UnitNetwork) -> glcan_core::Result<(Vec<usize>
     let strides = taps.iter().map(|&t| units[..=t].iter().map(|u| u.stride).product()).collect();
     Ok((taps, strides))
 }
+
+/// The methods this task trains: those whose aux nets end in the task's detection head
+/// (Greedy SL's and InfoPro's classify whole images, and a detection image has no one class).
+pub const METHODS: [Method; 3] = Method::TASK_HEADED;
 
 /// Object detection over `num_classes` classes, as a [`Task`] of the local trainer.
 pub struct DetectionTask {

@@ -53,6 +53,23 @@ impl Method {
         }
     }
 
+    /// The methods whose aux nets end in the task's own head ([`AuxContext::build_task_head`]),
+    /// so that they train any task; Greedy SL and InfoPro build classifiers over class labels
+    /// and run on classification only.
+    pub const TASK_HEADED: [Method; 3] = [Method::E2e, Method::Dgl, Method::Glcan];
+
+    /// `Ok` when `suite` (a binary, e.g. `bench-sr`) runs this method, one of `runs`; an error
+    /// naming the method and listing `runs` otherwise, for a config check to give before any
+    /// data loads.
+    pub fn check_suite(self, suite: &str, runs: &[Method]) -> Result<()> {
+        if runs.contains(&self) {
+            return Ok(());
+        }
+        let names: Vec<_> = runs.iter().map(|m| m.name()).collect();
+        let why = if Method::TASK_HEADED.contains(&self) { String::new() } else { format!(" ({self}'s aux net needs class labels)") };
+        Err(Error::config("method", format!("{suite} does not run {self}{why}; it runs {}", names.join(", "))))
+    }
+
     pub fn from_name(name: &str) -> Result<Method> {
         Method::ALL.into_iter().find(|m| m.name() == name).ok_or_else(|| {
             let names: Vec<_> = Method::ALL.iter().map(|m| m.name()).collect();
@@ -145,6 +162,11 @@ pub struct AuxConfig {
 
 /// Builds the aux net of `method` for the module described by `ctx` under `p`.
 pub fn build(method: Method, config: &AuxConfig, p: nn::Path, ctx: &AuxContext) -> Result<Box<dyn AuxNet>> {
+    // A task with its own aux head (detection, SR) has no class labels to classify.
+    if ctx.task_head.is_some() && !Method::TASK_HEADED.contains(&method) {
+        let names: Vec<_> = Method::TASK_HEADED.iter().map(|m| m.name()).collect();
+        return Err(Error::config("method", format!("{method} needs class labels, which this task does not have; it runs {}", names.join(", "))));
+    }
     Ok(match method {
         Method::E2e => return Err(Error::config("method", "e2e trains one module and has no aux net")),
         Method::GreedySl => Box::new(greedy::GreedyAux::new(p, ctx)),
@@ -216,5 +238,27 @@ mod tests {
             assert_eq!(Method::from_name(method.name()).unwrap(), method);
         }
         assert!(Method::from_name("infopro").unwrap_err().to_string().contains("infopro-softmax"));
+    }
+
+    #[test]
+    fn a_suite_refuses_a_method_it_does_not_run() {
+        assert!(Method::Glcan.check_suite("bench-sr", &Method::TASK_HEADED).is_ok());
+        let message = Method::GreedySl.check_suite("bench-sr", &Method::TASK_HEADED).unwrap_err().to_string();
+        assert_eq!(message, "invalid method: bench-sr does not run greedy-sl (greedy-sl's aux net needs class labels); it runs e2e, dgl, glcan");
+        let message = Method::Dgl.check_suite("demo", &[Method::E2e]).unwrap_err().to_string();
+        assert_eq!(message, "invalid method: demo does not run dgl; it runs e2e");
+    }
+
+    #[test]
+    fn a_task_without_class_labels_refuses_classifier_aux_nets() {
+        let network = testing::network();
+        let factory = |p: nn::Path, channels: i64| -> Box<dyn task_head::TaskHead> { Box::new(task_head::ClassifierHead::new(p, channels, 3)) };
+        let ctx = AuxContext { task_head: Some(&factory), ..testing::context(&network, 3) };
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        for method in [Method::GreedySl, Method::InfoproSoftmax, Method::InfoproContrast] {
+            let message = build(method, &AuxConfig::default(), vs.root(), &ctx).unwrap_err().to_string();
+            assert!(message.contains(&format!("{method} needs class labels")) && message.contains("it runs e2e, dgl, glcan"), "{message}");
+        }
+        assert!(build(Method::Dgl, &AuxConfig::default(), vs.root() / "dgl", &ctx).is_ok());
     }
 }

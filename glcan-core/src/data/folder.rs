@@ -379,6 +379,10 @@ mod tests {
         std::fs::write(&path, b"\xff\xd8\xff\xe0 truncated").unwrap();
         let set = ImageFolder::open(dir.path()).unwrap();
         let message = error_text(set.get(0));
+        assert!(message.contains("broken.JPEG: truncated JPEG"), "{message}");
+        // Not a JPEG at all: the decoder's own error.
+        std::fs::write(&path, b"\x89PNG\r\n\x1a\nnot really").unwrap();
+        let message = error_text(set.get(0));
         assert!(message.contains("broken.JPEG") && message.contains("unreadable image"), "{message}");
     }
 

@@ -9,6 +9,11 @@
 //!
 //! The files are distributed gzip-compressed (`*-ubyte.gz`) and often unpacked; either form is
 //! read, told apart by the gzip magic `1f 8b`, not by the extension.
+//!
+//! The format knows neither the image size nor the number of classes of a dataset: a user of
+//! MNIST checks both with [`IdxDataset::expect`] and an [`IdxShape`], so that a label past
+//! the last class or a file of other geometry is an error naming the file, not a crash in
+//! the loss or a network trained on the wrong images.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -21,6 +26,20 @@ const IMAGES_MAGIC: u32 = 0x0000_0803;
 /// Magic number of an unsigned-byte IDX file with one dimension (labels).
 const LABELS_MAGIC: u32 = 0x0000_0801;
 
+/// What a dataset stored as IDX must hold: its image size and its number of classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdxShape {
+    pub rows: usize,
+    pub cols: usize,
+    /// Labels run over `0..classes`.
+    pub classes: usize,
+}
+
+impl IdxShape {
+    /// MNIST and Fashion-MNIST: 28x28 images, 10 classes.
+    pub const MNIST: IdxShape = IdxShape { rows: 28, cols: 28, classes: 10 };
+}
+
 /// A pair of IDX files (images and labels) held in memory: 47 MB for the 60000 MNIST training
 /// images, so `get` copies one image's bytes and never touches the disk.
 #[derive(Debug, Clone)]
@@ -31,6 +50,7 @@ pub struct IdxDataset {
     rows: usize,
     cols: usize,
     images_path: PathBuf,
+    labels_path: PathBuf,
 }
 
 impl IdxDataset {
@@ -48,7 +68,25 @@ impl IdxDataset {
                 format!("holds {} labels, but {} holds {count} images", label_dims[0], images.display()),
             ));
         }
-        Ok(IdxDataset { pixels, labels: label_bytes, rows, cols, images_path: images.to_path_buf() })
+        Ok(IdxDataset { pixels, labels: label_bytes, rows, cols, images_path: images.to_path_buf(), labels_path: labels.to_path_buf() })
+    }
+
+    /// Checks that the images are `shape.rows x shape.cols` and every label is below
+    /// `shape.classes`; errors name the file, and the record of the first bad label.
+    pub fn expect(self, shape: IdxShape) -> Result<IdxDataset> {
+        if (self.rows, self.cols) != (shape.rows, shape.cols) {
+            return Err(Error::bad_data(
+                &self.images_path,
+                format!("images of {}x{} pixels, but the dataset's images are {}x{}", self.rows, self.cols, shape.rows, shape.cols),
+            ));
+        }
+        if let Some((index, label)) = self.labels.iter().enumerate().find(|&(_, &label)| usize::from(label) >= shape.classes) {
+            return Err(Error::bad_data(
+                &self.labels_path,
+                format!("record {index}: label {label} is out of range 0..{}", shape.classes),
+            ));
+        }
+        Ok(self)
     }
 
     /// Reads the official file pair of `split` from `dir`: `train-images-idx3-ubyte` and
@@ -330,6 +368,39 @@ mod tests {
         compressed.truncate(compressed.len() / 2);
         let message = open_error(&compressed, &labels);
         assert!(message.contains("images-idx3-ubyte") && message.contains("corrupt gzip stream"), "{message}");
+    }
+
+    fn expect_error(images: &[u8], labels: &[u8], shape: IdxShape) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let images = write(dir.path(), "images-idx3-ubyte", images);
+        let labels = write(dir.path(), "labels-idx1-ubyte", labels);
+        IdxDataset::open(&images, &labels).unwrap().expect(shape).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn expect_accepts_the_right_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        let (images, labels) = sample_files();
+        let data = IdxDataset::open(&write(dir.path(), "i", &images), &write(dir.path(), "l", &labels)).unwrap();
+        let data = data.expect(IdxShape { rows: 2, cols: 3, classes: 8 }).unwrap();
+        assert_eq!(data.len(), 3);
+    }
+
+    #[test]
+    fn a_label_out_of_range_names_the_file_the_record_and_the_range() {
+        let (images, _) = sample_files();
+        let message = expect_error(&images, &idx_bytes(LABELS_MAGIC, &[3], &[1, 200, 9]), IdxShape { rows: 2, cols: 3, classes: 10 });
+        assert!(message.contains("labels-idx1-ubyte: record 1: label 200 is out of range 0..10"), "{message}");
+        // The last class is the first one out.
+        let message = expect_error(&images, &idx_bytes(LABELS_MAGIC, &[3], &[1, 2, 10]), IdxShape { rows: 2, cols: 3, classes: 10 });
+        assert!(message.contains("record 2: label 10 is out of range 0..10"), "{message}");
+    }
+
+    #[test]
+    fn other_geometry_names_the_file_and_both_shapes() {
+        let (images, labels) = sample_files();
+        let message = expect_error(&images, &labels, IdxShape { rows: 3, cols: 2, classes: 10 });
+        assert!(message.contains("images-idx3-ubyte: images of 2x3 pixels, but the dataset's images are 3x2"), "{message}");
     }
 
     #[test]

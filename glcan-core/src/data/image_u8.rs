@@ -37,13 +37,20 @@ impl ImageU8 {
     }
 
     /// Decodes an image file (PNG, JPEG, BMP, TIFF) as 3-channel RGB; grey, palette, 16-bit
-    /// and alpha images are converted.
+    /// and alpha images are converted. A truncated JPEG is an error (the decoder would fill
+    /// the missing rows silently; see `jpeg_complete`).
     pub fn open_rgb(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let reader = image::ImageReader::open(path)
-            .map_err(|e| Error::io(path, e))?
-            .with_guessed_format()
-            .map_err(|e| Error::io(path, e))?;
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes.as_slice()));
+        // The extension is the fallback; the content decides (an ILSVRC `.JPEG` may be a PNG).
+        if let Ok(format) = image::ImageFormat::from_path(path) {
+            reader.set_format(format);
+        }
+        let reader = reader.with_guessed_format().map_err(|e| Error::io(path, e))?;
+        if reader.format() == Some(image::ImageFormat::Jpeg) {
+            super::jpeg_complete::check(&bytes).map_err(|fault| Error::bad_data(path, format!("truncated JPEG: {fault}")))?;
+        }
         let decoded = reader.decode().map_err(|cause| Error::Image { path: path.to_path_buf(), cause })?;
         Ok(Self::from_rgb(&decoded.to_rgb8()))
     }
@@ -128,5 +135,23 @@ mod tests {
         assert!(message.contains("broken.png") && message.contains("unreadable image"), "{message}");
         let missing = ImageU8::open_rgb(dir.path().join("missing.png")).unwrap_err().to_string();
         assert!(missing.contains("missing.png"), "{missing}");
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // Texture, so that most of the file is scan data and half of it cuts the scan.
+        let rgb = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([((x * 37 + y * 91 + x * y * 7) % 251) as u8, (y * 5) as u8, 90]));
+        let whole = dir.path().join("whole.jpg");
+        rgb.save(&whole).unwrap();
+        assert_eq!(ImageU8::open_rgb(&whole).unwrap().height(), 48);
+        let bytes = std::fs::read(&whole).unwrap();
+        // Under a PNG name too: the content says JPEG.
+        for name in ["half.jpg", "half.png"] {
+            let half = dir.path().join(name);
+            std::fs::write(&half, &bytes[..bytes.len() / 2]).unwrap();
+            let message = ImageU8::open_rgb(&half).unwrap_err().to_string();
+            assert_eq!(message, format!("{}: truncated JPEG: the file ends inside scan 1, without the end-of-image marker (FF D9)", half.display()));
+        }
     }
 }

@@ -14,6 +14,7 @@ pub mod detection;
 pub mod folder;
 pub mod idx;
 pub mod image_u8;
+mod jpeg_complete;
 pub mod loader;
 pub mod mat5;
 pub mod resize;
