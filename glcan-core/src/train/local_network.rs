@@ -50,6 +50,14 @@ impl LocalModule {
         grads
     }
 
+    /// The aux net's state outside the store (empty for the last module, which has the head).
+    fn aux_private_state(&self) -> Vec<(String, Tensor)> {
+        match &self.objective {
+            Objective::Aux(aux) => aux.private_state(),
+            Objective::Head(_) => Vec::new(),
+        }
+    }
+
     /// The module's output for input `x`.
     pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
         self.blocks.iter().fold(x.shallow_clone(), |h, block| block.forward_t(&h, train))
@@ -240,8 +248,9 @@ impl LocalNetwork {
     }
 
     /// Everything the rest of a run depends on, by checkpoint entry name: each module's
-    /// variables (weights and BatchNorm running statistics) as `m{k}/{name}` and its optimizer
-    /// state (step count, momentum or Adam moments) as `m{k}/opt/{name}`.
+    /// variables (weights and BatchNorm running statistics) as `m{k}/{name}`, its optimizer
+    /// state (step count, momentum or Adam moments) as `m{k}/opt/{name}`, and its aux net's
+    /// state outside the store (GLCAN's EMA global branch) as `m{k}/aux-state/{name}`.
     /// The learning rate and the data order are functions of the epoch and step, so the
     /// epochs done (kept by the trainer) place them.
     pub fn state(&self) -> Vec<(String, Tensor)> {
@@ -251,6 +260,7 @@ impl LocalNetwork {
             variables.sort_by(|a, b| a.0.cmp(&b.0));
             out.extend(variables.into_iter().map(|(name, t)| (format!("m{k}/{name}"), t)));
             out.extend(module.optimizer.state_tensors().into_iter().map(|(name, t)| (format!("m{k}/opt/{name}"), t)));
+            out.extend(module.aux_private_state().into_iter().map(|(name, t)| (format!("m{k}/aux-state/{name}"), t)));
         }
         out
     }
@@ -267,6 +277,10 @@ impl LocalNetwork {
                 saved.copy_into(&name, &mut variable)?;
             }
             module.optimizer.load_state(&saved.scope("opt/"))?;
+            let aux_state = saved.scope("aux-state/");
+            for (name, mut tensor) in module.aux_private_state() {
+                aux_state.copy_into(&name, &mut tensor)?;
+            }
         }
         Ok(())
     }
