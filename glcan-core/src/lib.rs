@@ -22,6 +22,7 @@ pub mod optim;
 pub mod paths;
 pub mod preset;
 pub mod run_env;
+pub mod saved_state;
 pub mod split;
 pub mod train;
 pub mod unit_costs;

@@ -5,11 +5,10 @@
 //! Adam moments) so that `--resume` reaches the same final weights; tch's optimizers do
 //! not expose that state. The update rules are PyTorch's (`torch.optim.SGD`, `Adam`).
 
-use std::collections::HashMap;
-
 use tch::nn::VarStore;
 use tch::Tensor;
 
+use crate::saved_state::SavedState;
 use crate::{Error, Result};
 
 /// The update rule and its hyper-parameters (the learning rate comes from the schedule).
@@ -135,27 +134,25 @@ impl Optimizer {
         out
     }
 
-    /// Restores what [`Self::state_tensors`] saved.
-    pub fn load_state(&mut self, saved: &HashMap<String, Tensor>) -> Result<()> {
-        let missing = |name: &str| Error::config("checkpoint", format!("optimizer state {name} is missing"));
-        self.steps = saved.get("#steps").ok_or_else(|| missing("#steps"))?.int64_value(&[0]);
-        self.state.clear();
-        if self.steps == 0 {
-            return Ok(());
-        }
+    /// Restores what [`Self::state_tensors`] saved, from the entries under `saved`.
+    pub fn load_state(&mut self, saved: &SavedState) -> Result<()> {
+        let steps = saved.get_count("#steps")?;
         let slots = if matches!(self.config, OptimizerConfig::Sgd { .. }) { 1 } else { 2 };
-        for (name, p) in &self.params {
-            let mut buffers = Vec::with_capacity(slots);
-            for i in 0..slots {
-                let key = format!("{name}#{i}");
-                let t = saved.get(&key).ok_or_else(|| missing(&key))?;
-                if t.size() != p.size() {
-                    return Err(Error::config("checkpoint", format!("optimizer state {key} has shape {:?}, parameter has {:?}", t.size(), p.size())));
+        let mut state = Vec::new();
+        // The buffers exist from the first step on (Adam's bias correction also needs the count).
+        if steps > 0 {
+            for (name, p) in &self.params {
+                let mut buffers = Vec::with_capacity(slots);
+                for i in 0..slots {
+                    let mut buffer = p.zeros_like();
+                    saved.copy_into(&format!("{name}#{i}"), &mut buffer)?;
+                    buffers.push(buffer);
                 }
-                buffers.push(t.to_device(p.device()).copy());
+                state.push(buffers);
             }
-            self.state.push(buffers);
         }
+        self.steps = steps;
+        self.state = state;
         Ok(())
     }
 }
@@ -204,6 +201,7 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
     use tch::{nn, Device, Kind};
 
     /// A store with one parameter p = [1, -2] whose loss is sum(c * p), so grad = c.
@@ -257,15 +255,16 @@ mod tests {
         let mut opt = Optimizer::new(config.clone(), &store).unwrap();
         backward(&p, &[1.0, -1.0]);
         opt.step(0.1);
-        let saved: HashMap<String, Tensor> = opt.state_tensors().into_iter().map(|(k, t)| (k, t.copy())).collect();
+        let entries: HashMap<String, Tensor> = opt.state_tensors().into_iter().map(|(k, t)| (k, t.copy())).collect();
+        let file = std::path::Path::new("checkpoint.ot");
         let mut restored = Optimizer::new(config, &store).unwrap();
-        restored.load_state(&saved).unwrap();
+        restored.load_state(&SavedState::new(file, &entries)).unwrap();
         assert_eq!(restored.steps(), 1);
         assert!(restored.state[0][0].equal(&opt.state[0][0]));
-        let mut broken = saved;
+        let mut broken = entries;
         broken.remove("p#0");
-        let message = Optimizer::new(OptimizerConfig::infopro_sgd(), &store).unwrap().load_state(&broken).unwrap_err().to_string();
-        assert!(message.contains("p#0"), "{message}");
+        let message = Optimizer::new(OptimizerConfig::infopro_sgd(), &store).unwrap().load_state(&SavedState::new(file, &broken)).unwrap_err().to_string();
+        assert!(message.contains("p#0") && message.contains("checkpoint.ot"), "{message}");
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! every method learns, runs are deterministic, a stopped run resumes to the same result,
 //! no gradient crosses a module boundary, and bad configs are refused.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use glcan_core::aux::glcan::{Fusion, GlcanConfig, GlobalInit};
 use glcan_core::aux::{LocalTargets, Method};
 use glcan_core::data::augment::{Augmentation, Normalization};
 use glcan_core::data::idx::IdxDataset;
@@ -11,8 +13,9 @@ use glcan_core::data::loader::{BatchLoader, ClassificationCollate, LoaderConfig}
 use glcan_core::data::subset::Subset;
 use glcan_core::data::Split;
 use glcan_core::models::ResNetCifar;
+use glcan_core::optim::{OptimizerConfig, Schedule};
 use glcan_core::paths::data_root;
-use glcan_core::train::{train_classifier, Classification, ClassificationData, EpochMetrics, LocalNetwork, Progress, TrainConfig};
+use glcan_core::train::{train_classifier, Classification, ClassificationData, EpochMetrics, LocalNetwork, OptimizerScope, Progress, TrainConfig, TrainOutcome};
 use glcan_core::Error;
 use tch::Device;
 
@@ -112,33 +115,109 @@ impl Progress for StopAfter {
     }
 }
 
-#[test]
-fn a_stopped_run_resumes_to_the_same_result() {
-    let _turn = exclusive();
-    let data = fashion_subset();
-    let config = config(Method::Dgl, 2, 3);
+/// Every method, each way GLCAN builds its global branch, both optimizer scopes and both
+/// optimizers: the GLCAN-EMA case is the detection presets' recipe (top-down fusion, EMA
+/// momentum 0.9, Adam, cosine with warm-up) on the classification network.
+fn resume_cases() -> Vec<(&'static str, TrainConfig)> {
+    let glcan = |global_init, global_width| {
+        let mut config = config(Method::Glcan, 2, 2);
+        config.aux.glcan = GlcanConfig { global_init, global_width, ..GlcanConfig::default() };
+        config
+    };
+    let mut ema = glcan(GlobalInit::Ema, 1.0);
+    ema.aux.glcan.fusion = Fusion::TopDown;
+    ema.aux.glcan.ema_momentum = 0.9;
+    ema.optimizer = OptimizerConfig::edsr_adam();
+    ema.schedule = Schedule::Cosine { warmup_epochs: 0.2 };
+    ema.lr = 0.003;
+    vec![
+        ("e2e", config(Method::E2e, 1, 2)),
+        ("greedy-sl", config(Method::GreedySl, 2, 2)),
+        ("dgl per-module", TrainConfig { optimizer_scope: OptimizerScope::PerModule, ..config(Method::Dgl, 2, 2) }),
+        ("infopro-softmax", config(Method::InfoproSoftmax, 2, 2)),
+        ("infopro-contrast", config(Method::InfoproContrast, 2, 2)),
+        ("glcan scratch", glcan(GlobalInit::Scratch, 0.5)),
+        ("glcan copy", glcan(GlobalInit::Copy, 1.0)),
+        ("glcan ema top-down adam", ema),
+    ]
+}
+
+/// Every (name, tensor) of the checkpoint in `dir`.
+fn checkpoint(dir: &Path) -> Vec<(String, tch::Tensor)> {
+    tch::Tensor::load_multi(dir.join("checkpoint.ot")).unwrap()
+}
+
+/// Trains `config` straight through, and again stopped after epoch 1 and resumed (in a
+/// fresh network) to the end: every epoch's figures and every tensor of the final state
+/// (weights, BatchNorm statistics, aux nets, EMA branch, optimizer state) must be equal bit
+/// for bit. Returns the resumed run's directory.
+fn assert_resumes_exactly(label: &str, data: &Data, config: &TrainConfig) -> tempfile::TempDir {
+    assert_eq!(config.epochs, 2);
     let straight_dir = tempfile::tempdir().unwrap();
-    let straight = train_classifier(&network(), &data, &config, Device::Cpu, Some(straight_dir.path()), false, &mut ()).unwrap();
+    let straight = train_classifier(&network(), data, config, Device::Cpu, Some(straight_dir.path()), false, &mut ()).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let stopped = train_classifier(&network(), &data, &config, Device::Cpu, Some(dir.path()), false, &mut StopAfter { after: 2, seen: 0 });
-    assert!(matches!(stopped, Err(Error::Stopped { epoch: 2 })), "{stopped:?}");
+    let stopped = train_classifier(&network(), data, config, Device::Cpu, Some(dir.path()), false, &mut StopAfter { after: 1, seen: 0 });
+    assert!(matches!(stopped, Err(Error::Stopped { epoch: 1 })), "{label}: {stopped:?}");
     // Starting afresh over a checkpoint is refused; resuming continues it.
-    let refused = train_classifier(&network(), &data, &config, Device::Cpu, Some(dir.path()), false, &mut ()).unwrap_err();
-    assert!(refused.to_string().contains("resume"), "{refused}");
-    let resumed = train_classifier(&network(), &data, &config, Device::Cpu, Some(dir.path()), true, &mut ()).unwrap();
-    assert_eq!(resumed.epochs.len(), 3);
-    assert_eq!(resumed.last().module_losses, straight.last().module_losses);
-    assert_eq!(resumed.last().test_metric, straight.last().test_metric);
-    let a = tch::Tensor::load_multi(straight_dir.path().join("checkpoint.ot")).unwrap();
-    let b = tch::Tensor::load_multi(dir.path().join("checkpoint.ot")).unwrap();
-    assert_eq!(a.len(), b.len());
-    for ((name_a, ta), (name_b, tb)) in a.iter().zip(&b) {
-        assert_eq!(name_a, name_b);
-        assert!(ta.equal(tb), "{name_a} differs after resume");
-    }
+    let refused = train_classifier(&network(), data, config, Device::Cpu, Some(dir.path()), false, &mut ()).unwrap_err();
+    assert!(refused.to_string().contains("resume"), "{label}: {refused}");
+    let resumed = train_classifier(&network(), data, config, Device::Cpu, Some(dir.path()), true, &mut ()).unwrap();
+
+    let figures = |o: &TrainOutcome| o.epochs.iter().map(|e| (e.epoch, e.lr, e.module_losses.clone(), e.test_metric, e.test_loss)).collect::<Vec<_>>();
+    assert_eq!(figures(&resumed), figures(&straight), "{label}: epochs differ after resume");
+    assert_eq!(resumed.final_evaluation.metric, straight.final_evaluation.metric, "{label}");
     let metrics = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
-    assert_eq!(metrics.lines().count(), 4, "header and three epochs");
+    assert_eq!(metrics.lines().count(), 3, "{label}: header and two epochs");
+
+    let (a, b) = (checkpoint(straight_dir.path()), checkpoint(dir.path()));
+    let names: Vec<&str> = a.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, b.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>(), "{label}");
+    for ((name, ta), (_, tb)) in a.iter().zip(&b) {
+        assert!(ta.equal(tb), "{label}: {name} differs after resume");
+    }
+    // The state covers what the run's future depends on.
+    let has = |pattern: &str| names.iter().any(|n| n.contains(pattern));
+    assert!(has("running_mean") && has("running_var"), "{label}: BatchNorm statistics are saved");
+    assert!(has("/opt/#steps") && has("/opt/units.0.conv.weight#0"), "{label}: optimizer state is saved");
+    if matches!(config.optimizer, OptimizerConfig::Adam { .. }) {
+        assert!(has("/opt/units.0.conv.weight#1"), "{label}: Adam's second moments are saved");
+    }
+    if config.method == Method::Glcan && config.aux.glcan.global_init == GlobalInit::Ema {
+        assert!(has("m0/aux-state/ema-global."), "{label}: the EMA global branch is saved");
+    }
+    dir
+}
+
+#[test]
+fn every_method_resumes_bit_for_bit() {
+    let _turn = exclusive();
+    let data = fashion_subset();
+    for (label, config) in resume_cases() {
+        assert_resumes_exactly(label, &data, &config);
+    }
+}
+
+#[test]
+fn a_checkpoint_without_the_ema_branch_is_refused_by_name() {
+    let _turn = exclusive();
+    let data = fashion_subset();
+    let (label, config) = resume_cases().pop().unwrap();
+    let dir = assert_resumes_exactly(label, &data, &config);
+    let file = dir.path().join("checkpoint.ot");
+    let fresh = || LocalNetwork::build(&network(), &Classification, &config, 1, 28, Device::Cpu).unwrap();
+    fresh().load_state(checkpoint(dir.path()), &file).unwrap();
+    for (entry, fault) in [("m0/aux-state/ema-global.", "lacks entry m0/aux-state/ema-global."), ("m1/opt/#steps", "lacks entry m1/opt/#steps")] {
+        let saved: Vec<_> = checkpoint(dir.path()).into_iter().filter(|(name, _)| !name.starts_with(entry)).collect();
+        let message = fresh().load_state(saved, &file).unwrap_err().to_string();
+        assert!(message.contains(&file.display().to_string()) && message.contains(fault), "{message}");
+    }
+    let mut saved = checkpoint(dir.path());
+    let (name, tensor) = saved.iter_mut().find(|(name, _)| name.starts_with("m0/aux-state/")).unwrap();
+    *tensor = tensor.narrow(0, 0, 1);
+    let name = name.clone();
+    let message = fresh().load_state(saved, &file).unwrap_err().to_string();
+    assert!(message.contains(&format!("{name} has shape")), "{message}");
 
     // A run directory is tied to its configuration.
     let other = TrainConfig { lr: 0.01, ..config };

@@ -198,6 +198,13 @@ impl GlobalBranch {
         levels
     }
 
+    /// The EMA weights (the private store's variables), sorted by name; empty otherwise.
+    fn ema_variables(&self) -> Vec<(String, Tensor)> {
+        let mut variables: Vec<_> = self.ema.iter().flat_map(|(store, _, _)| store.variables()).collect();
+        variables.sort_by(|a, b| a.0.cmp(&b.0));
+        variables
+    }
+
     fn follow_real_units(&mut self) {
         if let Some((_, pairs, momentum)) = &mut self.ema {
             tch::no_grad(|| {
@@ -347,6 +354,12 @@ impl AuxNet for GlcanAux {
         if let Some(global) = &mut self.global {
             global.follow_real_units();
         }
+    }
+
+    /// The EMA global branch's weights as `ema-global.{unit}.{variable}`: they follow the
+    /// real units step by step, so a resumed run needs them, not a fresh copy.
+    fn private_state(&self) -> Vec<(String, Tensor)> {
+        self.global.iter().flat_map(|g| g.ema_variables()).map(|(name, t)| (format!("ema-global.{name}"), t)).collect()
     }
 }
 

@@ -102,6 +102,13 @@ pub trait AuxNet: std::fmt::Debug + Send {
 
     /// Called after every optimizer step (GLCAN's EMA global branch follows the real units).
     fn after_step(&mut self) {}
+
+    /// Tensors the aux net keeps outside its module's variable store that later steps
+    /// depend on (GLCAN's EMA global branch), by name: shallow copies, so a checkpoint saves
+    /// them and a resume restores them in place.
+    fn private_state(&self) -> Vec<(String, Tensor)> {
+        Vec::new()
+    }
 }
 
 /// Where an aux net sits, and what it may see of the rest of the network.

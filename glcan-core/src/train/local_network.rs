@@ -20,6 +20,7 @@ use super::{OptimizerScope, TrainConfig};
 use crate::aux::{self, AuxContext, AuxNet, LocalTargets, Method};
 use crate::models::UnitNetwork;
 use crate::optim::Optimizer;
+use crate::saved_state::SavedState;
 use crate::split::{self, ModuleSplit, SplitStrategy};
 use crate::unit_costs;
 use crate::{Error, Result};
@@ -47,6 +48,14 @@ impl LocalModule {
             self.store.variables().into_iter().filter(|(_, t)| t.requires_grad() && t.grad().defined()).map(|(n, t)| (n, t.grad().copy())).collect();
         grads.sort_by(|a, b| a.0.cmp(&b.0));
         grads
+    }
+
+    /// The aux net's state outside the store (empty for the last module, which has the head).
+    fn aux_private_state(&self) -> Vec<(String, Tensor)> {
+        match &self.objective {
+            Objective::Aux(aux) => aux.private_state(),
+            Objective::Head(_) => Vec::new(),
+        }
     }
 
     /// The module's output for input `x`.
@@ -238,7 +247,12 @@ impl LocalNetwork {
         })
     }
 
-    /// Every variable and optimizer state, named `m{k}/{name}` and `m{k}/opt/{name}`.
+    /// Everything the rest of a run depends on, by checkpoint entry name: each module's
+    /// variables (weights and BatchNorm running statistics) as `m{k}/{name}`, its optimizer
+    /// state (step count, momentum or Adam moments) as `m{k}/opt/{name}`, and its aux net's
+    /// state outside the store (GLCAN's EMA global branch) as `m{k}/aux-state/{name}`.
+    /// The learning rate and the data order are functions of the epoch and step, so the
+    /// epochs done (kept by the trainer) place them.
     pub fn state(&self) -> Vec<(String, Tensor)> {
         let mut out = Vec::new();
         for (k, module) in self.modules.iter().enumerate() {
@@ -246,25 +260,27 @@ impl LocalNetwork {
             variables.sort_by(|a, b| a.0.cmp(&b.0));
             out.extend(variables.into_iter().map(|(name, t)| (format!("m{k}/{name}"), t)));
             out.extend(module.optimizer.state_tensors().into_iter().map(|(name, t)| (format!("m{k}/opt/{name}"), t)));
+            out.extend(module.aux_private_state().into_iter().map(|(name, t)| (format!("m{k}/aux-state/{name}"), t)));
         }
         out
     }
 
-    /// Restores what [`Self::state`] produced; `source` names the file in errors.
+    /// Restores what [`Self::state`] produced; `source` names the file in errors. Every
+    /// entry this network needs must be there with its shape: a checkpoint of another
+    /// configuration or version is refused, naming the missing or mis-shaped entry.
     pub fn load_state(&mut self, saved: Vec<(String, Tensor)>, source: &Path) -> Result<()> {
-        let saved: HashMap<String, Tensor> = saved.into_iter().collect();
+        let entries: HashMap<String, Tensor> = saved.into_iter().collect();
+        let saved = SavedState::new(source, &entries);
         for (k, module) in self.modules.iter_mut().enumerate() {
+            let saved = saved.scope(&format!("m{k}/"));
             for (name, mut variable) in module.store.variables() {
-                let key = format!("m{k}/{name}");
-                let value = saved.get(&key).ok_or_else(|| Error::bad_data(source, format!("checkpoint lacks {key}: was it written by another configuration?")))?;
-                if value.size() != variable.size() {
-                    return Err(Error::bad_data(source, format!("{key} has shape {:?}, the model {:?}", value.size(), variable.size())));
-                }
-                tch::no_grad(|| variable.copy_(value));
+                saved.copy_into(&name, &mut variable)?;
             }
-            let prefix = format!("m{k}/opt/");
-            let optimizer_state = saved.iter().filter_map(|(key, t)| key.strip_prefix(&prefix).map(|rest| (rest.to_owned(), t.shallow_clone()))).collect();
-            module.optimizer.load_state(&optimizer_state).map_err(|e| Error::bad_data(source, e.to_string()))?;
+            module.optimizer.load_state(&saved.scope("opt/"))?;
+            let aux_state = saved.scope("aux-state/");
+            for (name, mut tensor) in module.aux_private_state() {
+                aux_state.copy_into(&name, &mut tensor)?;
+            }
         }
         Ok(())
     }

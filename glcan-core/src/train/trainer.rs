@@ -191,6 +191,9 @@ pub fn train_local(
     let mut final_evaluation = history.last().map(|m: &EpochMetrics| Evaluation { metric: m.test_metric, loss: m.test_loss, details: Vec::new() }).unwrap_or_default();
 
     for epoch in history.len()..config.epochs {
+        // Whatever draws from libtorch's generator while training (dropout, random ops) then
+        // depends on (seed, epoch) only, so a resumed run draws what an uninterrupted one did.
+        tch::manual_seed(epoch_seed(config.seed, epoch));
         let started = Instant::now();
         let mut sums = vec![0.0; net.k()];
         let mut timed_images = 0usize;
@@ -251,6 +254,11 @@ pub fn train_local(
         }
     }
     Ok(TrainOutcome { epochs: history, network_parameters: net.network_parameters(), final_evaluation })
+}
+
+/// The seed of libtorch's generator for (0-based) `epoch` of a run seeded `seed`.
+fn epoch_seed(seed: u64, epoch: usize) -> i64 {
+    (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (epoch as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03)) as i64
 }
 
 /// Trains a classifier: [`train_local`] with the [`Classification`] task on `data`.
