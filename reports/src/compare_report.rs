@@ -75,6 +75,7 @@ pub fn rule(tolerances: &Tolerances) -> Vec<String> {
         format!("Peak tensor memory of a training step fails when |current / baseline − 1| > {}%, either way: it is deterministic on CPU, so a change means the network, its aux nets or what a step keeps alive changed.", 100.0 * tolerances.memory),
         "Throughput (images/s) is reported as current ÷ baseline and never judged: CI machines are noisy.".into(),
         "A baseline configuration or seed missing or failed in the current results fails, and so does a run whose recipe (epochs, batch size, images, device, dtype, threads, network parameters) changed. Configurations only in the current results are listed, not judged.".into(),
+        "A row either file cannot use (a finished run without its suite's metric, a NaN or out-of-range value, a run that finished twice, a missing column) stops the check with an error naming the file, line, run and column.".into(),
     ]
 }
 
