@@ -9,7 +9,10 @@
 //!   (it is deterministic on CPU, so any change means the network or its step changed);
 //! - throughput is reported as a ratio, never judged (CI machines are noisy);
 //! - a baseline run missing or failed in the current results fails, and so does a run whose
-//!   recipe (epochs, batch size, images, device, dtype, threads, parameters) changed.
+//!   recipe (epochs, batch size, images, device, dtype, threads, parameters) changed;
+//! - a baseline run without a metric its suite measures (empty or NaN), or a seed that
+//!   finished twice on either side, fails its configuration: nothing is judged against a
+//!   number that is not there, and no row is silently preferred.
 //!
 //! Runs only in the current results are listed, not judged.
 
@@ -232,30 +235,40 @@ impl Comparison {
     }
 }
 
-/// Finished and failed runs of one side, per configuration and seed. When a seed appears
-/// twice the later row wins (results files are appended in time order).
+/// Finished and failed runs of one side, per configuration and seed. A seed with failed and
+/// finished rows was retried: the later row wins (results files are appended in time
+/// order). A seed that finished twice has no right answer: it is kept in `duplicated` and
+/// fails its configuration.
 struct Side<'a> {
     ok: BTreeMap<ConfigKey, BTreeMap<u64, &'a ResultRow>>,
     failed: BTreeMap<ConfigKey, BTreeMap<u64, &'a ResultRow>>,
-    repeated: BTreeSet<(ConfigKey, u64)>,
+    retried: BTreeSet<(ConfigKey, u64)>,
+    duplicated: BTreeSet<(ConfigKey, u64)>,
 }
 
 impl<'a> Side<'a> {
     fn of(rows: &'a [ResultRow]) -> Side<'a> {
-        let mut side = Side { ok: BTreeMap::new(), failed: BTreeMap::new(), repeated: BTreeSet::new() };
+        let mut side = Side { ok: BTreeMap::new(), failed: BTreeMap::new(), retried: BTreeSet::new(), duplicated: BTreeSet::new() };
         for row in rows {
             let key = ConfigKey::of(row);
+            if row.status == RunStatus::Ok && side.ok.get(&key).is_some_and(|m| m.contains_key(&row.seed)) {
+                side.duplicated.insert((key.clone(), row.seed));
+            }
             let (this, other) = match row.status {
                 RunStatus::Ok => (&mut side.ok, &mut side.failed),
                 RunStatus::Failed => (&mut side.failed, &mut side.ok),
             };
-            let seen = this.get(&key).is_some_and(|m| m.contains_key(&row.seed)) || other.get_mut(&key).is_some_and(|m| m.remove(&row.seed).is_some());
-            if seen {
-                side.repeated.insert((key.clone(), row.seed));
+            if other.get_mut(&key).is_some_and(|m| m.remove(&row.seed).is_some()) {
+                side.retried.insert((key.clone(), row.seed));
             }
             this.entry(key).or_default().insert(row.seed, row);
         }
         side
+    }
+
+    /// Seeds of `key` that finished more than once.
+    fn duplicated_seeds(&self, key: &ConfigKey) -> Vec<u64> {
+        self.duplicated.iter().filter(|(k, _)| k == key).map(|&(_, seed)| seed).collect()
     }
 }
 
@@ -268,11 +281,14 @@ pub fn compare(baseline: &[ResultRow], current: &[ResultRow], tolerances: &Toler
     let now = Side::of(current);
     let spreads = pooled_spreads(&base);
     let mut notes = Vec::new();
-    for (key, seed) in &base.repeated {
-        notes.push(format!("{}: seed {seed} appears more than once in the baseline; the last row counts", key.title()));
+    for (key, seed) in &base.retried {
+        notes.push(format!("{}: seed {seed} has both failed and finished rows in the baseline; the last row counts", key.title()));
     }
-    for (key, seed) in &now.repeated {
-        notes.push(format!("{}: seed {seed} appears more than once in the current results; the last row counts", key.title()));
+    for (key, seed) in &now.retried {
+        notes.push(format!("{}: seed {seed} has both failed and finished rows in the current results; the last row counts", key.title()));
+    }
+    for (key, seed) in now.duplicated.iter().filter(|(key, _)| !base.ok.contains_key(key)) {
+        notes.push(format!("{}: seed {seed} finished more than once in the current results (a new configuration, not judged)", key.title()));
     }
     for (key, runs) in &base.failed {
         notes.push(format!("{}: the baseline has failed runs (seeds {}); they are not compared", key.title(), join_seeds(runs.keys())));
@@ -280,7 +296,13 @@ pub fn compare(baseline: &[ResultRow], current: &[ResultRow], tolerances: &Toler
 
     let mut configs = Vec::new();
     for (key, runs) in &base.ok {
-        let (comparison, extra) = compare_config(key, runs, &now, &spreads, tolerances);
+        let (mut comparison, extra) = compare_config(key, runs, &now, &spreads, tolerances);
+        for (side, name) in [(&base, "the baseline"), (&now, "the current results")] {
+            let seeds = side.duplicated_seeds(key);
+            if !seeds.is_empty() {
+                comparison.problems.push(format!("seed{} {} finished more than once in {name}; which row counts is not guessed: keep one", plural_s(seeds.len()), join_seeds(seeds.iter())));
+            }
+        }
         notes.extend(extra);
         configs.push(comparison);
     }
@@ -323,11 +345,19 @@ fn compare_config(key: &ConfigKey, runs: &BTreeMap<u64, &ResultRow>, now: &Side,
     }
 
     let mut metrics = Vec::new();
-    let measured_in_baseline = Metric::ALL.into_iter().filter(|m| runs.values().any(|r| m.value(r).is_some()));
-    for metric in measured_in_baseline {
+    // What the suite measures, not what the baseline happens to hold: a baseline without the
+    // metric (empty or NaN) would otherwise let any current value pass.
+    let suite_metrics = Metric::of_suite(&key.group.suite).unwrap_or_default();
+    let expected = Metric::ALL.into_iter().filter(|m| suite_metrics.contains(m) || runs.values().any(|r| m.value(r).is_some()));
+    for metric in expected {
+        let unmeasured: Vec<u64> = runs.iter().filter(|(_, r)| metric.value(r).is_none()).map(|(&seed, _)| seed).collect();
+        if !unmeasured.is_empty() {
+            problems.push(format!("the baseline has no {} for seed{} {} (empty or not a finite number), so it cannot be judged; regenerate the baseline (`make baseline`)", metric.name(), plural_s(unmeasured.len()), join_seeds(unmeasured.iter())));
+        }
         let both: Vec<(f64, f64)> = pairs.iter().filter_map(|(b, c)| Some((metric.value(b)?, metric.value(c)?))).collect();
-        if both.len() < pairs.len() {
-            problems.push(format!("{} not measured in {} of the current runs", metric.name(), pairs.len() - both.len()));
+        let unmeasured_now = pairs.iter().filter(|(_, c)| metric.value(c).is_none()).count();
+        if unmeasured_now > 0 {
+            problems.push(format!("{} not measured in {unmeasured_now} of the current runs", metric.name()));
         }
         if both.is_empty() {
             continue;
@@ -565,21 +595,53 @@ mod tests {
     }
 
     #[test]
-    fn methods_match_whatever_their_case_and_rows_repeat() {
+    fn methods_match_whatever_their_case() {
         let mut current = baseline();
         for row in &mut current {
             row.method = row.method.to_uppercase();
         }
-        current.push(row("glcan", 2, 0, 10.0));
-        current.push(row("glcan", 2, 0, 76.0));
         let comparison = compare(&baseline(), &current, &Tolerances::default());
         assert!(comparison.passed(), "{:?}", comparison.failures());
-        assert!(comparison.notes.iter().any(|n| n.contains("seed 0 appears more than once in the current results")), "{:?}", comparison.notes);
+        assert!(comparison.notes.is_empty(), "{:?}", comparison.notes);
+    }
+
+    #[test]
+    fn a_seed_finished_twice_fails_on_either_side_a_retried_failure_does_not() {
+        let mut twice = baseline();
+        twice.push(row("GLCAN", 2, 0, 76.0));
+        for (base, current, side) in [(baseline(), twice.clone(), "the current results"), (twice.clone(), baseline(), "the baseline")] {
+            let failures = compare(&base, &current, &Tolerances::default()).failures();
+            assert_eq!(failures, vec![format!("classify · fashion-mnist · resnet8 · preset test · GLCAN K = 2: seed 0 finished more than once in {side}; which row counts is not guessed: keep one")]);
+        }
+        // The grids re-run a failed run and append the new row: the finished row counts.
+        let mut retried = baseline();
+        retried.insert(0, ResultRow { status: RunStatus::Failed, test_accuracy: None, error: "killed".into(), ..row("glcan", 2, 0, 0.0) });
+        let comparison = compare(&baseline(), &retried, &Tolerances::default());
+        assert!(comparison.passed(), "{:?}", comparison.failures());
+        assert!(comparison.notes.iter().any(|n| n.contains("GLCAN K = 2: seed 0 has both failed and finished rows in the current results; the last row counts")), "{:?}", comparison.notes);
+    }
+
+    #[test]
+    fn a_baseline_without_the_suite_metric_fails_instead_of_passing_anything() {
+        // The current GLCAN fell from about 75% to 10%: it must not pass because the baseline
+        // lacks the number to compare with.
+        let current: Vec<ResultRow> = baseline().into_iter().map(|r| if r.method == "glcan" { ResultRow { test_accuracy: Some(10.0), ..r } } else { r }).collect();
+        for lost in [None, Some(f64::NAN)] {
+            let base: Vec<ResultRow> = baseline().into_iter().map(|r| if r.method == "glcan" { ResultRow { test_accuracy: lost, ..r } } else { r }).collect();
+            let failures = compare(&base, &current, &Tolerances::default()).failures();
+            assert_eq!(failures, vec!["classify · fashion-mnist · resnet8 · preset test · GLCAN K = 2: the baseline has no Test error for seeds 0, 1, 2 (empty or not a finite number), so it cannot be judged; regenerate the baseline (`make baseline`)".to_string()], "{lost:?}");
+        }
+        // One seed without it is enough to fail; the others are still compared.
+        let mut base = baseline();
+        base.iter_mut().find(|r| r.method == "dgl" && r.seed == 1).unwrap().test_accuracy = Some(f64::NAN);
+        let comparison = compare(&base, &baseline(), &Tolerances::default());
+        assert!(comparison.failures().iter().any(|f| f.ends_with("DGL K = 2: the baseline has no Test error for seed 1 (empty or not a finite number), so it cannot be judged; regenerate the baseline (`make baseline`)")), "{:?}", comparison.failures());
+        assert_eq!(find(&comparison, "dgl").metrics.len(), 1);
     }
 
     #[test]
     fn higher_is_better_metrics_fail_when_lower() {
-        let sr = |seed: u64, psnr: f64| ResultRow { suite: "sr".into(), test_accuracy: None, psnr_y: Some(psnr), ..row("glcan", 2, seed, 0.0) };
+        let sr = |seed: u64, psnr: f64| ResultRow { suite: "sr".into(), test_accuracy: None, psnr_y: Some(psnr), ssim_y: Some(0.9), ..row("glcan", 2, seed, 0.0) };
         let baseline = vec![sr(0, 30.00), sr(1, 30.02)];
         let check = |current: f64| compare(&baseline, &[sr(0, current), sr(1, current)], &Tolerances::default());
         // Spread 0.014 dB: the band is the 0.05 dB floor.

@@ -11,8 +11,9 @@ use crate::compare::{band_floor, compare, join_seeds, signed, with_unit, Compari
 use crate::compare_plot::{delta_chart, write_delta_chart};
 use crate::error::Error;
 use crate::metric::Metric;
-use crate::results::{read_rows, ResultRow, RunStatus};
+use crate::results::{ResultRow, RunStatus};
 use crate::tables::escape;
+use crate::validate::read_results;
 
 /// What a comparison wrote.
 #[derive(Debug, Clone)]
@@ -23,14 +24,15 @@ pub struct Written {
 }
 
 /// Reads both files, compares them and writes the summary and chart into `out` (created if
-/// needed). A missing, malformed or run-less baseline is an error naming the file; a current
-/// results file without the baseline's runs is a regression, not an error.
+/// needed). A missing, malformed or run-less baseline is an error naming the file, and so
+/// is a row of either file that cannot be used (see [`crate::validate`]); a current results
+/// file without the baseline's runs is a regression, not an error.
 pub fn run(baseline: &Path, current: &Path, out: &Path, tolerances: &Tolerances, invocation: &str) -> Result<Written, Error> {
-    let baseline_rows = read_rows(baseline)?;
+    let baseline_rows = read_results(baseline)?;
     if !baseline_rows.iter().any(|r| r.status == RunStatus::Ok) {
         return Err(Error::NoRuns { path: baseline.to_path_buf() });
     }
-    let current_rows = read_rows(current)?;
+    let current_rows = read_results(current)?;
     let comparison = compare(&baseline_rows, &current_rows, tolerances);
     std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_path_buf(), source })?;
     let images = match delta_chart(&comparison) {
@@ -73,6 +75,7 @@ pub fn rule(tolerances: &Tolerances) -> Vec<String> {
         format!("Peak tensor memory of a training step fails when |current / baseline − 1| > {}%, either way: it is deterministic on CPU, so a change means the network, its aux nets or what a step keeps alive changed.", 100.0 * tolerances.memory),
         "Throughput (images/s) is reported as current ÷ baseline and never judged: CI machines are noisy.".into(),
         "A baseline configuration or seed missing or failed in the current results fails, and so does a run whose recipe (epochs, batch size, images, device, dtype, threads, network parameters) changed. Configurations only in the current results are listed, not judged.".into(),
+        "A row either file cannot use (a finished run without its suite's metric, a NaN or out-of-range value, a run that finished twice, a missing column) stops the check with an error naming the file, line, run and column.".into(),
     ]
 }
 

@@ -25,6 +25,10 @@ pub enum Error {
     MissingColumn { path: PathBuf, column: String },
     #[error("{}: line {line}: `{value}` in column `{column}` is not a number", path.display())]
     BadValue { path: PathBuf, line: u64, column: String, value: String },
+    #[error("{}: {} missing: a results file needs every column the suites write", path.display(), columns_list(columns))]
+    MissingResultsColumns { path: PathBuf, columns: Vec<String> },
+    #[error("{}: {}", path.display(), rows_list(problems))]
+    UnusableRows { path: PathBuf, problems: Vec<String> },
     #[error("{}: no finished runs, nothing to compare against", path.display())]
     NoRuns { path: PathBuf },
     #[error("drawing {}: {message}", path.display())]
@@ -35,6 +39,21 @@ pub enum Error {
         #[source]
         source: image::ImageError,
     },
+}
+
+/// `column `ap50`` or `columns `ap`, `ap50``.
+fn columns_list(columns: &[String]) -> String {
+    let names: Vec<String> = columns.iter().map(|c| format!("`{c}`")).collect();
+    format!("column{} {}", if columns.len() == 1 { "" } else { "s" }, names.join(", "))
+}
+
+/// One problem per line under a count, so a long list stays readable on a terminal.
+fn rows_list(problems: &[String]) -> String {
+    let count = match problems.len() {
+        1 => "1 row cannot be used".to_string(),
+        n => format!("{n} rows cannot be used"),
+    };
+    problems.iter().fold(format!("{count}:"), |text, problem| format!("{text}\n  {problem}"))
 }
 
 /// One line with every cause, outermost first. A cause already spelled out at the end of

@@ -4,7 +4,8 @@
 //! PNG/SVG plots. The CSV stays the source of truth; everything here is derived from it by
 //! one command, `reports build` (see [`report::build`]). `reports compare` checks a results
 //! CSV against a committed baseline, the regression check of CI (see [`compare`] for the
-//! rule and [`compare_report::run`] for what it writes).
+//! rule and [`compare_report::run`] for what it writes). Both read results only through
+//! [`validate::read_results`], which refuses a row it cannot use by name.
 
 pub mod atomic;
 pub mod compare;
@@ -23,6 +24,7 @@ pub mod report;
 pub mod results;
 pub mod summary;
 pub mod tables;
+pub mod validate;
 
 pub use error::Error;
 pub use metric::{Direction, Metric};

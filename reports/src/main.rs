@@ -22,7 +22,7 @@ use reports::ReportContext;
 /// results CSV against a baseline (the regression check of CI).
 ///
 /// Exit status: 0 on success, 1 when `compare` finds a regression, 2 when the inputs are
-/// unusable (a missing or malformed file, a bad argument).
+/// unusable (a missing or malformed file, a row it cannot use, a bad argument).
 #[derive(Parser)]
 #[command(name = "reports", version)]
 struct Cli {
@@ -36,7 +36,11 @@ enum Action {
     ///
     /// Failed runs are counted under each table, never averaged in. A run whose
     /// metrics.csv is missing loses its per-epoch curve and gets a warning line in the
-    /// report; a missing or malformed results CSV is an error. Files are replaced
+    /// report; a missing or malformed results CSV is an error, and so is a row it cannot
+    /// use, named by file, line, run and column: a missing column, a finished run without
+    /// its suite's metric (classify: test_accuracy; detect: ap, ap50; sr: psnr_y, ssim_y),
+    /// a NaN or out-of-range value (accuracy 0-100, AP 0-1, SSIM -1-1, PSNR finite,
+    /// throughput and seconds finite and >= 0), or a run that finished twice. Files are replaced
     /// atomically; what was written is listed on stderr.
     Build(BuildArgs),
     /// Compare a results CSV against a baseline; exit 1 on a regression.
@@ -58,13 +62,17 @@ enum Action {
     ///
     /// - a baseline configuration or seed missing or failed in the current results fails, and
     ///   so does a run whose recipe (epochs, batch size, images, device, dtype, threads,
-    ///   network parameters) changed; configurations only in the current results are listed.
+    ///   network parameters) changed; configurations only in the current results are listed;
+    ///
+    /// - a row either file cannot use (a finished run without its suite's metric, a NaN or
+    ///   out-of-range value, a run that finished twice, a missing column) is an input error
+    ///   naming the file, line, run and column.
     ///
     /// Prints one line per configuration and each failure with its numbers; writes
     /// <OUT>/README.md (verdict, failures, table, rule) and <OUT>/deltas.png/.svg (a bar per
     /// configuration of current − baseline, tolerance bands in grey), atomically. Exit
     /// status 0 when everything is within tolerance, 1 on a regression, 2 when a file is
-    /// missing or malformed or the baseline has no finished run.
+    /// missing or malformed, has a row it cannot use, or the baseline has no finished run.
     Compare(CompareArgs),
 }
 

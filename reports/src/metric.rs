@@ -96,14 +96,57 @@ impl Metric {
 
     /// The printed value of `row`, or `None` when the run did not measure it.
     pub fn value(self, row: &ResultRow) -> Option<f64> {
-        let value = match self {
-            Metric::TestError => row.test_accuracy.map(|accuracy| 100.0 - accuracy),
-            Metric::Ap => row.ap.map(|ap| 100.0 * ap),
-            Metric::Ap50 => row.ap50.map(|ap| 100.0 * ap),
+        let value = self.recorded(row).map(|v| match self {
+            Metric::TestError => 100.0 - v,
+            Metric::Ap | Metric::Ap50 => 100.0 * v,
+            Metric::PsnrY | Metric::SsimY => v,
+        });
+        value.filter(|v| v.is_finite())
+    }
+
+    /// The results CSV column the metric is read from.
+    pub fn column(self) -> &'static str {
+        match self {
+            Metric::TestError => "test_accuracy",
+            Metric::Ap => "ap",
+            Metric::Ap50 => "ap50",
+            Metric::PsnrY => "psnr_y",
+            Metric::SsimY => "ssim_y",
+        }
+    }
+
+    /// The value as the results CSV holds it (accuracy in %, AP in 0-1), unchecked: it may
+    /// be NaN or out of range in a broken file (see [`crate::validate`]).
+    pub fn recorded(self, row: &ResultRow) -> Option<f64> {
+        match self {
+            Metric::TestError => row.test_accuracy,
+            Metric::Ap => row.ap,
+            Metric::Ap50 => row.ap50,
             Metric::PsnrY => row.psnr_y,
             Metric::SsimY => row.ssim_y,
-        };
-        value.filter(|v| v.is_finite())
+        }
+    }
+
+    /// The bounds a recorded value must lie within, inclusive; PSNR has none beyond being
+    /// finite (a perfect reconstruction is +∞ and means a broken evaluation here).
+    pub fn recorded_bounds(self) -> Option<(f64, f64)> {
+        match self {
+            Metric::TestError => Some((0.0, 100.0)),
+            Metric::Ap | Metric::Ap50 => Some((0.0, 1.0)),
+            Metric::SsimY => Some((-1.0, 1.0)),
+            Metric::PsnrY => None,
+        }
+    }
+
+    /// The metrics every finished run of `suite` records (the SR bicubic rows too), or
+    /// `None` for a suite this crate does not know.
+    pub fn of_suite(suite: &str) -> Option<&'static [Metric]> {
+        match suite {
+            "classify" => Some(&[Metric::TestError]),
+            "detect" => Some(&[Metric::Ap, Metric::Ap50]),
+            "sr" => Some(&[Metric::PsnrY, Metric::SsimY]),
+            _ => None,
+        }
     }
 
     /// Whether `a` is strictly better than `b`.

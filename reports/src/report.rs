@@ -11,8 +11,9 @@ use crate::error::Error;
 use crate::group::{by_setting, group_rows, Group};
 use crate::metric::Metric;
 use crate::plots::{epoch_figure, memory_vs_k_figure, metric_vs_k_figure, write_figure, Figure};
-use crate::results::{read_rows, ResultRow, RunStatus};
+use crate::results::{ResultRow, RunStatus};
 use crate::tables::{escape, failed_list, memory_tables, metric_table, throughput_tables, ReportContext};
+use crate::validate::read_results;
 
 /// What a build wrote, and what it had to leave out.
 #[derive(Debug, Clone, Default)]
@@ -28,9 +29,11 @@ pub struct Built {
 
 /// Reads the results CSV at `results` and writes the report into `out` (created if
 /// needed). `invocation` is the command line that asked for it, quoted in the README so the
-/// report can be rebuilt. Run folders in the rows are relative to the CSV's folder.
+/// report can be rebuilt. Run folders in the rows are relative to the CSV's folder. A
+/// file with a row that cannot be used is an error naming every such row, and nothing is
+/// written (see [`crate::validate`]).
 pub fn build(results: &Path, out: &Path, context: &ReportContext, invocation: &str) -> Result<Built, Error> {
-    let rows = read_rows(results)?;
+    let rows = read_results(results)?;
     std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_path_buf(), source })?;
     let results_dir = results.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let failed = rows.iter().filter(|r| r.status == RunStatus::Failed).count();
