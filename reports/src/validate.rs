@@ -193,7 +193,7 @@ mod tests {
         ];
         for (bad, expected) in cases {
             let text = refused(&[bad]);
-            assert!(text.contains(&format!("line 2 (")) && text.contains(&format!("seed 0): {expected}")), "{expected}: {text}");
+            assert!(text.contains("line 2 (") && text.contains(&format!("seed 0): {expected}")), "{expected}: {text}");
         }
     }
 

@@ -267,3 +267,114 @@ fn help_explains_the_compare_rule_with_the_floors_in_force() {
         assert!(help.contains(text), "{text} missing from help: {help}");
     }
 }
+
+/// The results CSV at `path` with `column` taken out of the header and every row.
+fn drop_column(path: &Path, column: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let index = text.lines().next().unwrap().split(',').position(|c| c == column).unwrap();
+    let kept: String = text.lines().map(|line| line.split(',').enumerate().filter(|&(i, _)| i != index).map(|(_, c)| c).collect::<Vec<_>>().join(",") + "\n").collect();
+    std::fs::write(path, kept).unwrap();
+}
+
+/// `reports build` on `rows`: its exit code and stderr, and whether it wrote a README.
+fn build_rows(rows: &[ResultRow], edit: impl Fn(&Path)) -> (Option<i32>, String, bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results.csv");
+    write_rows(&results, rows);
+    edit(&results);
+    let out = dir.path().join("out");
+    let output = reports(&["build", "--results", results.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    (output.status.code(), String::from_utf8_lossy(&output.stderr).replace(dir.path().to_str().unwrap(), "DIR"), out.join("README.md").exists())
+}
+
+#[test]
+fn build_names_every_row_it_cannot_use_and_exits_2() {
+    let mut rows = smoke_rows();
+    rows[1].test_accuracy = None;
+    rows[2].test_accuracy = Some(f64::NAN);
+    rows[3].test_accuracy = Some(250.0);
+    rows.push(ResultRow { test_accuracy: Some(80.0), ..rows[0].clone() });
+    let (code, stderr, wrote) = build_rows(&rows, |_| {});
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(!wrote, "nothing is built from rows that cannot be used");
+    let expected = "reports: error: building the report in DIR/out: DIR/results.csv: 4 rows cannot be used:
+  line 3 (classify · fashion-mnist · resnet8 · preset smoke · GLCAN K = 2 seed 0): `test_accuracy` is empty: a finished classify run must record it
+  line 4 (classify · fashion-mnist · resnet8 · preset smoke · E2E K = 1 seed 1): `test_accuracy` is NaN: not a finite number
+  line 5 (classify · fashion-mnist · resnet8 · preset smoke · GLCAN K = 2 seed 1): `test_accuracy` is 250, outside [0, 100]
+  line 8 (classify · fashion-mnist · resnet8 · preset smoke · E2E K = 1 seed 0): the same run already finished on line 2; keep one of the two rows (both would count as two seeds)
+";
+    assert!(stderr.ends_with(expected), "{stderr}");
+}
+
+#[test]
+fn build_refuses_a_results_file_missing_a_column() {
+    let (code, stderr, wrote) = build_rows(&smoke_rows(), |path| drop_column(path, "test_accuracy"));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(!wrote);
+    assert!(stderr.ends_with("DIR/results.csv: column `test_accuracy` missing: a results file needs every column the suites write\n"), "{stderr}");
+}
+
+#[test]
+fn build_accepts_the_shapes_the_suites_write() {
+    // Detection, SR with its bicubic baseline row (K = 1, nothing trained: no memory or
+    // speed), and a failed run retried until it finished.
+    let detect = ResultRow { suite: "detect".into(), test_accuracy: None, ap: Some(0.05), ap50: Some(0.12), ..row("e2e", 1, 0, 0.0) };
+    let sr = |method: &str, k: usize, psnr: f64| ResultRow { suite: "sr".into(), test_accuracy: None, psnr_y: Some(psnr), ssim_y: Some(0.86), ..row(method, k, 0, 0.0) };
+    let bicubic = ResultRow { epochs: 0, step_peak_bytes: 0, images_per_s: 0.0, ..sr("bicubic", 1, 31.9) };
+    let failed = ResultRow { status: RunStatus::Failed, test_accuracy: None, error: "killed".into(), ..row("glcan", 2, 0, 0.0) };
+    let rows = vec![detect, bicubic, sr("e2e", 1, 32.6), failed, row("glcan", 2, 0, 75.0), row("e2e", 1, 0, 76.0)];
+    let (code, stderr, wrote) = build_rows(&rows, |_| {});
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(wrote && stderr.contains("reports: 6 runs (1 failed)"), "{stderr}");
+}
+
+/// `reports compare` of two files: its exit code and stderr.
+fn compare_rows(baseline: &[ResultRow], current: &[ResultRow]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, now) = (dir.path().join("baseline.csv"), dir.path().join("current.csv"));
+    write_rows(&base, baseline);
+    write_rows(&now, current);
+    let output = compare(&base, &now, &dir.path().join("out"));
+    (output.status.code(), String::from_utf8_lossy(&output.stderr).replace(dir.path().to_str().unwrap(), "DIR"))
+}
+
+#[test]
+fn compare_refuses_a_baseline_without_the_metric_however_far_the_current_fell() {
+    let fallen: Vec<ResultRow> = smoke_rows().into_iter().map(|r| if r.method == "glcan" { ResultRow { test_accuracy: Some(10.0), ..r } } else { r }).collect();
+    for (lost, shown) in [(None, "is empty: a finished classify run must record it"), (Some(f64::NAN), "is NaN: not a finite number")] {
+        let baseline: Vec<ResultRow> = smoke_rows().into_iter().map(|r| if r.method == "glcan" && r.seed == 1 { ResultRow { test_accuracy: lost, ..r } } else { r }).collect();
+        let (code, stderr) = compare_rows(&baseline, &fallen);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains(&format!("DIR/baseline.csv: 1 row cannot be used:\n  line 5 (classify · fashion-mnist · resnet8 · preset smoke · GLCAN K = 2 seed 1): `test_accuracy` {shown}")), "{stderr}");
+        assert!(!stderr.contains("regression check passed"), "{stderr}");
+    }
+}
+
+#[test]
+fn compare_refuses_a_run_finished_twice_on_either_side() {
+    let mut twice = smoke_rows();
+    twice.push(ResultRow { test_accuracy: Some(10.0), ..twice[1].clone() });
+    for (baseline, current, file) in [(smoke_rows(), twice.clone(), "current.csv"), (twice.clone(), smoke_rows(), "baseline.csv")] {
+        let (code, stderr) = compare_rows(&baseline, &current);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains(&format!("DIR/{file}: 1 row cannot be used:\n  line 8 (classify · fashion-mnist · resnet8 · preset smoke · GLCAN K = 2 seed 0): the same run already finished on line 3")), "{stderr}");
+    }
+}
+
+#[test]
+fn compare_refuses_out_of_range_current_values_and_missing_columns() {
+    let current: Vec<ResultRow> = smoke_rows().into_iter().map(|r| if r.method == "e2e" && r.seed == 2 { ResultRow { images_per_s: -1.0, ..r } } else { r }).collect();
+    let (code, stderr) = compare_rows(&smoke_rows(), &current);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("DIR/current.csv: 1 row cannot be used:\n  line 6 (classify · fashion-mnist · resnet8 · preset smoke · E2E K = 1 seed 2): `images_per_s` is -1: must be a finite number ≥ 0"), "{stderr}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (base, now) = (dir.path().join("baseline.csv"), dir.path().join("current.csv"));
+    write_rows(&base, &smoke_rows());
+    write_rows(&now, &smoke_rows());
+    drop_column(&base, "test_accuracy");
+    let output = compare(&base, &now, &dir.path().join("out"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("{}: column `test_accuracy` missing", base.display())), "{stderr}");
+}
