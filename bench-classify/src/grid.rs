@@ -277,6 +277,8 @@ fn result_row(config: &GridConfig, key: &RunKey, outcome: &Result<RunReport>, en
         batch_size: config.batch_size,
         device: env.device.clone(),
         threads: env.threads.max(0) as usize,
+        cpu_isa: env.cpu_kernels.label(),
+        kernel_fingerprint: env.kernel_fingerprint.clone(),
         git_commit: env.git_commit.clone(),
         run_dir: run_dir.display().to_string(),
         finished_at: now_rfc3339(),

@@ -4,12 +4,17 @@
 //! the baseline's seeds:
 //!
 //! - task metrics (test error, AP, AP50, PSNR, SSIM) fail when worse than the baseline by
-//!   more than a band measured from the baseline's own seed-to-seed spread ([`band`]);
+//!   more than a band. When both sides ran on kernels with the same numerics fingerprint
+//!   (`kernel_fingerprint`: pinned AVX2 kernels at the same threads give it on any x86-64
+//!   CPU), each seed reproduces its baseline run unless the code changed, so the band is a
+//!   small floor ([`band_floor`]); otherwise it is measured from the baseline's own
+//!   seed-to-seed spread ([`band`]);
 //! - peak tensor memory of a training step fails when it moves by more than 1% either way
 //!   (it is deterministic on CPU, so any change means the network or its step changed);
 //! - throughput is reported as a ratio, never judged (CI machines are noisy);
 //! - a baseline run missing or failed in the current results fails, and so does a run whose
-//!   recipe (epochs, batch size, images, device, dtype, threads, parameters) changed;
+//!   recipe (epochs, batch size, images, device, dtype, threads, CPU kernels, parameters)
+//!   changed;
 //! - a baseline run without a metric its suite measures (empty or NaN), or a seed that
 //!   finished twice on either side, fails its configuration: nothing is judged against a
 //!   number that is not there, and no row is silently preferred.
@@ -92,6 +97,9 @@ pub struct MetricCheck {
     pub current: f64,
     /// Pooled seed-to-seed standard deviation of the baseline (see [`compare`]).
     pub spread: Option<f64>,
+    /// Both sides ran on kernels with the same numerics fingerprint, so each seed must
+    /// reproduce its baseline run: the band is the floor alone (see [`compare`]).
+    pub paired: bool,
     pub band: f64,
 }
 
@@ -120,6 +128,7 @@ impl MetricCheck {
     pub fn describe(&self, tolerances: &Tolerances) -> String {
         let d = self.metric.decimals();
         let spread = match self.spread {
+            _ if self.paired => "the floor: seed for seed on kernels with the baseline's numerics".to_string(),
             Some(s) => format!("max({} × {s:.d$} seed-to-seed std, {:.d$} floor)", tolerances.sigmas, band_floor(self.metric)),
             None => "the floor: no seed-to-seed spread in the baseline".to_string(),
         };
@@ -272,7 +281,8 @@ impl<'a> Side<'a> {
     }
 }
 
-/// Compares `current` against `baseline`. The band of a metric uses the spread pooled over
+/// Compares `current` against `baseline`. Without one numerics fingerprint on both sides,
+/// the band of a metric uses the spread pooled over
 /// every configuration of the same table (suite, dataset, network, preset) in the
 /// baseline, `sqrt(Σ (x − mean of its configuration)² / Σ (seeds − 1))`: two or three seeds
 /// give a poor standard deviation alone, and seeds scatter alike across methods.
@@ -340,6 +350,17 @@ fn compare_config(key: &ConfigKey, runs: &BTreeMap<u64, &ResultRow>, now: &Side,
         notes.push(format!("{}: seed{} {} only in the current results, not compared", key.title(), plural_s(extra.len()), join_seeds(extra.iter())));
     }
     let changes = recipe_changes(&pairs);
+    let paired = same_numerics(&pairs);
+    let fingerprinted = pairs.iter().any(|(b, c)| !b.kernel_fingerprint.is_empty() || !c.kernel_fingerprint.is_empty());
+    if !paired && fingerprinted {
+        let fingerprints = |rows: Vec<&ResultRow>| rows.iter().map(|r| if r.kernel_fingerprint.is_empty() { "none" } else { r.kernel_fingerprint.as_str() }).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(", ");
+        notes.push(format!(
+            "{}: the kernels' numerics differ from the baseline's (fingerprint {} → {}), so seeds cannot reproduce their baseline runs; judged against the seed-to-seed band",
+            key.title(),
+            fingerprints(pairs.iter().map(|p| p.0).collect()),
+            fingerprints(pairs.iter().map(|p| p.1).collect())
+        ));
+    }
     if !changes.is_empty() {
         problems.push(format!("the recipe differs from the baseline ({}), so the numbers are not comparable; if the change is meant, regenerate the baseline (`make baseline`)", changes.join("; ")));
     }
@@ -363,7 +384,8 @@ fn compare_config(key: &ConfigKey, runs: &BTreeMap<u64, &ResultRow>, now: &Side,
             continue;
         }
         let spread = spreads.get(&(key.group.clone(), metric)).copied();
-        let check = MetricCheck { metric, baseline: mean(both.iter().map(|p| p.0)), current: mean(both.iter().map(|p| p.1)), spread, band: band(metric, spread, tolerances) };
+        let band = if paired { band_floor(metric) } else { band(metric, spread, tolerances) };
+        let check = MetricCheck { metric, baseline: mean(both.iter().map(|p| p.0)), current: mean(both.iter().map(|p| p.1)), spread, paired, band };
         if check.improved() {
             notes.push(format!("{}: {} better than the band; if this is meant, regenerate the baseline (`make baseline`)", key.title(), check.describe(tolerances)));
         }
@@ -386,12 +408,19 @@ fn compare_config(key: &ConfigKey, runs: &BTreeMap<u64, &ResultRow>, now: &Side,
     (comparison, notes)
 }
 
+/// Whether every pair ran on kernels with one numerics fingerprint (`glcan_core::kernel_probe`):
+/// then a seeded CPU run reproduces its baseline run bit for bit unless the code changed.
+fn same_numerics(pairs: &[(&ResultRow, &ResultRow)]) -> bool {
+    !pairs.is_empty() && pairs.iter().all(|(b, c)| !b.kernel_fingerprint.is_empty() && b.kernel_fingerprint == c.kernel_fingerprint)
+}
+
 /// A recipe field: its name, and its value in a row.
 type RecipeField = (&'static str, fn(&ResultRow) -> String);
 
 /// Fields that must match for two runs' numbers to be comparable, with what changed.
 fn recipe_changes(pairs: &[(&ResultRow, &ResultRow)]) -> Vec<String> {
-    let fields: [RecipeField; 8] = [
+    let fields: [RecipeField; 9] = [
+        ("CPU kernels", |r| r.cpu_isa.clone()),
         ("epochs", |r| r.epochs.to_string()),
         ("batch size", |r| r.batch_size.to_string()),
         ("training images", |r| r.train_images.to_string()),
@@ -541,6 +570,39 @@ mod tests {
         let better = compare(&baseline(), &drop(-2.5), &Tolerances::default());
         assert!(better.passed());
         assert!(better.notes.iter().any(|n| n.contains("better than the band")), "{:?}", better.notes);
+    }
+
+    #[test]
+    fn on_the_baselines_numerics_each_seed_must_reproduce_its_run() {
+        let fingerprinted = |rows: Vec<ResultRow>, fingerprint: &str| -> Vec<ResultRow> {
+            rows.into_iter().map(|r| ResultRow { kernel_fingerprint: fingerprint.into(), ..r }).collect()
+        };
+        let drop = |points: f64| -> Vec<ResultRow> {
+            baseline().into_iter().map(|mut r| {
+                if r.method == "glcan" {
+                    r.test_accuracy = r.test_accuracy.map(|a| a - points);
+                }
+                r
+            }).collect()
+        };
+        let base = fingerprinted(baseline(), "83d80295ebe1b8d8");
+        // Same numerics: the seed-to-seed band (±2.00 here) gives way to the floor.
+        let same = compare(&base, &fingerprinted(drop(0.6), "83d80295ebe1b8d8"), &Tolerances::default());
+        let failures = same.failures();
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(failures[0].contains("band ±0.50 = the floor: seed for seed"), "{}", failures[0]);
+        assert!(compare(&base, &fingerprinted(drop(0.4), "83d80295ebe1b8d8"), &Tolerances::default()).passed());
+        // Other numerics: judged by the spread, and said so.
+        let other = compare(&base, &fingerprinted(drop(0.6), "961c7e24a7fd998a"), &Tolerances::default());
+        assert!(other.passed(), "{:?}", other.failures());
+        assert!(other.notes.iter().any(|n| n.contains("961c7e24a7fd998a") && n.contains("seed-to-seed band")), "{:?}", other.notes);
+    }
+
+    #[test]
+    fn other_cpu_kernels_are_a_changed_recipe() {
+        let native: Vec<ResultRow> = baseline().into_iter().map(|r| ResultRow { cpu_isa: "native-avx512".into(), ..r }).collect();
+        let failures = compare(&baseline(), &native, &Tolerances::default()).failures();
+        assert!(failures.iter().any(|f| f.contains("CPU kernels avx2 → native-avx512")), "{failures:?}");
     }
 
     #[test]

@@ -50,6 +50,13 @@ pub struct ResultRow {
     /// `cpu` or `cuda:0`.
     pub device: String,
     pub threads: usize,
+    /// The CPU kernels: `avx2` (pinned) or `native-<isa>` (`glcan_core::cpu_kernels`).
+    #[serde(default)]
+    pub cpu_isa: String,
+    /// The numerics fingerprint of those kernels at those threads
+    /// (`glcan_core::kernel_probe`): equal fingerprints reproduce a seeded run exactly.
+    #[serde(default)]
+    pub kernel_fingerprint: String,
     pub dtype: String,
     pub git_commit: String,
     /// Folder holding the run's config.json and per-epoch metrics.csv, relative to the
@@ -90,6 +97,8 @@ impl ResultRow {
             network_parameters: 0,
             device: String::new(),
             threads: 0,
+            cpu_isa: String::new(),
+            kernel_fingerprint: String::new(),
             dtype: "float32".into(),
             git_commit: String::new(),
             run_dir: String::new(),

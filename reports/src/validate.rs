@@ -24,7 +24,7 @@ use crate::metric::Metric;
 use crate::results::{ResultRow, RunStatus};
 
 /// Columns older results files may lack, which the reader fills with a default on purpose.
-const MAY_BE_ABSENT: [&str; 1] = ["config_hash"];
+const MAY_BE_ABSENT: [&str; 3] = ["config_hash", "cpu_isa", "kernel_fingerprint"];
 
 /// Every row of the results CSV at `path`, or an error naming each unusable row.
 pub fn read_results(path: &Path) -> Result<Vec<ResultRow>, Error> {

@@ -33,6 +33,8 @@ fn row(method: &str, k: usize, seed: u64, accuracy: f64) -> ResultRow {
         network_parameters: 78_000,
         device: "cpu".into(),
         threads: 2,
+        cpu_isa: "avx2".into(),
+        kernel_fingerprint: String::new(),
         dtype: "float32".into(),
         git_commit: "0123abc".into(),
         run_dir: format!("runs/{method}-k{k}-s{seed}"),
