@@ -208,7 +208,8 @@ impl RunKey {
         format!("{}-{}-{}-k{}-s{}", grid.dataset.name(), grid.network, self.method, self.k, self.seed)
     }
 
-    fn train_config(&self, grid: &GridConfig, network: &dyn UnitNetwork) -> Result<TrainConfig> {
+    /// The trainer's config of this run.
+    pub fn train_config(&self, grid: &GridConfig, network: &dyn UnitNetwork) -> Result<TrainConfig> {
         Ok(TrainConfig {
             method: self.method,
             k: self.k,
