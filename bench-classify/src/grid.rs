@@ -18,7 +18,7 @@ use glcan_core::run_env::{now_rfc3339, Environment};
 use glcan_core::optim::{OptimizerConfig, Schedule};
 use glcan_core::split::{self, SplitStrategy};
 use glcan_core::train::{train_classifier, ClassificationData, OptimizerScope, TrainConfig, TrainOutcome};
-use reports::results::{append_row, read_rows, ResultRow, RunStatus};
+use glcan_store::{append_row, read_rows, ResultRow, RunStatus};
 use tch::Device;
 
 use crate::args::parse_device;

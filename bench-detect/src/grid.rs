@@ -17,7 +17,7 @@ use glcan_core::optim::{OptimizerConfig, Schedule};
 use glcan_core::run_env::{now_rfc3339, parse_device, Environment};
 use glcan_core::split::{self, SplitStrategy};
 use glcan_core::train::{train_local, LogProgress, OptimizerScope, TrainConfig, TrainOutcome};
-use reports::results::{append_row, read_rows, ResultRow, RunStatus};
+use glcan_store::{append_row, read_rows, ResultRow, RunStatus};
 use tch::Device;
 
 use crate::data::DetectionData;

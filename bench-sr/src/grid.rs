@@ -24,7 +24,7 @@ use glcan_core::optim::{OptimizerConfig, Schedule};
 use glcan_core::split::{self, SplitStrategy};
 use glcan_core::train::{train_local, LogProgress, OptimizerScope, TrainConfig, TrainOutcome};
 use glcan_core::run_env::{now_rfc3339, parse_device, Environment};
-use reports::results::{append_row, read_rows, ResultRow, RunStatus};
+use glcan_store::{append_row, read_rows, ResultRow, RunStatus};
 use tch::Device;
 
 use crate::data::{detail_name, save_crop, score_set, CropOutput, SetScores, SrData, SrImage, TestSet};

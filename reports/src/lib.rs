@@ -6,7 +6,6 @@
 //! CSV against a committed baseline, the regression check of CI (see [`compare`] for the
 //! rule and [`compare_report::run`] for what it writes).
 
-pub mod atomic;
 pub mod compare;
 pub mod compare_plot;
 pub mod compare_report;
@@ -20,7 +19,6 @@ pub mod pictures;
 pub mod plots;
 pub mod published;
 pub mod report;
-pub mod results;
 pub mod summary;
 pub mod tables;
 
