@@ -1,10 +1,13 @@
 //! `bench-classify grid`: datasets x networks x methods x K x seeds from one preset file.
 //!
-//! Each run gets a run directory (`runs/<run-id>/`: resolved `config.json`, `env.json`, the
-//! per-epoch `metrics.csv`, `checkpoint.ot`) and one row in `results.csv`, appended
-//! atomically. A failed run is recorded as failed, with its error, and the grid goes on. A
-//! second invocation skips runs that already have an `ok` row and resumes interrupted ones
-//! from their checkpoint.
+//! Each run gets a run directory (`runs/<run-id>-<hash8>/`: resolved `config.json` with the
+//! run's config hash, `env.json`, the per-epoch `metrics.csv`, `checkpoint.ot`) and one row
+//! in `results.csv`, appended atomically. A failed run is recorded as failed, with its
+//! error, and the grid goes on. The grid holds the lock of its `--out` folder throughout: a
+//! second grid on the same folder is refused. A later invocation skips runs that already
+//! have an `ok` row with the same config hash (a changed recipe, e.g. `--set epochs=4`, is
+//! a new run in a new folder; added seeds leave the finished ones alone) and resumes
+//! interrupted ones from their checkpoint.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,8 +21,8 @@ use glcan_core::models;
 use glcan_core::run_env::{now_rfc3339, Environment};
 use glcan_core::optim::{OptimizerConfig, Schedule};
 use glcan_core::split::{self, SplitStrategy};
-use glcan_core::train::{train_classifier, ClassificationData, OptimizerScope, TrainConfig, TrainOutcome};
-use reports::results::{append_row, read_rows, ResultRow, RunStatus};
+use glcan_core::train::{train_classifier, write_grid_run_config, ClassificationData, OptimizerScope, TrainConfig, TrainOutcome};
+use glcan_store::{append_row, read_rows, OutLock, ResultRow, RunConfig, RunStatus};
 use tch::Device;
 
 use crate::args::parse_device;
@@ -136,8 +139,12 @@ impl GridConfig {
     }
 }
 
+/// The preset's lists the grid iterates over: a run's config hash leaves them out (the
+/// run's own dataset, network, method, K and seed stand in for them).
+const ITERATED: [&str; 5] = ["datasets", "networks", "methods", "ks", "seeds"];
+
 /// One point of the grid.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RunKey {
     pub dataset: DatasetName,
     pub network: String,
@@ -149,6 +156,12 @@ pub struct RunKey {
 impl RunKey {
     pub fn id(&self) -> String {
         format!("{}-{}-{}-k{}-s{}", self.dataset, self.network, self.method, self.k, self.seed)
+    }
+
+    /// The run's resolved config and its hash: the preset as resolved (overrides applied)
+    /// less the iterated lists, plus this run's identity.
+    pub fn run_config(&self, grid: &GridConfig) -> Result<RunConfig> {
+        RunConfig::new(grid, &ITERATED, self).with_context(|| format!("run {}", self.id()))
     }
 
     fn train_config(&self, grid: &GridConfig) -> TrainConfig {
@@ -177,8 +190,9 @@ impl RunKey {
         }
     }
 
-    fn matches(&self, row: &ResultRow, grid: &GridConfig) -> bool {
-        row.preset == grid.preset
+    fn matches(&self, row: &ResultRow, grid: &GridConfig, run_config: &RunConfig) -> bool {
+        row.config_hash == run_config.config_hash
+            && row.preset == grid.preset
             && row.dataset == self.dataset_label(grid)
             && row.method == self.method.name()
             && row.k == self.k
@@ -191,21 +205,22 @@ impl RunKey {
 pub fn run(config: &GridConfig, out: &Path, data_dir: &Path) -> Result<(usize, usize, usize)> {
     let device = parse_device(&config.device)?;
     glcan_core::run_env::set_threads(config.threads)?;
+    let _lock = OutLock::acquire(out)?;
     let results = out.join("results.csv");
     let done = if results.exists() { read_rows(&results)? } else { Vec::new() };
     let environment = Environment::capture(device);
-    let runs = config.runs();
+    let runs = config.runs().into_iter().map(|key| key.run_config(config).map(|c| (key, c))).collect::<Result<Vec<_>>>()?;
     let (mut ran, mut skipped, mut failed) = (0, 0, 0);
-    for (i, key) in runs.iter().enumerate() {
-        if done.iter().any(|row| row.status == RunStatus::Ok && key.matches(row, config)) {
+    for (i, (key, run_config)) in runs.iter().enumerate() {
+        if done.iter().any(|row| row.status == RunStatus::Ok && key.matches(row, config, run_config)) {
             skipped += 1;
             continue;
         }
         eprintln!("grid [{}/{}] {}", i + 1, runs.len(), key.id());
-        let run_dir = PathBuf::from("runs").join(key.id());
+        let run_dir = PathBuf::from("runs").join(run_config.dir_name(&key.id()));
         let started = Instant::now();
-        let outcome = run_one(config, key, &out.join(&run_dir), data_dir, device, &environment);
-        let row = result_row(config, key, &outcome, &environment, &run_dir, started.elapsed().as_secs_f64());
+        let outcome = run_one(config, key, run_config, &out.join(&run_dir), data_dir, device, &environment);
+        let row = ResultRow { config_hash: run_config.config_hash.clone(), ..result_row(config, key, &outcome, &environment, &run_dir, started.elapsed().as_secs_f64()) };
         if let Err(error) = &outcome {
             failed += 1;
             eprintln!("grid: {} failed: {error:#}", key.id());
@@ -233,7 +248,7 @@ struct RunReport {
     test_images: usize,
 }
 
-fn run_one(config: &GridConfig, key: &RunKey, run_dir: &Path, data_dir: &Path, device: Device, environment: &Environment) -> Result<RunReport> {
+fn run_one(config: &GridConfig, key: &RunKey, run_config: &RunConfig, run_dir: &Path, data_dir: &Path, device: Device, environment: &Environment) -> Result<RunReport> {
     let (channels, size, classes) = key.dataset.geometry();
     let network = models::by_name(&key.network, channels, classes, size)?;
     let (train, test) = key.dataset.open_both(data_dir)?;
@@ -256,13 +271,14 @@ fn run_one(config: &GridConfig, key: &RunKey, run_dir: &Path, data_dir: &Path, d
         image_channels: channels,
         image_size: size,
     };
-    std::fs::create_dir_all(run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;
+    let train_config = key.train_config(config);
+    write_grid_run_config(run_dir, &train_config, run_config)?;
     let env_json = serde_json::to_string_pretty(environment)?;
-    glcan_core::train::trainer::write_atomically(&run_dir.join("env.json"), env_json.as_bytes())?;
+    glcan_store::write_atomic(&run_dir.join("env.json"), env_json.as_bytes())?;
     // An interrupted run left a checkpoint: continue it rather than start over.
     let resume = run_dir.join("checkpoint.ot").exists();
     let mut progress = RunProgress::new(key.id());
-    let outcome = train_classifier(network.as_ref(), &data, &key.train_config(config), device, Some(run_dir), resume, &mut progress)?;
+    let outcome = train_classifier(network.as_ref(), &data, &train_config, device, Some(run_dir), resume, &mut progress)?;
     Ok(RunReport { outcome, train_images, test_images })
 }
 

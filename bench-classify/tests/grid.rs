@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use reports::results::{read_rows, RunStatus};
+use glcan_store::{read_rows, RunStatus};
 
 fn grid(config: &std::path::Path, out: &std::path::Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_bench-classify"))

@@ -1,11 +1,14 @@
 //! `bench-detect grid`: methods x K x seeds of one detection preset (`configs/detect-*.toml`).
 //!
-//! As in the classification suite: each run gets a run directory (`runs/<run-id>/`: the
-//! resolved `config.json`, `detector.json`, `env.json`, per-epoch `metrics.csv`,
-//! `checkpoint.ot`, the final `evaluation.json` and `predictions.png`, test images with
-//! true (green) and predicted (red) boxes) and one row in `results.csv`, appended
-//! atomically. A failed run is recorded as failed and the grid goes on; a second invocation
-//! skips runs with an `ok` row and resumes interrupted ones from their checkpoint.
+//! As in the classification suite: each run gets a run directory (`runs/<run-id>-<hash8>/`:
+//! the resolved `config.json` with the run's config hash, `detector.json`, `env.json`,
+//! per-epoch `metrics.csv`, `checkpoint.ot`, the final `evaluation.json` and
+//! `predictions.png`, test images with true (green) and predicted (red) boxes) and one row
+//! in `results.csv`, appended atomically. A failed run is recorded as failed and the grid
+//! goes on. The grid holds the lock of its `--out` folder throughout: a second grid on the
+//! same folder is refused. A later invocation skips runs with an `ok` row of the same config
+//! hash (a changed recipe is a new run in a new folder) and resumes interrupted ones from
+//! their checkpoint.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -17,8 +20,8 @@ use glcan_core::models::{ResNetImageNet, UnitNetwork};
 use glcan_core::optim::{OptimizerConfig, Schedule};
 use glcan_core::run_env::{now_rfc3339, parse_device, Environment};
 use glcan_core::split::{self, SplitStrategy};
-use glcan_core::train::{train_local, LogProgress, OptimizerScope, TrainConfig, TrainOutcome};
-use reports::results::{append_row, read_rows, ResultRow, RunStatus};
+use glcan_core::train::{train_local, write_grid_run_config, LogProgress, OptimizerScope, TrainConfig, TrainOutcome};
+use glcan_store::{append_row, read_rows, OutLock, ResultRow, RunConfig, RunStatus};
 use tch::Device;
 
 use crate::data::DetectionData;
@@ -195,8 +198,12 @@ impl GridConfig {
     }
 }
 
+/// The preset's lists the grid iterates over: a run's config hash leaves them out (the
+/// run's own method, K and seed stand in for them).
+const ITERATED: [&str; 3] = ["methods", "ks", "seeds"];
+
 /// One point of the grid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct RunKey {
     pub method: Method,
     pub k: usize,
@@ -206,6 +213,12 @@ pub struct RunKey {
 impl RunKey {
     pub fn id(&self, grid: &GridConfig) -> String {
         format!("{}-{}-{}-k{}-s{}", grid.dataset.name(), grid.network, self.method, self.k, self.seed)
+    }
+
+    /// The run's resolved config and its hash: the preset as resolved (overrides applied)
+    /// less the iterated lists, plus this run's identity.
+    pub fn run_config(&self, grid: &GridConfig) -> Result<RunConfig> {
+        RunConfig::new(grid, &ITERATED, self).with_context(|| format!("run {}", self.id(grid)))
     }
 
     /// The trainer's config of this run.
@@ -226,8 +239,9 @@ impl RunKey {
         })
     }
 
-    fn matches(&self, row: &ResultRow, grid: &GridConfig) -> bool {
-        row.preset == grid.preset
+    fn matches(&self, row: &ResultRow, grid: &GridConfig, run_config: &RunConfig) -> bool {
+        row.config_hash == run_config.config_hash
+            && row.preset == grid.preset
             && row.dataset == grid.dataset.name()
             && row.network == grid.network
             && row.method == self.method.name()
@@ -240,22 +254,23 @@ impl RunKey {
 pub fn run(config: &GridConfig, out: &Path, data_dir: &Path) -> Result<(usize, usize, usize)> {
     let device = parse_device(&config.device)?;
     glcan_core::run_env::set_threads(config.threads)?;
+    let _lock = OutLock::acquire(out)?;
     let results = out.join("results.csv");
     let done = if results.exists() { read_rows(&results)? } else { Vec::new() };
     let environment = Environment::capture(device);
-    let runs = config.runs();
+    let runs = config.runs().into_iter().map(|key| key.run_config(config).map(|c| (key, c))).collect::<Result<Vec<_>>>()?;
     let (mut ran, mut skipped, mut failed) = (0, 0, 0);
-    for (i, key) in runs.iter().enumerate() {
-        if done.iter().any(|row| row.status == RunStatus::Ok && key.matches(row, config)) {
+    for (i, (key, run_config)) in runs.iter().enumerate() {
+        if done.iter().any(|row| row.status == RunStatus::Ok && key.matches(row, config, run_config)) {
             skipped += 1;
             continue;
         }
         let id = key.id(config);
         eprintln!("grid [{}/{}] {id}", i + 1, runs.len());
-        let run_dir = PathBuf::from("runs").join(&id);
+        let run_dir = PathBuf::from("runs").join(run_config.dir_name(&id));
         let started = Instant::now();
-        let outcome = run_one(config, key, &out.join(&run_dir), data_dir, device, &environment);
-        let row = result_row(config, key, &outcome, &environment, &run_dir, started.elapsed().as_secs_f64());
+        let outcome = run_one(config, key, run_config, &out.join(&run_dir), data_dir, device, &environment);
+        let row = ResultRow { config_hash: run_config.config_hash.clone(), ..result_row(config, key, &outcome, &environment, &run_dir, started.elapsed().as_secs_f64()) };
         if let Err(error) = &outcome {
             failed += 1;
             eprintln!("grid: {id} failed: {error:#}");
@@ -274,7 +289,7 @@ pub struct RunReport {
 }
 
 /// Trains and evaluates one run into `run_dir`.
-pub fn run_one(config: &GridConfig, key: &RunKey, run_dir: &Path, data_dir: &Path, device: Device, environment: &Environment) -> Result<RunReport> {
+pub fn run_one(config: &GridConfig, key: &RunKey, run_config: &RunConfig, run_dir: &Path, data_dir: &Path, device: Device, environment: &Environment) -> Result<RunReport> {
     let sets = config.dataset.open(data_dir, &config.digits_dir, &config.digits, config.format, config.validation, config.train_subset, config.image_size)?;
     let network = network_by_name(&config.network, sets.num_classes as i64, config.image_size as i64)?;
     let task = DetectionTask::new(&network, sets.num_classes as i64, &config.detector)?;
@@ -291,8 +306,8 @@ pub fn run_one(config: &GridConfig, key: &RunKey, run_dir: &Path, data_dir: &Pat
         key.seed,
         &config.detector,
     )?;
-    std::fs::create_dir_all(run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;
-    let write = |name: &str, json: String| glcan_core::train::trainer::write_atomically(&run_dir.join(name), json.as_bytes());
+    write_grid_run_config(run_dir, &train_config, run_config)?;
+    let write = |name: &str, json: String| glcan_store::write_atomic(&run_dir.join(name), json.as_bytes());
     write("env.json", serde_json::to_string_pretty(environment)?)?;
     write("detector.json", serde_json::to_string_pretty(&config.detector)?)?;
     let resume = run_dir.join("checkpoint.ot").exists();

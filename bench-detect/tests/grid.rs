@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use reports::results::{read_rows, RunStatus};
+use glcan_store::{read_rows, RunStatus};
 
 const PRESET: &str = r#"
 preset = "test"

@@ -1,14 +1,17 @@
 //! `bench-sr grid`: scales x methods x K x seeds of EDSR from one preset file, plus the
 //! bicubic baseline row of every test set.
 //!
-//! Each run gets a run directory (`runs/<run-id>/`: resolved `config.json`, the grid's
+//! Each run gets a run directory (`runs/<run-id>-<hash8>/`: resolved `config.json` with the
+//! run's config hash, the grid's
 //! `preset.json` (model and data choices), `env.json`, the
 //! per-epoch `metrics.csv`, `checkpoint.ot`, and `crops/` of its SR output for the report's
 //! image grid) and one row per test set in `results.csv`, appended atomically. The bicubic
 //! baseline gets a row per (scale, test set) with method `bicubic`, K = 1, and its
 //! directory holds the bicubic crops (`crops/`) and the HR crops (`hr/`). A failed run is
-//! recorded as failed, with its error, and the grid goes on; a second invocation skips what
-//! already has an `ok` row and resumes interrupted runs from their checkpoint.
+//! recorded as failed, with its error, and the grid goes on. The grid holds the lock of its
+//! `--out` folder throughout: a second grid on the same folder is refused. A later
+//! invocation skips what already has an `ok` row with the same config hash (a changed
+//! recipe is a new run in a new folder) and resumes interrupted runs from their checkpoint.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -23,9 +26,9 @@ use glcan_core::models::edsr::EdsrConfig;
 use glcan_core::models::{Edsr, UnitNetwork};
 use glcan_core::optim::{OptimizerConfig, Schedule};
 use glcan_core::split::{self, SplitStrategy};
-use glcan_core::train::{train_local, LogProgress, OptimizerScope, TrainConfig, TrainOutcome};
+use glcan_core::train::{train_local, write_grid_run_config, LogProgress, OptimizerScope, TrainConfig, TrainOutcome};
 use glcan_core::run_env::{now_rfc3339, parse_device, Environment};
-use reports::results::{append_row, read_rows, ResultRow, RunStatus};
+use glcan_store::{append_row, read_rows, OutLock, ResultRow, RunConfig, RunStatus};
 use tch::Device;
 
 use crate::data::{detail_name, save_crop, score_set, CropOutput, SetScores, SrData, SrImage, TestSet};
@@ -191,8 +194,12 @@ impl SrGridConfig {
     }
 }
 
+/// The preset's lists the grid iterates over: a run's config hash leaves them out (the
+/// run's own scale, method, K and seed stand in for them).
+const ITERATED: [&str; 4] = ["scales", "methods", "ks", "seeds"];
+
 /// One point of the grid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct RunKey {
     pub scale: usize,
     pub method: Method,
@@ -204,6 +211,12 @@ impl RunKey {
     /// `sr-pool-edsr-8b32f-x2-glcan-k4-s0`: training set, network, method, K, seed.
     pub fn id(&self, grid: &SrGridConfig) -> String {
         format!("{}-{}-{}-k{}-s{}", grid.train.name(), network_name(grid, self.scale), self.method, self.k, self.seed)
+    }
+
+    /// The run's resolved config and its hash: the preset as resolved (overrides applied)
+    /// less the iterated lists, plus this run's identity.
+    pub fn run_config(&self, grid: &SrGridConfig) -> Result<RunConfig> {
+        RunConfig::new(grid, &ITERATED, self).with_context(|| format!("run {}", self.id(grid)))
     }
 
     fn train_config(&self, grid: &SrGridConfig) -> TrainConfig {
@@ -223,8 +236,9 @@ impl RunKey {
         }
     }
 
-    fn matches(&self, row: &ResultRow, grid: &SrGridConfig) -> bool {
+    fn matches(&self, row: &ResultRow, grid: &SrGridConfig, run_config: &RunConfig) -> bool {
         row.status == RunStatus::Ok
+            && row.config_hash == run_config.config_hash
             && row.preset == grid.preset
             && row.dataset == grid.tests[0].name()
             && row.network == network_name(grid, self.scale)
@@ -232,6 +246,12 @@ impl RunKey {
             && row.k == self.k
             && row.seed == self.seed
     }
+}
+
+/// The config of the bicubic baseline of `test` at `scale`: only what changes its row.
+fn bicubic_config(grid: &SrGridConfig, test: &str, scale: usize) -> Result<RunConfig> {
+    let preset = serde_json::json!({ "preset": grid.preset, "crop_images": grid.crop_images, "crop_size": grid.crop_size });
+    Ok(RunConfig::new(&preset, &[], &serde_json::json!({ "method": BICUBIC, "test": test, "scale": scale }))?)
 }
 
 fn network_name(grid: &SrGridConfig, scale: usize) -> String {
@@ -261,6 +281,7 @@ fn load_scale(config: &SrGridConfig, data_dir: &Path, scale: usize) -> Result<Sc
 pub fn run(config: &SrGridConfig, out: &Path, data_dir: &Path) -> Result<(usize, usize, usize)> {
     let device = parse_device(&config.device)?;
     glcan_core::run_env::set_threads(config.threads)?;
+    let _lock = OutLock::acquire(out)?;
     let results = out.join("results.csv");
     let done = if results.exists() { read_rows(&results)? } else { Vec::new() };
     let environment = Environment::capture(device);
@@ -269,17 +290,20 @@ pub fn run(config: &SrGridConfig, out: &Path, data_dir: &Path) -> Result<(usize,
     for &scale in &config.scales {
         let network = network_name(config, scale);
         for test in &config.tests {
-            let has_row = done.iter().any(|r| r.status == RunStatus::Ok && r.preset == config.preset && r.method == BICUBIC && r.dataset == test.name() && r.network == network);
+            let run_config = bicubic_config(config, test.name(), scale)?;
+            let has_row = done.iter().any(|r| {
+                r.status == RunStatus::Ok && r.config_hash == run_config.config_hash && r.preset == config.preset && r.method == BICUBIC && r.dataset == test.name() && r.network == network
+            });
             if has_row {
                 skipped += 1;
                 continue;
             }
             let data = scale_data(&mut loaded, config, data_dir, scale)?;
             let set = data.tests.iter().find(|t| t.name == test.name()).expect("every listed test set is loaded");
-            let run_dir = PathBuf::from("runs").join(format!("{}-bicubic-x{scale}", test.name()));
+            let run_dir = PathBuf::from("runs").join(run_config.dir_name(&format!("{}-bicubic-x{scale}", test.name())));
             let started = Instant::now();
             let scores = bicubic_scores(set, scale, config, &out.join(&run_dir));
-            let row = bicubic_row(config, &network, set, &scores, &environment, &run_dir, started.elapsed().as_secs_f64());
+            let row = ResultRow { config_hash: run_config.config_hash.clone(), ..bicubic_row(config, &network, set, &scores, &environment, &run_dir, started.elapsed().as_secs_f64()) };
             match &scores {
                 Ok(s) => eprintln!("grid: bicubic x{scale} on {}: PSNR-Y {:.2} dB, SSIM-Y {:.4}", set.name, s.psnr_y, s.ssim_y),
                 Err(error) => {
@@ -291,23 +315,23 @@ pub fn run(config: &SrGridConfig, out: &Path, data_dir: &Path) -> Result<(usize,
             ran += 1;
         }
     }
-    let runs = config.runs();
-    for (i, key) in runs.iter().enumerate() {
-        if done.iter().any(|row| key.matches(row, config)) {
+    let runs = config.runs().into_iter().map(|key| key.run_config(config).map(|c| (key, c))).collect::<Result<Vec<_>>>()?;
+    for (i, (key, run_config)) in runs.iter().enumerate() {
+        if done.iter().any(|row| key.matches(row, config, run_config)) {
             skipped += 1;
             continue;
         }
         let id = key.id(config);
         eprintln!("grid [{}/{}] {id}", i + 1, runs.len());
-        let run_dir = PathBuf::from("runs").join(&id);
+        let run_dir = PathBuf::from("runs").join(run_config.dir_name(&id));
         let started = Instant::now();
-        let outcome = scale_data(&mut loaded, config, data_dir, key.scale).and_then(|data| run_one(config, key, data, &out.join(&run_dir), device, &environment));
+        let outcome = scale_data(&mut loaded, config, data_dir, key.scale).and_then(|data| run_one(config, key, run_config, data, &out.join(&run_dir), device, &environment));
         if let Err(error) = &outcome {
             failed += 1;
             eprintln!("grid: {id} failed: {error:#}");
         }
         for row in run_rows(config, key, &outcome, &environment, &run_dir, started.elapsed().as_secs_f64()) {
-            append_row(&results, &row)?;
+            append_row(&results, &ResultRow { config_hash: run_config.config_hash.clone(), ..row })?;
         }
         ran += 1;
     }
@@ -335,7 +359,7 @@ pub fn bicubic_scores(set: &TestSet, scale: usize, config: &SrGridConfig, run_di
 }
 
 /// One training run: its data, task and network, handed to the trainer.
-fn run_one(config: &SrGridConfig, key: &RunKey, data: &ScaleData, run_dir: &Path, device: Device, environment: &Environment) -> Result<RunReport> {
+fn run_one(config: &SrGridConfig, key: &RunKey, run_config: &RunConfig, data: &ScaleData, run_dir: &Path, device: Device, environment: &Environment) -> Result<RunReport> {
     let network = config.network(key.scale)?;
     let sr_data = SrData {
         train: data.train.clone(),
@@ -350,16 +374,17 @@ fn run_one(config: &SrGridConfig, key: &RunKey, data: &ScaleData, run_dir: &Path
         rgb_range: network.config().rgb_range,
     };
     sr_data.validate()?;
-    std::fs::create_dir_all(run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;
+    let train_config = key.train_config(config);
+    write_grid_run_config(run_dir, &train_config, run_config)?;
     let env_json = serde_json::to_string_pretty(environment)?;
-    glcan_core::train::trainer::write_atomically(&run_dir.join("env.json"), env_json.as_bytes())?;
-    // config.json holds the trainer's part; the model and data choices are the preset's.
-    glcan_core::train::trainer::write_atomically(&run_dir.join("preset.json"), serde_json::to_string_pretty(config)?.as_bytes())?;
+    glcan_store::write_atomic(&run_dir.join("env.json"), env_json.as_bytes())?;
+    // The whole preset as given (config.json's `preset` leaves out the iterated lists).
+    glcan_store::write_atomic(&run_dir.join("preset.json"), serde_json::to_string_pretty(config)?.as_bytes())?;
     // An interrupted run left a checkpoint: continue it rather than start over.
     let resume = run_dir.join("checkpoint.ot").exists();
     let task = SuperResolution::new(network.config(), config.input_skip, config.aux_head_feats);
     let mut progress = LogProgress { label: key.id(config) };
-    let outcome = train_local(&network, &task, &sr_data, &key.train_config(config), device, Some(run_dir), resume, &mut progress)?;
+    let outcome = train_local(&network, &task, &sr_data, &train_config, device, Some(run_dir), resume, &mut progress)?;
     if outcome.final_evaluation.details.is_empty() {
         // Resumed past its last epoch: the per-set figures were not kept, so score again.
         bail!("{} finished earlier but its result rows are missing; delete the run directory to train it again", run_dir.display());

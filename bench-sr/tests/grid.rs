@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use glcan_core::paths::data_root;
-use reports::results::{read_rows, RunStatus};
+use glcan_store::{read_rows, RunStatus};
 
 fn bench_sr(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bench-sr")).args(args).output().expect("the binary runs")

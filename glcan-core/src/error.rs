@@ -28,6 +28,9 @@ pub enum Error {
     Stopped { epoch: usize },
     #[error(transparent)]
     Torch(#[from] tch::TchError),
+    /// Writing a run's file (glcan-store's durable writer) failed; it names the file.
+    #[error(transparent)]
+    Store(#[from] glcan_store::Error),
     #[error("{}: {cause}", path.display())]
     Csv { path: PathBuf, cause: csv::Error },
 }

@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::group::{methods_key, GroupKey};
 use crate::methods;
 use crate::metric::{Direction, Metric};
-use crate::results::{ResultRow, RunStatus};
+use glcan_store::{ResultRow, RunStatus};
 
 /// How far a configuration may move before it is a regression.
 #[derive(Debug, Clone, Copy, PartialEq)]

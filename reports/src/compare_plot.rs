@@ -191,7 +191,7 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &DeltaPa
 mod tests {
     use super::*;
     use crate::compare::{compare, Tolerances};
-    use crate::results::ResultRow;
+    use glcan_store::ResultRow;
     use crate::test_rows::row;
 
     fn rows(glcan_accuracy: f64) -> Vec<ResultRow> {

@@ -6,12 +6,12 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::atomic::write_atomic;
+use glcan_store::write_atomic;
 use crate::compare::{band_floor, compare, join_seeds, signed, with_unit, Comparison, ConfigComparison, Tolerances};
 use crate::compare_plot::{delta_chart, write_delta_chart};
 use crate::error::Error;
 use crate::metric::Metric;
-use crate::results::{ResultRow, RunStatus};
+use glcan_store::{ResultRow, RunStatus};
 use crate::tables::escape;
 use crate::validate::read_results;
 
@@ -187,7 +187,7 @@ pub fn verdict_line(comparison: &Comparison) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::append_row;
+    use glcan_store::append_row;
     use crate::test_rows::row;
 
     fn write(path: &Path, rows: &[ResultRow]) {

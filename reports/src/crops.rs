@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 
 use image::{imageops, Rgb, RgbImage};
 
-use crate::atomic::write_atomic;
+use glcan_store::write_atomic;
 use crate::error::Error;
 use crate::group::Group;
 use crate::methods;
-use crate::results::ResultRow;
+use glcan_store::ResultRow;
 
 /// Pixels between cells.
 const GAP: u32 = 4;

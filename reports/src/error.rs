@@ -3,12 +3,11 @@
 
 use std::path::PathBuf;
 
-use crate::results::ResultsError;
-
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Reading a results CSV or writing a file (glcan-store's writer) failed.
     #[error(transparent)]
-    Results(#[from] ResultsError),
+    Store(#[from] glcan_store::Error),
     #[error("{}", path.display())]
     Io {
         path: PathBuf,

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::methods;
-use crate::results::{ResultRow, RunStatus};
+use glcan_store::{ResultRow, RunStatus};
 
 /// What makes runs comparable in one table.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

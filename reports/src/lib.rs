@@ -7,7 +7,6 @@
 //! rule and [`compare_report::run`] for what it writes). Both read results only through
 //! [`validate::read_results`], which refuses a row it cannot use by name.
 
-pub mod atomic;
 pub mod compare;
 pub mod compare_plot;
 pub mod compare_report;
@@ -21,7 +20,6 @@ pub mod pictures;
 pub mod plots;
 pub mod published;
 pub mod report;
-pub mod results;
 pub mod summary;
 pub mod tables;
 pub mod validate;

@@ -1,7 +1,7 @@
 //! The task metrics a table or chart can show: each knows its name, its unit, how to read
 //! itself from a result row, and whether higher or lower is better.
 
-use crate::results::ResultRow;
+use glcan_store::ResultRow;
 
 /// Which way is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,13 +13,13 @@ use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::atomic::write_atomic;
+use glcan_store::write_atomic;
 use crate::curves::EpochCurve;
 use crate::error::Error;
 use crate::group::{cells, methods_key, methods_of, Group, Setting};
 use crate::methods;
 use crate::metric::Metric;
-use crate::results::ResultRow;
+use glcan_store::ResultRow;
 use crate::summary::Summary;
 
 /// DejaVu Sans 2.37 (Bitstream Vera licence, see `assets/DejaVuSans-LICENSE.txt`).

@@ -4,14 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::atomic::write_atomic;
+use glcan_store::write_atomic;
 use crate::crops::crop_grid;
 use crate::curves::group_curves;
 use crate::error::Error;
 use crate::group::{by_setting, group_rows, Group};
 use crate::metric::Metric;
 use crate::plots::{epoch_figure, memory_vs_k_figure, metric_vs_k_figure, write_figure, Figure};
-use crate::results::{ResultRow, RunStatus};
+use glcan_store::{ResultRow, RunStatus};
 use crate::tables::{escape, failed_list, memory_tables, metric_table, throughput_tables, ReportContext};
 use crate::validate::read_results;
 

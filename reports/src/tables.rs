@@ -12,7 +12,7 @@ use crate::group::{by_setting, cells, methods_key, methods_of, Group, Setting};
 use crate::methods;
 use crate::metric::Metric;
 use crate::published::published_for;
-use crate::results::ResultRow;
+use glcan_store::ResultRow;
 use crate::summary::Summary;
 
 /// What the rows cannot say about themselves: how they were produced, and on what machine.
@@ -302,7 +302,7 @@ pub fn escape(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::group::group_rows;
-    use crate::results::RunStatus;
+    use glcan_store::RunStatus;
     use crate::test_rows::row;
 
     fn context() -> ReportContext {

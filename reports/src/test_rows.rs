@@ -1,6 +1,6 @@
 //! Hand-made result rows for the unit tests.
 
-use crate::results::{ResultRow, RunStatus};
+use glcan_store::{ResultRow, RunStatus};
 
 /// A finished classification run of `method` at `k` with `accuracy` % on the test set.
 pub fn row(method: &str, k: usize, seed: u64, accuracy: f64) -> ResultRow {
@@ -33,6 +33,7 @@ pub fn row(method: &str, k: usize, seed: u64, accuracy: f64) -> ResultRow {
         kernel_fingerprint: String::new(),
         dtype: "float32".into(),
         git_commit: "abc1234".into(),
+        config_hash: String::new(),
         run_dir: format!("runs/{method}-k{k}-s{seed}"),
         finished_at: "2026-11-25T16:00:00Z".into(),
         seconds: 1.5,

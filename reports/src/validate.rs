@@ -21,7 +21,7 @@ use std::path::Path;
 use crate::compare::ConfigKey;
 use crate::error::Error;
 use crate::metric::Metric;
-use crate::results::{ResultRow, RunStatus};
+use glcan_store::{ResultRow, RunStatus};
 
 /// Columns older results files may lack, which the reader fills with a default on purpose.
 const MAY_BE_ABSENT: [&str; 3] = ["config_hash", "cpu_isa", "kernel_fingerprint"];
@@ -122,7 +122,7 @@ fn row_problems(row: &ResultRow) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::append_row;
+    use glcan_store::append_row;
     use crate::test_rows::row;
 
     fn write(rows: &[ResultRow]) -> (tempfile::TempDir, std::path::PathBuf) {

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use reports::results::{append_row, ResultRow, RunStatus};
+use glcan_store::{append_row, ResultRow, RunStatus};
 
 fn row(method: &str, k: usize, seed: u64, accuracy: f64) -> ResultRow {
     ResultRow {
@@ -37,6 +37,7 @@ fn row(method: &str, k: usize, seed: u64, accuracy: f64) -> ResultRow {
         kernel_fingerprint: String::new(),
         dtype: "float32".into(),
         git_commit: "0123abc".into(),
+        config_hash: String::new(),
         run_dir: format!("runs/{method}-k{k}-s{seed}"),
         finished_at: "2026-11-25T16:00:00Z".into(),
         seconds: 30.0,

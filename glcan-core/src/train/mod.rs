@@ -1,10 +1,12 @@
 //! Training: the local network ([`LocalNetwork`]), its configuration, and the one trainer
 //! every suite hands its data to ([`trainer`]).
 
+pub mod config_file;
 pub mod local_network;
 pub mod task;
 pub mod trainer;
 
+pub use config_file::write_grid_run_config;
 pub use local_network::{LocalModule, LocalNetwork};
 pub use task::{Classification, NetworkHead, Task};
 pub use trainer::{train_classifier, train_local, ClassificationData, EpochMetrics, Evaluation, LogProgress, Progress, TaskData, TrainBatch, TrainOutcome};

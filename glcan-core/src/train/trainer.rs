@@ -2,10 +2,11 @@
 //! data, per-epoch metrics, checkpoints and resume. A suite hands it its [`Task`] and its
 //! data as a [`TaskData`]; classification's is here ([`train_classifier`]).
 //!
-//! A run directory (optional) receives `config.json` (the resolved config), `metrics.csv`
-//! (one row per epoch) and `checkpoint.ot` (weights, optimizer state, epochs done), each
-//! written to a temporary file and renamed, so a killed run never leaves a torn file and
-//! `resume` continues from the last finished epoch to the same final weights.
+//! A run directory (optional) receives `config.json` (the resolved config, see
+//! [`super::config_file`]), `metrics.csv` (one row per epoch) and `checkpoint.ot` (weights,
+//! optimizer state, epochs done), each written by glcan-store's durable atomic writer, so a
+//! killed run or a full disk never leaves a torn file, and `resume` continues from the last
+//! finished epoch to the same final weights (a resume without a checkpoint is an error).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,6 +14,9 @@ use std::time::Instant;
 
 use tch::{Device, Kind, Tensor};
 
+use glcan_store::write_atomic;
+
+use super::config_file;
 use super::local_network::{accuracy_and_loss, LocalNetwork};
 use super::task::{Classification, Task};
 use super::TrainConfig;
@@ -377,15 +381,19 @@ impl RunFiles {
     }
 
     /// Creates the folder and records the config; a folder holding another run's config, or
-    /// results that a fresh (non-resume) run would overwrite, is an error.
+    /// results that a fresh (non-resume) run would overwrite, is an error, and so is a resume
+    /// with nothing to resume (checked first, so such a call leaves no files behind).
     fn prepare(&self, config: &TrainConfig, resume: bool) -> Result<()> {
+        if resume {
+            self.require_checkpoint()?;
+        }
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        let json = serde_json::to_string_pretty(config).expect("configs serialise");
         let path = self.config_path();
         match std::fs::read_to_string(&path) {
-            Ok(existing) if existing == json => {}
+            // A grid run's file carries more than the trainer's config: compare that part.
+            Ok(existing) if config_file::train_config(&path, &existing)? == *config => {}
             Ok(_) => return Err(Error::bad_data(&path, "this run directory belongs to a different configuration; choose another directory")),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => write_atomically(&path, json.as_bytes())?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => write_atomic(&path, config_file::to_json(config, None).as_bytes())?,
             Err(e) => return Err(Error::io(&path, e)),
         }
         if !resume && self.checkpoint_path().exists() {
@@ -394,12 +402,21 @@ impl RunFiles {
         Ok(())
     }
 
-    /// Loads the checkpoint (if any) and the metrics of the epochs it covers.
-    fn resume(&self, net: &mut LocalNetwork) -> Result<Vec<EpochMetrics>> {
+    /// A resume without a checkpoint is an error, not a silent fresh start: the caller
+    /// asked to continue a run that is not there (a wrong --run-dir, a deleted file).
+    fn require_checkpoint(&self) -> Result<()> {
         let path = self.checkpoint_path();
-        if !path.exists() {
-            return Ok(Vec::new());
+        match path.try_exists() {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::bad_data(&path, "no checkpoint to resume from: the run has not finished an epoch here; start it without resume")),
+            Err(e) => Err(Error::io(&path, e)),
         }
+    }
+
+    /// Loads the checkpoint and the metrics of the epochs it covers.
+    fn resume(&self, net: &mut LocalNetwork) -> Result<Vec<EpochMetrics>> {
+        self.require_checkpoint()?;
+        let path = self.checkpoint_path();
         let mut tensors = Tensor::load_multi(&path).map_err(|e| Error::bad_data(&path, format!("unreadable checkpoint: {e}")))?;
         let position = tensors.iter().position(|(name, _)| name == "#epochs").ok_or_else(|| Error::bad_data(&path, "checkpoint lacks #epochs"))?;
         let epochs = tensors.swap_remove(position).1.int64_value(&[0]) as usize;
@@ -421,24 +438,18 @@ impl RunFiles {
             writer.serialize(row).map_err(|cause| Error::Csv { path: path.clone(), cause })?;
         }
         let bytes = writer.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
-        write_atomically(&path, &bytes)
+        Ok(write_atomic(&path, &bytes)?)
     }
 
+    /// Serialised in memory, then written like every other file (glcan-store's durable
+    /// writer): a full disk fails with the checkpoint's path, leaves no temporary file and
+    /// keeps the previous checkpoint.
     fn write_checkpoint(&self, net: &LocalNetwork, epochs: usize) -> Result<()> {
         let path = self.checkpoint_path();
-        let temporary = path.with_extension("ot.tmp");
         let mut named = net.state();
         named.push(("#epochs".to_owned(), Tensor::from_slice(&[epochs as i64])));
-        Tensor::save_multi(&named, &temporary).map_err(|e| Error::bad_data(&temporary, format!("cannot write checkpoint: {e}")))?;
-        std::fs::rename(&temporary, &path).map_err(|e| Error::io(&path, e))
+        let mut bytes = Vec::new();
+        Tensor::save_multi_to_stream(&named, &mut bytes).map_err(|e| Error::bad_data(&path, format!("cannot serialise the checkpoint: {e}")))?;
+        Ok(write_atomic(&path, &bytes)?)
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
-    let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, bytes).map_err(|e| Error::io(&temporary, e))?;
-    std::fs::rename(&temporary, path).map_err(|e| Error::io(path, e))
 }

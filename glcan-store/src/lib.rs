@@ -1,0 +1,27 @@
+//! # glcan-store
+//!
+//! Where the suites keep their results, safe under concurrency and misuse:
+//! - [`write_atomic`]: the one durable atomic file writer of the workspace (a unique
+//!   temporary file beside the target, synced, renamed over it, the folder synced);
+//! - [`ResultRow`], [`read_rows`], [`append_row`]: the results CSV, appended atomically
+//!   and durably, one writer at a time;
+//! - [`OutLock`]: the exclusive lock a grid holds on its `--out` folder;
+//! - [`RunConfig`]: a run's resolved config and its hash, the key by which a grid decides
+//!   that a finished row is the run it would do again.
+//!
+//! No torch here: writing a row needs neither libtorch nor the plotting crate.
+
+mod atomic;
+mod error;
+mod lock;
+mod results;
+mod run_config;
+
+pub use atomic::write_atomic;
+pub use error::Error;
+pub use lock::OutLock;
+pub use results::{append_row, read_rows, ResultRow, RunStatus};
+pub use run_config::RunConfig;
+
+#[cfg(test)]
+mod test_support;
