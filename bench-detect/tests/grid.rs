@@ -78,3 +78,17 @@ fn a_bad_preset_names_the_field() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(!run.status.success() && stderr.contains("learning_rate") && stderr.contains("p.toml"), "{stderr}");
 }
+
+#[test]
+fn a_second_grid_on_a_folder_in_use_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let preset = dir.path().join("p.toml");
+    std::fs::write(&preset, PRESET).unwrap();
+    let out = dir.path().join("out");
+    let held = glcan_store::OutLock::acquire(&out).unwrap();
+    let output = grid(&preset, &out, &dir.path().join("no-data"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    let expected = format!("{} is in use by another grid (pid {}; lock file {})", out.display(), std::process::id(), held.path().display());
+    assert!(stderr.contains(&expected), "{stderr}");
+}

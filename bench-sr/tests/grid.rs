@@ -141,3 +141,17 @@ fn measure_prints_the_step_peak_of_a_local_network() {
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(!bad.status.success() && stderr.contains("K >= 2") && !stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn a_second_grid_on_a_folder_in_use_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let preset = dir.path().join("tiny.toml");
+    std::fs::write(&preset, PRESET).unwrap();
+    let out = dir.path().join("out");
+    let held = glcan_store::OutLock::acquire(&out).unwrap();
+    let output = bench_sr(&["grid", "--config", arg(&preset), "--out", arg(&out), "--data-dir", arg(&dir.path().join("no-data"))]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    let expected = format!("{} is in use by another grid (pid {}; lock file {})", out.display(), std::process::id(), held.path().display());
+    assert!(stderr.contains(&expected), "{stderr}");
+}

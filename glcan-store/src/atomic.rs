@@ -28,7 +28,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         .permissions(Permissions::from_mode(0o666))
         .tempfile_in(folder)
         .map_err(error)?;
-    temporary.write_all(bytes).map_err(error)?;
+    // Through the File: tempfile's own Write would add the temporary's (soon gone) path.
+    temporary.as_file_mut().write_all(bytes).map_err(error)?;
     temporary.as_file().sync_all().map_err(error)?;
     temporary.persist(path).map_err(|e| error(e.error))?;
     // The rename is durable only once the folder's entry is on disk.
@@ -88,7 +89,7 @@ mod tests {
         let path = dir.path().join("target.bin");
         std::fs::write(&path, b"old").unwrap();
         let output = run_under_file_size_limit("atomic::tests::write_under_a_file_size_limit", dir.path());
-        assert!(output.contains(&format!("cannot write {}: File too large", path.display())), "{output}");
+        assert!(output.contains(&format!("cannot write {}: File too large (os error 27)\n", path.display())), "{output}");
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
     }

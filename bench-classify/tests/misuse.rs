@@ -1,0 +1,113 @@
+//! The results store under misuse, end to end through the binary: a second grid on a folder
+//! in use, a changed recipe over a finished folder, added seeds, and `train --resume`
+//! without a checkpoint.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use glcan_store::{append_row, read_rows, OutLock, ResultRow};
+
+fn bench_classify(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bench-classify")).args(args).output().expect("the binary runs")
+}
+
+fn grid(config: &Path, out: &Path, overrides: &[&str]) -> Output {
+    let mut args = vec!["grid", "--config", config.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    for value in overrides {
+        args.extend(["--set", value]);
+    }
+    bench_classify(&args)
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+const PRESET: &str = r#"
+preset = "tiny"
+datasets = ["fashion-mnist"]
+networks = ["resnet8"]
+methods = ["e2e"]
+ks = [2]
+seeds = [0]
+epochs = 1
+batch_size = 32
+lr = 0.05
+train_subset = 64
+test_subset = 32
+threads = 1
+"#;
+
+#[test]
+fn a_second_grid_on_a_folder_in_use_is_refused_and_leaves_its_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tiny.toml");
+    std::fs::write(&config, PRESET).unwrap();
+    let out = dir.path().join("out");
+    let results = out.join("results.csv");
+    append_row(&results, &ResultRow::unmeasured("classify", "tiny")).unwrap();
+    let before = std::fs::read(&results).unwrap();
+    // This process plays the first grid.
+    let held = OutLock::acquire(&out).unwrap();
+    let second = grid(&config, &out, &[]);
+    assert!(!second.status.success());
+    let expected = format!("error: {} is in use by another grid (pid {}; lock file {}): wait for it to finish or choose another --out", out.display(), std::process::id(), held.path().display());
+    assert!(stderr(&second).contains(&expected), "{}", stderr(&second));
+    assert!(!stderr(&second).contains("grid [1/1]"), "nothing ran");
+    assert_eq!(std::fs::read(&results).unwrap(), before, "results.csv untouched");
+    assert!(!out.join("runs").exists());
+}
+
+#[test]
+fn a_changed_recipe_runs_anew_and_added_seeds_reuse_the_finished_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tiny.toml");
+    std::fs::write(&config, PRESET).unwrap();
+    let out = dir.path().join("out");
+    let results = out.join("results.csv");
+    let run = |overrides: &[&str], expected: &str| {
+        let output = grid(&config, &out, overrides);
+        assert!(output.status.success() && stderr(&output).contains(expected), "{overrides:?}: {}", stderr(&output));
+        read_rows(&results).unwrap()
+    };
+
+    let first = run(&[], "1 runs done (0 failed), 0 already complete");
+    let original = first[0].clone();
+    assert_eq!(original.config_hash.len(), 16);
+    assert_eq!(original.run_dir, format!("runs/fashion-mnist-resnet8-e2e-k1-s0-{}", &original.config_hash[..8]));
+    let recorded: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join(&original.run_dir).join("config.json")).unwrap()).unwrap();
+    assert_eq!(recorded["config_hash"].as_str(), Some(original.config_hash.as_str()));
+    assert_eq!((recorded["preset"]["epochs"].as_u64(), recorded["run"]["seed"].as_u64(), recorded["epochs"].as_u64()), (Some(1), Some(0), Some(1)));
+    assert!(recorded["preset"].get("seeds").is_none(), "the iterated lists are not part of a run's config");
+
+    // More epochs, then fewer training images: each a new run in a new folder.
+    let rows = run(&["epochs=2"], "1 runs done (0 failed), 0 already complete");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0], original, "the old row stays");
+    assert_eq!(rows[1].epochs, 2);
+    let rows = run(&["train_subset=96"], "1 runs done (0 failed), 0 already complete");
+    assert_eq!((rows.len(), rows[2].train_images), (3, 96));
+    let mut dirs: Vec<&str> = rows.iter().map(|r| r.run_dir.as_str()).collect();
+    dirs.dedup();
+    assert_eq!(dirs.len(), 3, "three recipes, three run directories: {dirs:?}");
+    assert!(dirs.iter().all(|d| out.join(d).join("checkpoint.ot").is_file()));
+
+    // An added seed trains only itself; the recipe of before is still done.
+    let rows = run(&["seeds=[0, 1]"], "1 runs done (0 failed), 1 already complete");
+    assert_eq!((rows.len(), rows[3].seed, rows[3].config_hash != original.config_hash), (4, 1, true));
+    run(&["epochs=2"], "0 runs done (0 failed), 1 already complete");
+}
+
+#[test]
+fn train_resume_without_a_checkpoint_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let output = bench_classify(&[
+        "train", "--dataset", "fashion-mnist", "--net", "resnet8", "--method", "e2e", "--k", "1", "--epochs", "1", "--train-subset", "64",
+        "--test-subset", "32", "--batch-size", "32", "--run-dir", run_dir.to_str().unwrap(), "--resume",
+    ]);
+    assert!(!output.status.success());
+    let expected = format!("{}: no checkpoint to resume from", run_dir.join("checkpoint.ot").display());
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+    assert!(!run_dir.exists(), "nothing written");
+}
