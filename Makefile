@@ -22,7 +22,7 @@ SMOKE_SET_CLASSIFY ?=
 SMOKE_SET_SR ?=
 SMOKE_SET_DETECT ?=
 
-.PHONY: help setup data build test unit smoke regress baseline reproduce bench clean-data
+.PHONY: help setup data build test lint unit smoke regress baseline reproduce bench clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -36,8 +36,12 @@ data: ## fetch the pinned real datasets into data/ (checksummed); seconds when a
 build: setup ## build every crate (tests and benches too)
 	$(CARGO) build --workspace --all-targets --release
 
-test: unit ## the whole test suite, benchmarks once each, then the regression check (what CI runs)
+test: lint unit ## formatting and lints, the whole test suite, benchmarks once each, then the regression check (what CI runs)
 	@$(MAKE) --no-print-directory regress
+
+lint: setup ## rustfmt (rustfmt.toml) and clippy (clippy.toml) on every crate: any finding fails
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --release -- -D warnings
 
 unit: setup data ## unit, integration and doc tests; criterion benchmarks compile and run once each
 	$(CARGO) test --workspace --release --all-targets

@@ -44,20 +44,7 @@ enum Command {
     Train(train::TrainArgs),
     /// Run every (dataset, network, method, K, seed) of a preset file (configs/*.toml),
     /// appending one row per run to <out>/results.csv; runs already done are skipped.
-    Grid {
-        /// The preset, e.g. configs/quick.toml.
-        #[arg(long)]
-        config: PathBuf,
-        /// Folder for results.csv and the run directories.
-        #[arg(long)]
-        out: PathBuf,
-        /// Default: $GLCAN_DATA_DIR or data/.
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// Override a preset field, in TOML syntax: --set epochs=5 --set 'seeds=[0,1]'.
-        #[arg(long = "set", value_name = "FIELD=VALUE")]
-        overrides: Vec<String>,
-    },
+    Grid(glcan_runner::GridArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,7 +54,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     // A grid pins the kernels its preset asks for; every other command pins them here,
     // before its first tensor.
-    if !matches!(cli.command, Command::Grid { .. }) {
+    if !matches!(cli.command, Command::Grid(_)) {
         cpu_kernels::pin(cli.cpu_isa.unwrap_or_default())?;
     }
     match cli.command {
@@ -76,16 +63,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&measure::run(&args)?)?);
             Ok(())
         }
-        Command::Grid { config, out, data_dir, mut overrides } => {
-            if let Some(isa) = cli.cpu_isa {
-                overrides.push(format!("cpu_isa=\"{isa}\""));
-            }
-            let preset = grid::GridConfig::load(&config, &overrides)?;
-            let (ran, skipped, failed) = grid::run(&preset, &out, &data_dir.unwrap_or_else(glcan_core::paths::data_root))?;
-            eprintln!("grid {}: {ran} runs done ({failed} failed), {skipped} already complete; results in {}", preset.preset, out.join("results.csv").display());
-            anyhow::ensure!(failed == 0, "{failed} of the grid's runs failed (recorded in results.csv)");
-            Ok(())
-        }
+        Command::Grid(args) => glcan_runner::run_grid::<grid::Classify>(args, cli.cpu_isa),
         Command::Train(args) => {
             let outcome = train::run(&args)?;
             println!("{}", serde_json::to_string(outcome.last())?);

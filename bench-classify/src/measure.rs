@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use glcan_core::aux::{LocalTargets, Method};
 use glcan_core::memory::{self, PeakMeter};
-use glcan_core::models;
+use glcan_core::models::{registry, NetworkName};
 use glcan_core::train::{Classification, LocalNetwork, TrainConfig};
 use tch::{Device, Kind, Tensor};
 
@@ -15,9 +15,9 @@ use crate::args::{parse_device, parse_method, SplitArg};
 /// Measure one configuration's training step on random images.
 #[derive(Debug, clap::Args)]
 pub struct MeasureArgs {
-    /// Network: resnet20/32/56/110 (CIFAR style) or resnet18/34/50/101/152 (ImageNet style).
-    #[arg(long, default_value = "resnet32")]
-    pub net: String,
+    /// The network (see `glcan_core::models::registry`).
+    #[arg(long, default_value = "resnet32", value_parser = str::parse::<NetworkName>, help = registry::NAMES)]
+    pub net: NetworkName,
     /// e2e, greedy-sl, dgl, infopro-softmax, infopro-contrast or glcan.
     #[arg(long, value_parser = parse_method, default_value = "e2e")]
     pub method: Method,
@@ -81,7 +81,7 @@ pub struct Measurement {
 
 pub fn run(args: &MeasureArgs) -> Result<Measurement> {
     anyhow::ensure!(args.steps >= 1, "--steps must be at least 1");
-    let network = models::by_name(&args.net, args.channels, args.classes, args.size)?;
+    let network = args.net.build(args.channels, args.classes, args.size)?;
     let config = TrainConfig { split: args.split.strategy(), seed: args.seed, ..TrainConfig::new(args.method, args.k, 1, args.batch_size, 0.01) };
     tch::manual_seed(args.seed as i64);
     let mut net = LocalNetwork::build(network.as_ref(), &Classification, &config, args.channels, args.size, args.device).context("building the network")?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use glcan_core::aux::Method;
 use glcan_core::data::subset::Subset;
-use glcan_core::models;
+use glcan_core::models::{registry, NetworkName};
 use glcan_core::train::{train_classifier, ClassificationData, TrainConfig, TrainOutcome};
 use tch::Device;
 
@@ -28,9 +28,9 @@ pub struct TrainArgs {
     /// Use only the first N test images (all when absent).
     #[arg(long)]
     pub test_subset: Option<usize>,
-    /// Network: resnet20/32/56/110 (CIFAR style) or resnet18/34/50/101/152 (ImageNet style).
-    #[arg(long, default_value = "resnet32")]
-    pub net: String,
+    /// The network (see `glcan_core::models::registry`).
+    #[arg(long, default_value = "resnet32", value_parser = str::parse::<NetworkName>, help = registry::NAMES)]
+    pub net: NetworkName,
     /// e2e, greedy-sl, dgl, infopro-softmax, infopro-contrast or glcan.
     #[arg(long, value_parser = parse_method, default_value = "glcan")]
     pub method: Method,
@@ -68,7 +68,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainOutcome> {
     };
     config.validate()?;
     let (channels, size, classes) = args.dataset.geometry();
-    let network = models::by_name(&args.net, channels, classes, size)?;
+    let network = args.net.build(channels, classes, size)?;
     let (train, test) = args.dataset.open_both(&data_dir)?;
     let (train, test) = (Arc::new(train), Arc::new(test));
     let data = ClassificationData {

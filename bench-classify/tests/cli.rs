@@ -46,7 +46,7 @@ fn train_writes_a_run_directory_and_a_summary() {
 #[test]
 fn bad_arguments_are_clear_errors() {
     for (args, expected) in [
-        (vec!["measure", "--net", "resnet33"], "network.depth"),
+        (vec!["measure", "--net", "resnet33"], "a CIFAR ResNet has 6m + 2 layers"),
         (vec!["measure", "--method", "glcan", "--k", "1"], "glcan needs K >= 2"),
         (vec!["measure", "--net", "resnet8", "--method", "dgl", "--k", "9"], "K = 9 local modules, but resnet8 has only 4 units"),
         (vec!["measure", "--method", "backprop"], "unknown method"),

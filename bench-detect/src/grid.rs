@@ -1,28 +1,22 @@
-//! `bench-detect grid`: methods x K x seeds of one detection preset (`configs/detect-*.toml`).
+//! The detection suite as the runner's [`Suite`]: one dataset and backbone of a preset
+//! (`configs/detect-*.toml`), trained by every method, K and seed. The runner
+//! (`glcan_runner`) does the rest: checks, run directories, skip/resume, rows, shards.
 //!
-//! As in the classification suite: each run gets a run directory (`runs/<run-id>-<hash8>/`:
-//! the resolved `config.json` with the run's config hash, `detector.json`, `env.json`,
-//! per-epoch `metrics.csv`, `checkpoint.ot`, the final `evaluation.json` and
-//! `predictions.png`, test images with true (green) and predicted (red) boxes) and one row
-//! in `results.csv`, appended atomically. A failed run is recorded as failed and the grid
-//! goes on. The grid holds the lock of its `--out` folder throughout: a second grid on the
-//! same folder is refused. A later invocation skips runs with an `ok` row of the same config
-//! hash (a changed recipe is a new run in a new folder) and resumes interrupted ones from
-//! their checkpoint.
+//! Besides the runner's files, a run directory holds `detector.json`, the final
+//! `evaluation.json` and `predictions.png` (test images with true (green) and predicted
+//! (red) boxes).
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
-use glcan_core::cpu_kernels::CpuIsa;
-use glcan_core::aux::{AuxConfig, Method};
-use glcan_core::models::{ResNetImageNet, UnitNetwork};
-use glcan_core::optim::{OptimizerConfig, Schedule};
-use glcan_core::run_env::{now_rfc3339, parse_device, Environment};
-use glcan_core::split::{self, SplitStrategy};
-use glcan_core::train::{train_local, write_grid_run_config, LogProgress, OptimizerScope, TrainConfig, TrainOutcome};
-use glcan_store::{append_row, read_rows, OutLock, ResultRow, RunConfig, RunStatus};
-use tch::Device;
+use anyhow::{bail, Result};
+use glcan_core::aux::Method;
+use glcan_core::models::registry::Family;
+use glcan_core::models::{NetworkName, UnitNetwork};
+use glcan_core::optim::OptimizerConfig;
+use glcan_core::split::SplitStrategy;
+use glcan_core::train::{train_local, LogProgress, TrainOutcome};
+use glcan_runner::{Grid, Run, RunJob, Suite, Trained};
+use glcan_store::ResultRow;
 
 use crate::data::DetectionData;
 use crate::datasets::{DatasetName, Format};
@@ -47,25 +41,18 @@ pub enum DetectSplit {
     Even,
 }
 
-/// A detection preset. Fields not given take the defaults.
+/// A detection preset's own fields. The rest (methods, K, seeds, the recipe) are the
+/// runner's [`glcan_runner::Common`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GridConfig {
-    pub preset: String,
+pub struct Section {
     pub dataset: DatasetName,
     /// For datasets written in both formats (digits): which reader to use.
     #[serde(default = "default_format")]
     pub format: Format,
-    /// `resnetD` or `resnetD-wW`: an ImageNet-style ResNet of depth D (10, 18, 34, 50, ...)
-    /// with base width W (64 when absent).
-    pub network: String,
-    pub methods: Vec<Method>,
-    /// K values for the local methods; `e2e` always runs once, at K = 1.
-    pub ks: Vec<usize>,
-    pub seeds: Vec<u64>,
-    pub epochs: usize,
-    pub batch_size: usize,
-    pub lr: f64,
+    /// An ImageNet-style ResNet, whose four stages feed the feature pyramid: `resnetD` or
+    /// `resnetD-wW` (depth D in 10, 18, 34, 50, ...; base width W, 64 when absent).
+    pub network: NetworkName,
     /// Network input side; images of other sizes are resized.
     pub image_size: usize,
     /// > 0: hold out the last N training images and evaluate on them, not on the test set.
@@ -76,8 +63,6 @@ pub struct GridConfig {
     #[serde(default)]
     pub split: DetectSplit,
     #[serde(default)]
-    pub aux: AuxConfig,
-    #[serde(default)]
     pub detector: DetectorConfig,
     /// The digit-detection set to generate when absent (dataset `digits`).
     #[serde(default)]
@@ -85,21 +70,11 @@ pub struct GridConfig {
     /// Folder of the digit set under the data folder.
     #[serde(default = "default_digits_dir")]
     pub digits_dir: PathBuf,
-    #[serde(default = "default_optimizer")]
-    pub optimizer: OptimizerConfig,
-    #[serde(default)]
-    pub schedule: Schedule,
-    /// CPU kernels: `avx2` (default: the same numbers and peak memory on every x86-64 CPU
-    /// with AVX2, as committed baselines and reports need) or `native` (this CPU's fastest).
-    #[serde(default)]
-    pub cpu_isa: CpuIsa,
-    /// libtorch intra-op threads for every run (the machine's default when absent). The
-    /// smoke and quick presets pin it so their numbers do not follow the machine's core count.
-    #[serde(default)]
-    pub threads: Option<usize>,
-    #[serde(default = "default_device")]
-    pub device: String,
 }
+
+/// A detection grid has one dataset and network: its runs vary only method, K and seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Point {}
 
 fn default_format() -> Format {
     Format::Coco
@@ -109,24 +84,6 @@ fn default_digits_dir() -> PathBuf {
     PathBuf::from("digits")
 }
 
-fn default_optimizer() -> OptimizerConfig {
-    OptimizerConfig::Sgd { momentum: 0.9, nesterov: false, weight_decay: 1e-4 }
-}
-
-fn default_device() -> String {
-    "cpu".to_owned()
-}
-
-/// The network of a preset's `network` name.
-pub fn network_by_name(name: &str, num_classes: i64, image_size: i64) -> Result<ResNetImageNet> {
-    let bad = || anyhow::anyhow!("network {name:?}: expected resnetD or resnetD-wW (e.g. resnet10-w16)");
-    let rest = name.strip_prefix("resnet").ok_or_else(bad)?;
-    let (depth, width) = match rest.split_once("-w") {
-        Some((d, w)) => (d.parse().map_err(|_| bad())?, w.parse().map_err(|_| bad())?),
-        None => (rest.parse().map_err(|_| bad())?, 64),
-    };
-    Ok(ResNetImageNet::with_width(depth, width, num_classes, image_size)?)
-}
 
 /// The split points of `strategy` for K modules.
 pub fn split_strategy(network: &dyn UnitNetwork, k: usize, strategy: DetectSplit) -> Result<SplitStrategy> {
@@ -150,223 +107,119 @@ pub fn split_strategy(network: &dyn UnitNetwork, k: usize, strategy: DetectSplit
     Ok(SplitStrategy::Points(points.into_iter().map(|i| units[i].id).collect()))
 }
 
-impl GridConfig {
-    /// Reads a preset and applies `--set` overrides; errors name the file or the field.
-    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
-        let config: GridConfig = glcan_core::preset::load(path, overrides)?;
-        // Before `check` builds any network: the kernels are fixed by the first tensor.
-        glcan_core::cpu_kernels::pin(config.cpu_isa).with_context(|| format!("preset {}", path.display()))?;
-        config.check().with_context(|| format!("invalid preset {}", path.display()))?;
-        Ok(config)
+/// The detection suite: its data folder.
+pub struct Detect {
+    data_dir: PathBuf,
+}
+
+/// Only the methods whose aux nets end in the task's own head train detectors.
+const METHODS: [Method; 3] = Method::TASK_HEADED;
+
+impl Suite for Detect {
+    type Section = Section;
+    type Point = Point;
+    const TASK: &'static str = "detect";
+    const BINARY: &'static str = "bench-detect";
+    const METHODS: &'static [Method] = &METHODS;
+    const ITERATED: &'static [&'static str] = &[];
+
+    fn default_optimizer() -> OptimizerConfig {
+        OptimizerConfig::Sgd { momentum: 0.9, nesterov: false, weight_decay: 1e-4 }
     }
 
-    fn check(&self) -> Result<()> {
-        if self.methods.is_empty() || self.seeds.is_empty() {
-            bail!("methods and seeds must not be empty");
+    fn check(section: &Section) -> Result<()> {
+        if section.network.family() != Family::ImageNet {
+            bail!("network {}: detection needs an ImageNet-style ResNet (resnetD or resnetD-wW), whose four stages feed the pyramid", section.network);
         }
-        for method in &self.methods {
-            method.check_suite("bench-detect", &crate::detector::METHODS)?;
-        }
-        if self.methods.iter().any(|&m| m != Method::E2e) && self.ks.is_empty() {
-            bail!("ks is empty but local methods are listed");
-        }
-        self.detector.validate()?;
-        if self.dataset == DatasetName::Digits {
-            self.digits.validate()?;
-        }
-        let network = network_by_name(&self.network, 10, self.image_size as i64)?;
-        for run in self.runs() {
-            let config = run.train_config(self, &network)?;
-            config.validate().with_context(|| format!("run {}", run.id(self)))?;
-            split::split(&network, run.k, &config.split).with_context(|| format!("run {}", run.id(self)))?;
+        section.detector.validate()?;
+        if section.dataset == DatasetName::Digits {
+            section.digits.validate()?;
         }
         Ok(())
     }
 
-    /// Every run, in order: method, K, seed.
-    pub fn runs(&self) -> Vec<RunKey> {
-        let mut runs = Vec::new();
-        for &method in &self.methods {
-            let ks = if method == Method::E2e { vec![1] } else { self.ks.clone() };
-            for k in ks {
-                for &seed in &self.seeds {
-                    runs.push(RunKey { method, k, seed });
-                }
-            }
+    fn points(_: &Section) -> Vec<Point> {
+        vec![Point {}]
+    }
+
+    fn point_id(section: &Section, _: &Point) -> String {
+        format!("{}-{}", section.dataset.name(), section.network)
+    }
+
+    fn row_labels(section: &Section, _: &Point) -> (String, String) {
+        (section.dataset.name().to_owned(), section.network.to_string())
+    }
+
+    /// The backbone for 10 classes: the split reads only its units.
+    fn network(section: &Section, _: &Point) -> Result<Box<dyn UnitNetwork>> {
+        Ok(section.network.build(3, 10, section.image_size as i64)?)
+    }
+
+    fn split(section: &Section, network: &dyn UnitNetwork, k: usize) -> Result<SplitStrategy> {
+        split_strategy(network, k, section.split)
+    }
+
+    fn eval_batch_size(_: &Section) -> usize {
+        100
+    }
+
+    fn open(_: &Grid<Section>, data_dir: &Path) -> Result<Self> {
+        Ok(Detect { data_dir: data_dir.to_owned() })
+    }
+
+    fn train(&mut self, grid: &Grid<Section>, run: &Run<Point>, job: &RunJob) -> Result<Trained> {
+        let section = &grid.suite;
+        let parts = RunParts::new(grid, &self.data_dir, run.seed, job.train_config.eval_batch_size)?;
+        glcan_store::write_atomic(&job.run_dir.join("detector.json"), serde_json::to_string_pretty(&section.detector)?.as_bytes())?;
+        let mut progress = LogProgress { label: job.id.clone() };
+        let outcome = train_local(parts.network.as_ref(), &parts.task, &parts.data, &job.train_config, job.device, Some(&job.run_dir), job.resume, &mut progress)?;
+        let details: serde_json::Map<String, serde_json::Value> = std::iter::once(("AP50".to_owned(), outcome.final_evaluation.metric.into()))
+            .chain(outcome.final_evaluation.details.iter().map(|(name, value)| (name.clone(), (*value).into())))
+            .collect();
+        glcan_store::write_atomic(&job.run_dir.join("evaluation.json"), serde_json::to_string_pretty(&details)?.as_bytes())?;
+        let examples = parts.data.examples();
+        if !examples.is_empty() {
+            crate::draw::predictions_png(&examples, &job.run_dir.join("predictions.png"), 2, 0.3)?;
         }
-        runs
+        // A run resumed past its last epoch has no fresh details: AP is then unknown.
+        let row = ResultRow { test_images: parts.data.test_images(), ap50: Some(outcome.last().test_metric), ap: detail(&outcome, "AP"), ..job.row.clone() };
+        Ok(Trained { train_images: parts.data.train_images(), rows: vec![row], outcome })
     }
 }
 
-/// The preset's lists the grid iterates over: a run's config hash leaves them out (the
-/// run's own method, K and seed stand in for them).
-const ITERATED: [&str; 3] = ["methods", "ks", "seeds"];
-
-/// One point of the grid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct RunKey {
-    pub method: Method,
-    pub k: usize,
-    pub seed: u64,
+/// What a detection run trains: the backbone for the dataset's classes, the detection task
+/// and the data.
+pub struct RunParts {
+    pub network: Box<dyn UnitNetwork>,
+    pub task: DetectionTask,
+    pub data: DetectionData,
 }
 
-impl RunKey {
-    pub fn id(&self, grid: &GridConfig) -> String {
-        format!("{}-{}-{}-k{}-s{}", grid.dataset.name(), grid.network, self.method, self.k, self.seed)
+impl RunParts {
+    /// The parts of a run of `grid` seeded `seed`, its data read under `data_dir`.
+    pub fn new(grid: &Grid<Section>, data_dir: &Path, seed: u64, eval_batch_size: usize) -> Result<Self> {
+        let section = &grid.suite;
+        let sets = section.dataset.open(data_dir, &section.digits_dir, &section.digits, section.format, section.validation, section.train_subset, section.image_size)?;
+        let network = section.network.build(3, sets.num_classes as i64, section.image_size as i64)?;
+        let task = DetectionTask::new(network.as_ref(), sets.num_classes as i64, &section.detector)?;
+        let data = DetectionData::new(
+            sets.train,
+            sets.test,
+            sets.num_classes,
+            section.image_size,
+            sets.normalization,
+            sets.horizontal_flip,
+            grid.common.batch_size,
+            eval_batch_size,
+            seed,
+            &section.detector,
+        )?;
+        Ok(RunParts { network, task, data })
     }
-
-    /// The run's resolved config and its hash: the preset as resolved (overrides applied)
-    /// less the iterated lists, plus this run's identity.
-    pub fn run_config(&self, grid: &GridConfig) -> Result<RunConfig> {
-        RunConfig::new(grid, &ITERATED, self).with_context(|| format!("run {}", self.id(grid)))
-    }
-
-    /// The trainer's config of this run.
-    pub fn train_config(&self, grid: &GridConfig, network: &dyn UnitNetwork) -> Result<TrainConfig> {
-        Ok(TrainConfig {
-            method: self.method,
-            k: self.k,
-            split: split_strategy(network, self.k, grid.split)?,
-            aux: grid.aux.clone(),
-            optimizer: grid.optimizer.clone(),
-            optimizer_scope: OptimizerScope::Shared,
-            epochs: grid.epochs,
-            batch_size: grid.batch_size,
-            eval_batch_size: 100,
-            lr: grid.lr,
-            schedule: grid.schedule.clone(),
-            seed: self.seed,
-        })
-    }
-
-    fn matches(&self, row: &ResultRow, grid: &GridConfig, run_config: &RunConfig) -> bool {
-        row.config_hash == run_config.config_hash
-            && row.preset == grid.preset
-            && row.dataset == grid.dataset.name()
-            && row.network == grid.network
-            && row.method == self.method.name()
-            && row.k == self.k
-            && row.seed == self.seed
-    }
-}
-
-/// Runs the grid into `out`. Returns (ran, skipped, failed).
-pub fn run(config: &GridConfig, out: &Path, data_dir: &Path) -> Result<(usize, usize, usize)> {
-    let device = parse_device(&config.device)?;
-    glcan_core::run_env::set_threads(config.threads)?;
-    let _lock = OutLock::acquire(out)?;
-    let results = out.join("results.csv");
-    let done = if results.exists() { read_rows(&results)? } else { Vec::new() };
-    let environment = Environment::capture(device);
-    let runs = config.runs().into_iter().map(|key| key.run_config(config).map(|c| (key, c))).collect::<Result<Vec<_>>>()?;
-    let (mut ran, mut skipped, mut failed) = (0, 0, 0);
-    for (i, (key, run_config)) in runs.iter().enumerate() {
-        if done.iter().any(|row| row.status == RunStatus::Ok && key.matches(row, config, run_config)) {
-            skipped += 1;
-            continue;
-        }
-        let id = key.id(config);
-        eprintln!("grid [{}/{}] {id}", i + 1, runs.len());
-        let run_dir = PathBuf::from("runs").join(run_config.dir_name(&id));
-        let started = Instant::now();
-        let outcome = run_one(config, key, run_config, &out.join(&run_dir), data_dir, device, &environment);
-        let row = ResultRow { config_hash: run_config.config_hash.clone(), ..result_row(config, key, &outcome, &environment, &run_dir, started.elapsed().as_secs_f64()) };
-        if let Err(error) = &outcome {
-            failed += 1;
-            eprintln!("grid: {id} failed: {error:#}");
-        }
-        append_row(&results, &row)?;
-        ran += 1;
-    }
-    Ok((ran, skipped, failed))
-}
-
-/// What a finished run reports.
-pub struct RunReport {
-    pub outcome: TrainOutcome,
-    pub train_images: usize,
-    pub test_images: usize,
-}
-
-/// Trains and evaluates one run into `run_dir`.
-pub fn run_one(config: &GridConfig, key: &RunKey, run_config: &RunConfig, run_dir: &Path, data_dir: &Path, device: Device, environment: &Environment) -> Result<RunReport> {
-    let sets = config.dataset.open(data_dir, &config.digits_dir, &config.digits, config.format, config.validation, config.train_subset, config.image_size)?;
-    let network = network_by_name(&config.network, sets.num_classes as i64, config.image_size as i64)?;
-    let task = DetectionTask::new(&network, sets.num_classes as i64, &config.detector)?;
-    let train_config = key.train_config(config, &network)?;
-    let data = DetectionData::new(
-        sets.train,
-        sets.test,
-        sets.num_classes,
-        config.image_size,
-        sets.normalization,
-        sets.horizontal_flip,
-        config.batch_size,
-        train_config.eval_batch_size,
-        key.seed,
-        &config.detector,
-    )?;
-    write_grid_run_config(run_dir, &train_config, run_config)?;
-    let write = |name: &str, json: String| glcan_store::write_atomic(&run_dir.join(name), json.as_bytes());
-    write("env.json", serde_json::to_string_pretty(environment)?)?;
-    write("detector.json", serde_json::to_string_pretty(&config.detector)?)?;
-    let resume = run_dir.join("checkpoint.ot").exists();
-    let mut progress = LogProgress { label: key.id(config) };
-    let outcome = train_local(&network, &task, &data, &train_config, device, Some(run_dir), resume, &mut progress)?;
-    let details: serde_json::Map<String, serde_json::Value> = std::iter::once(("AP50".to_owned(), outcome.final_evaluation.metric.into()))
-        .chain(outcome.final_evaluation.details.iter().map(|(name, value)| (name.clone(), (*value).into())))
-        .collect();
-    write("evaluation.json", serde_json::to_string_pretty(&details)?)?;
-    let examples = data.examples();
-    if !examples.is_empty() {
-        crate::draw::predictions_png(&examples, &run_dir.join("predictions.png"), 2, 0.3)?;
-    }
-    Ok(RunReport { outcome, train_images: data.train_images(), test_images: data.test_images() })
 }
 
 fn detail(outcome: &TrainOutcome, name: &str) -> Option<f64> {
     outcome.final_evaluation.details.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
-}
-
-fn result_row(config: &GridConfig, key: &RunKey, outcome: &Result<RunReport>, env: &Environment, run_dir: &Path, seconds: f64) -> ResultRow {
-    let base = ResultRow {
-        dataset: config.dataset.name().into(),
-        network: config.network.clone(),
-        method: key.method.name().into(),
-        k: key.k,
-        seed: key.seed,
-        epochs: config.epochs,
-        batch_size: config.batch_size,
-        device: env.device.clone(),
-        threads: env.threads.max(0) as usize,
-        cpu_isa: env.cpu_kernels.label(),
-        kernel_fingerprint: env.kernel_fingerprint.clone(),
-        git_commit: env.git_commit.clone(),
-        run_dir: run_dir.display().to_string(),
-        finished_at: now_rfc3339(),
-        seconds,
-        ..ResultRow::unmeasured("detect", &config.preset)
-    };
-    match outcome {
-        Ok(report) => {
-            let o = &report.outcome;
-            let mut speeds: Vec<f64> = o.epochs.iter().map(|e| e.images_per_s).collect();
-            speeds.sort_by(f64::total_cmp);
-            // A run resumed past its last epoch has no fresh details: AP is then unknown.
-            ResultRow {
-                train_images: report.train_images,
-                test_images: report.test_images,
-                ap50: Some(o.last().test_metric),
-                ap: detail(o, "AP"),
-                step_peak_bytes: o.step_peak_bytes(),
-                peak_rss_bytes: o.last().peak_rss_bytes,
-                images_per_s: speeds[speeds.len() / 2],
-                network_parameters: o.network_parameters,
-                ..base
-            }
-        }
-        Err(error) => ResultRow { status: RunStatus::Failed, error: format!("{error:#}"), ..base },
-    }
 }
 
 #[cfg(test)]
@@ -375,9 +228,10 @@ mod tests {
 
     #[test]
     fn splits_cut_at_stage_ends_in_the_order_of_their_strategy() {
-        let net = network_by_name("resnet10-w8", 10, 64).unwrap();
+        let net = "resnet10-w8".parse::<NetworkName>().unwrap().build(3, 10, 64).unwrap();
+        let net = net.as_ref();
         // Units: stem [0,0], [1,0], [2,0] = C3, [3,0] = C4, [4,0] = C5.
-        let points = |k, strategy| match split_strategy(&net, k, strategy).unwrap() {
+        let points = |k, strategy| match split_strategy(net, k, strategy).unwrap() {
             SplitStrategy::Points(p) => p,
             other => panic!("{other:?}"),
         };
@@ -389,7 +243,27 @@ mod tests {
         assert_eq!(points(2, DetectSplit::Early), [s1]);
         assert_eq!(points(3, DetectSplit::Early), [s1, c3]);
         assert_eq!(points(5, DetectSplit::Early), [stem, s1, c3, c4]);
-        assert!(split_strategy(&net, 6, DetectSplit::Pyramid).is_err());
-        assert!(network_by_name("vgg", 10, 64).is_err() && network_by_name("resnet10-wx", 10, 64).is_err());
+        assert!(split_strategy(net, 6, DetectSplit::Pyramid).is_err());
+    }
+
+    #[test]
+    fn the_committed_presets_are_valid_and_bad_ones_named() {
+        let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+        // Other tests of this process have run kernels already: see `cpu_kernels::pin`.
+        let native = |extra: &str| vec!["cpu_isa=\"native\"".to_owned(), extra.to_owned()];
+        for name in ["detect-smoke.toml", "detect-quick.toml", "detect-paper.toml", "detect-deepforest.toml"] {
+            let grid = Grid::load::<Detect>(&configs.join(name), &native("epochs=1")).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            assert!(!grid.runs::<Detect>().is_empty(), "{name}");
+        }
+        let quick = configs.join("detect-quick.toml");
+        for (setting, expected) in [
+            ("network=\"resnet20\"", "ImageNet-style"),
+            ("network=\"vgg\"", "unknown network"),
+            ("methods=[\"infopro-contrast\"]", "bench-detect does not run infopro-contrast"),
+            ("aux.glcan.ema_momentum=1.5", "aux.glcan.ema_momentum"),
+        ] {
+            let message = format!("{:#}", Grid::load::<Detect>(&quick, &native(setting)).unwrap_err());
+            assert!(message.contains(expected) && message.contains("detect-quick.toml"), "{setting}: {message}");
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bench_detect::digits::{self, DigitsConfig};
-use bench_detect::grid;
+use bench_detect::grid::Detect;
 use clap::{Parser, Subcommand};
 use glcan_core::cpu_kernels::{self, CpuIsa};
 
@@ -53,18 +53,7 @@ enum Command {
     },
     /// Run every (method, K, seed) of a detection preset (configs/detect-*.toml), appending
     /// one row per run to <out>/results.csv; runs already done are skipped.
-    Grid {
-        #[arg(long)]
-        config: PathBuf,
-        #[arg(long)]
-        out: PathBuf,
-        /// Default: $GLCAN_DATA_DIR or data/.
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// Override a preset field, in TOML syntax: --set epochs=5 --set 'ks=[2]'.
-        #[arg(long = "set", value_name = "FIELD=VALUE")]
-        overrides: Vec<String>,
-    },
+    Grid(glcan_runner::GridArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,7 +63,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     // A grid pins the kernels its preset asks for; every other command pins them here,
     // before its first tensor.
-    if !matches!(cli.command, Command::Grid { .. }) {
+    if !matches!(cli.command, Command::Grid(_)) {
         cpu_kernels::pin(cli.cpu_isa.unwrap_or_default())?;
     }
     match cli.command {
@@ -89,15 +78,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("{} {}", if made { "wrote" } else { "already there:" }, out.display());
             Ok(())
         }
-        Command::Grid { config, out, data_dir, mut overrides } => {
-            if let Some(isa) = cli.cpu_isa {
-                overrides.push(format!("cpu_isa=\"{isa}\""));
-            }
-            let preset = grid::GridConfig::load(&config, &overrides)?;
-            let (ran, skipped, failed) = grid::run(&preset, &out, &data_dir.unwrap_or_else(glcan_core::paths::data_root))?;
-            eprintln!("grid {}: {ran} runs done ({failed} failed), {skipped} already complete; results in {}", preset.preset, out.join("results.csv").display());
-            anyhow::ensure!(failed == 0, "{failed} of the grid's runs failed (recorded in results.csv)");
-            Ok(())
-        }
+        Command::Grid(args) => glcan_runner::run_grid::<Detect>(args, cli.cpu_isa),
     }
 }

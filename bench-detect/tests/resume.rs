@@ -4,10 +4,9 @@
 
 use std::path::Path;
 
-use bench_detect::data::DetectionData;
-use bench_detect::detector::DetectionTask;
-use bench_detect::grid::{network_by_name, GridConfig, RunKey};
+use bench_detect::grid::{Detect, Point, RunParts};
 use glcan_core::aux::Method;
+use glcan_runner::{Grid, Run, Suite};
 use glcan_core::train::{train_local, EpochMetrics, Progress, TrainOutcome};
 use glcan_core::Error;
 use tch::Device;
@@ -72,27 +71,12 @@ fn a_stopped_glcan_ema_detection_run_resumes_bit_for_bit() {
     std::os::unix::fs::symlink(std::fs::canonicalize(&mnist).unwrap(), data_dir.join("mnist")).unwrap();
     let preset = dir.path().join("p.toml");
     std::fs::write(&preset, PRESET).unwrap();
-    let grid = GridConfig::load(&preset, &[]).unwrap();
-    let key = RunKey { method: Method::Glcan, k: 2, seed: 0 };
-
-    let sets = grid.dataset.open(&data_dir, &grid.digits_dir, &grid.digits, grid.format, grid.validation, grid.train_subset, grid.image_size).unwrap();
-    let network = network_by_name(&grid.network, sets.num_classes as i64, grid.image_size as i64).unwrap();
-    let task = DetectionTask::new(&network, sets.num_classes as i64, &grid.detector).unwrap();
-    let config = key.train_config(&grid, &network).unwrap();
-    let data = DetectionData::new(
-        sets.train,
-        sets.test,
-        sets.num_classes,
-        grid.image_size,
-        sets.normalization,
-        sets.horizontal_flip,
-        grid.batch_size,
-        config.eval_batch_size,
-        key.seed,
-        &grid.detector,
-    )
-    .unwrap();
-    let train = |run_dir: &Path, resume: bool, progress: &mut dyn Progress| train_local(&network, &task, &data, &config, Device::Cpu, Some(run_dir), resume, progress);
+    let grid = Grid::load::<Detect>(&preset, &[]).unwrap();
+    let run = Run { point: Point {}, method: Method::Glcan, k: 2, seed: 0 };
+    let config = grid.train_config::<Detect>(&run, Detect::network(&grid.suite, &run.point).unwrap().as_ref()).unwrap();
+    let RunParts { network, task, data } = RunParts::new(&grid, &data_dir, run.seed, config.eval_batch_size).unwrap();
+    let network = network.as_ref();
+    let train = |run_dir: &Path, resume: bool, progress: &mut dyn Progress| train_local(network, &task, &data, &config, Device::Cpu, Some(run_dir), resume, progress);
 
     let (straight_dir, stopped_dir) = (dir.path().join("straight"), dir.path().join("stopped"));
     let straight = train(&straight_dir, false, &mut ()).unwrap();

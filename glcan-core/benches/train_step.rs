@@ -18,7 +18,7 @@ fn train_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("train_step");
     group.sample_size(10).throughput(Throughput::Elements(BATCH as u64));
     for method in Method::ALL {
-        let k = if method == Method::E2e { 1 } else { 4 };
+        let k = method.module_counts(&[4])[0];
         tch::manual_seed(0);
         let mut net = LocalNetwork::build(&network, &Classification, &TrainConfig::new(method, k, 1, BATCH as usize, 0.01), 3, 32, Device::Cpu).unwrap();
         group.bench_function(BenchmarkId::new(method.name(), format!("cpu/resnet32/k{k}/b{BATCH}")), |b| {

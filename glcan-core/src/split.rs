@@ -70,6 +70,14 @@ pub fn published_points(network: &str, k: usize, balanced: bool) -> Option<Vec<U
     Some(points.iter().map(|&(s, u)| UnitId::new(s, u)).collect())
 }
 
+/// Checks that `strategy` can cut `network` into `k` modules, without measuring anything:
+/// a config check before any data loads. A memory-balanced split exists for every K up to
+/// the number of units (its points need measured costs, taken when the run builds).
+pub fn check(network: &dyn UnitNetwork, k: usize, strategy: &SplitStrategy) -> Result<()> {
+    let strategy = if *strategy == SplitStrategy::MemoryBalanced { &SplitStrategy::Even } else { strategy };
+    split(network, k, strategy).map(drop)
+}
+
 /// Cuts `network` into `k` modules. K = 1 is end-to-end training.
 pub fn split(network: &dyn UnitNetwork, k: usize, strategy: &SplitStrategy) -> Result<ModuleSplit> {
     let units = network.units().len();

@@ -17,6 +17,8 @@ pub const GRID_LOCK_FILE: &str = "grid.lock";
 #[derive(Debug)]
 pub struct OutLock {
     _file: File,
+    /// A shard's shared hold on the folder's grid lock.
+    _shared: Option<File>,
     path: PathBuf,
 }
 
@@ -30,18 +32,35 @@ impl OutLock {
         let mut file = open_lock_file(&path)?;
         match file.try_lock() {
             Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let holder = match file.read_to_string(&mut text).map(|_| text.trim()) {
-                    Ok(pid) if !pid.is_empty() => format!("pid {pid}"),
-                    _ => "pid unknown".to_owned(),
-                };
-                return Err(Error::Locked { folder: folder.to_path_buf(), lock_file: path, holder });
-            }
+            Err(TryLockError::WouldBlock) => return Err(locked(folder, &path, file)),
             Err(TryLockError::Error(e)) => return Err(Error::io(&path, e)),
         }
         file.set_len(0).and_then(|()| writeln!(file, "{}", std::process::id())).map_err(|e| Error::write(&path, e))?;
-        Ok(OutLock { _file: file, path })
+        Ok(OutLock { _file: file, _shared: None, path })
+    }
+
+    /// Takes the hold of one shard of a job array on `folder` (created if missing): the
+    /// folder's grid lock shared with the other shards, so that no unsharded grid runs
+    /// beside them, and the shard's own lock file `grid.<shard>.lock` exclusively, so that
+    /// the same shard never runs twice at once. Neither waits.
+    pub fn acquire_shard(folder: &Path, shard: &str) -> Result<Self, Error> {
+        std::fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
+        let grid_path = folder.join(GRID_LOCK_FILE);
+        let grid = open_lock_file(&grid_path)?;
+        match grid.try_lock_shared() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(locked(folder, &grid_path, grid)),
+            Err(TryLockError::Error(e)) => return Err(Error::io(&grid_path, e)),
+        }
+        let path = folder.join(format!("grid.{shard}.lock"));
+        let mut file = open_lock_file(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(locked(folder, &path, file)),
+            Err(TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+        }
+        file.set_len(0).and_then(|()| writeln!(file, "{}", std::process::id())).map_err(|e| Error::write(&path, e))?;
+        Ok(OutLock { _file: file, _shared: Some(grid), path })
     }
 
     /// The lock file.
@@ -56,6 +75,17 @@ pub(crate) fn lock_exclusive(path: &Path) -> Result<File, Error> {
     let file = open_lock_file(path)?;
     file.lock().map_err(|e| Error::io(path, e))?;
     Ok(file)
+}
+
+/// The error for a lock held elsewhere, naming the holder's pid (which holders write into
+/// their lock file; shards write theirs into their own files, not the shared grid lock).
+fn locked(folder: &Path, lock_file: &Path, mut file: File) -> Error {
+    let mut text = String::new();
+    let holder = match file.read_to_string(&mut text).map(|_| text.trim().to_owned()) {
+        Ok(pid) if !pid.is_empty() => format!("pid {pid}"),
+        _ => "shards of a job array, or pid unknown".to_owned(),
+    };
+    Error::Locked { folder: folder.to_path_buf(), lock_file: lock_file.to_path_buf(), holder }
 }
 
 fn open_lock_file(path: &Path) -> Result<File, Error> {
@@ -78,5 +108,21 @@ mod tests {
         assert!(message.ends_with("choose another --out"), "{message}");
         drop(held);
         OutLock::acquire(&out).expect("a released folder can be taken again");
+    }
+
+    #[test]
+    fn shards_run_side_by_side_but_neither_twice_nor_beside_a_whole_grid() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let first = OutLock::acquire_shard(&out, "shard-0-of-2").unwrap();
+        let second = OutLock::acquire_shard(&out, "shard-1-of-2").expect("another shard runs beside it");
+        assert_eq!(second.path(), out.join("grid.shard-1-of-2.lock"));
+        let message = OutLock::acquire_shard(&out, "shard-0-of-2").unwrap_err().to_string();
+        assert!(message.contains("grid.shard-0-of-2.lock") && message.contains(&format!("pid {}", std::process::id())), "{message}");
+        assert!(OutLock::acquire(&out).unwrap_err().to_string().contains("in use by another grid"));
+        drop((first, second));
+        let whole = OutLock::acquire(&out).unwrap();
+        assert!(OutLock::acquire_shard(&out, "shard-0-of-2").unwrap_err().to_string().contains("in use by another grid"));
+        drop(whole);
     }
 }

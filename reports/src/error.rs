@@ -28,6 +28,8 @@ pub enum Error {
     MissingResultsColumns { path: PathBuf, columns: Vec<String> },
     #[error("{}: {}", path.display(), rows_list(problems))]
     UnusableRows { path: PathBuf, problems: Vec<String> },
+    #[error("{}: no results files (results.csv or results.shard-I-of-N.csv) in this folder", path.display())]
+    NoResults { path: PathBuf },
     #[error("{}: no finished runs, nothing to compare against", path.display())]
     NoRuns { path: PathBuf },
     #[error("drawing {}: {message}", path.display())]

@@ -78,9 +78,10 @@ enum Action {
 
 #[derive(Args)]
 struct BuildArgs {
-    /// Results CSV written by the suites; the run folders its rows name are read relative
-    /// to its folder.
-    #[arg(long, value_name = "CSV")]
+    /// Results CSV written by the suites, or a grid's out folder (its results.csv and the
+    /// results.shard-I-of-N.csv of a job array's shards, read as one set); the run folders
+    /// the rows name are read relative to that folder.
+    #[arg(long, value_name = "CSV|DIR")]
     results: PathBuf,
     /// Folder for README.md and the charts (created if needed).
     #[arg(long, value_name = "DIR")]
@@ -100,7 +101,8 @@ struct CompareArgs {
     /// The committed baseline results CSV (e.g. baselines/smoke.csv).
     #[arg(long, value_name = "CSV")]
     baseline: PathBuf,
-    /// The results CSV to check (e.g. runs/smoke/results.csv).
+    /// The results CSV to check (e.g. runs/smoke/results.csv), or a grid's out folder (its
+    /// results.csv and the results.shard-I-of-N.csv of a job array's shards, as one set).
     #[arg(long, value_name = "CSV")]
     current: PathBuf,
     /// Folder for README.md and deltas.png/.svg (created if needed).

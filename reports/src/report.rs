@@ -35,7 +35,8 @@ pub struct Built {
 pub fn build(results: &Path, out: &Path, context: &ReportContext, invocation: &str) -> Result<Built, Error> {
     let rows = read_results(results)?;
     std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_path_buf(), source })?;
-    let results_dir = results.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    // The run folders the rows name are relative to the grid's out folder.
+    let results_dir = if results.is_dir() { results } else { results.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")) };
     let failed = rows.iter().filter(|r| r.status == RunStatus::Failed).count();
     let groups = group_rows(&rows);
     let mut built = Built { readme: out.join("README.md"), runs: rows.len(), failed, ..Built::default() };

@@ -26,38 +26,50 @@ use glcan_store::{ResultRow, RunStatus};
 /// Columns older results files may lack, which the reader fills with a default on purpose.
 const MAY_BE_ABSENT: [&str; 3] = ["config_hash", "cpu_isa", "kernel_fingerprint"];
 
-/// Every row of the results CSV at `path`, or an error naming each unusable row.
+/// Every row of the results at `path`, or an error naming each unusable row. `path` is a
+/// results CSV, or a grid's out folder: its `results.csv` and the files of a job array's
+/// shards (`results.shard-I-of-N.csv`), read as one results set.
 pub fn read_results(path: &Path) -> Result<Vec<ResultRow>, Error> {
-    let csv_error = |source| Error::Csv { path: path.to_path_buf(), source };
-    let mut reader = csv::Reader::from_path(path).map_err(csv_error)?;
-    let headers = reader.headers().map_err(csv_error)?.clone();
-    // A file that is not even a well-formed CSV says so before its columns are judged.
-    let records: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>().map_err(csv_error)?;
-    let missing: Vec<String> = expected_columns().into_iter().filter(|c| !headers.iter().any(|h| h == c) && !MAY_BE_ABSENT.contains(&c.as_str())).collect();
-    if !missing.is_empty() {
-        return Err(Error::MissingResultsColumns { path: path.to_path_buf(), columns: missing });
+    let files = if path.is_dir() { glcan_store::results_files(path)? } else { vec![path.to_path_buf()] };
+    if files.is_empty() {
+        return Err(Error::NoResults { path: path.to_path_buf() });
     }
-
     let mut problems = Vec::new();
-    let mut rows = Vec::with_capacity(records.len());
-    let mut finished: BTreeMap<(ConfigKey, u64), u64> = BTreeMap::new();
-    for record in &records {
-        let line = record.position().map_or(0, |p| p.line());
-        let row: ResultRow = match record.deserialize(Some(&headers)) {
-            Ok(row) => row,
-            Err(error) => {
-                problems.push(format!("line {line}: {}", unreadable(&error, &headers, record)));
-                continue;
-            }
+    let mut rows = Vec::new();
+    let mut finished: BTreeMap<(ConfigKey, u64), String> = BTreeMap::new();
+    for file in &files {
+        // In a folder, a row is named by its file and line.
+        let place = |line: u64| match path.is_dir() {
+            true => format!("{} line {line}", file.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())),
+            false => format!("line {line}"),
         };
-        let run = format!("line {line} ({} seed {})", ConfigKey::of(&row).title(), row.seed);
-        problems.extend(row_problems(&row).into_iter().map(|p| format!("{run}: {p}")));
-        if row.status == RunStatus::Ok {
-            if let Some(first) = finished.insert((ConfigKey::of(&row), row.seed), line) {
-                problems.push(format!("{run}: the same run already finished on line {first}; keep one of the two rows (both would count as two seeds)"));
-            }
+        let csv_error = |source| Error::Csv { path: file.clone(), source };
+        let mut reader = csv::Reader::from_path(file).map_err(csv_error)?;
+        let headers = reader.headers().map_err(csv_error)?.clone();
+        // A file that is not even a well-formed CSV says so before its columns are judged.
+        let records: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>().map_err(csv_error)?;
+        let missing: Vec<String> = expected_columns().into_iter().filter(|c| !headers.iter().any(|h| h == c) && !MAY_BE_ABSENT.contains(&c.as_str())).collect();
+        if !missing.is_empty() {
+            return Err(Error::MissingResultsColumns { path: file.clone(), columns: missing });
         }
-        rows.push(row);
+        for record in &records {
+            let at = place(record.position().map_or(0, |p| p.line()));
+            let row: ResultRow = match record.deserialize(Some(&headers)) {
+                Ok(row) => row,
+                Err(error) => {
+                    problems.push(format!("{at}: {}", unreadable(&error, &headers, record)));
+                    continue;
+                }
+            };
+            let run = format!("{at} ({} seed {})", ConfigKey::of(&row).title(), row.seed);
+            problems.extend(row_problems(&row).into_iter().map(|p| format!("{run}: {p}")));
+            if row.status == RunStatus::Ok {
+                if let Some(first) = finished.insert((ConfigKey::of(&row), row.seed), at.clone()) {
+                    problems.push(format!("{run}: the same run already finished on {first}; keep one of the two rows (both would count as two seeds)"));
+                }
+            }
+            rows.push(row);
+        }
     }
     if problems.is_empty() {
         Ok(rows)
@@ -158,6 +170,20 @@ mod tests {
         let rows = vec![row("e2e", 1, 0, 0.0), row("e2e", 1, 1, 100.0), failed("glcan", 2, 0), failed("glcan", 2, 0), row("glcan", 2, 0, 75.0), bicubic, sr("glcan", 2, Some(-3.0), Some(-1.0)), detect];
         let (_dir, path) = write(&rows);
         assert_eq!(read_results(&path).unwrap(), rows);
+    }
+
+    #[test]
+    fn a_folder_of_shards_reads_as_one_results_set_and_refuses_a_run_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (row("e2e", 1, 0, 90.0), row("glcan", 2, 0, 80.0));
+        append_row(&dir.path().join("results.shard-0-of-2.csv"), &a).unwrap();
+        append_row(&dir.path().join("results.shard-1-of-2.csv"), &b).unwrap();
+        assert_eq!(read_results(dir.path()).unwrap(), vec![a.clone(), b]);
+        append_row(&dir.path().join("results.csv"), &a).unwrap();
+        let message = crate::error::chain(&read_results(dir.path()).unwrap_err());
+        assert!(message.contains("results.shard-0-of-2.csv line 2") && message.contains("the same run already finished on results.csv line 2"), "{message}");
+        let empty = tempfile::tempdir().unwrap();
+        assert!(crate::error::chain(&read_results(empty.path()).unwrap_err()).contains("no results files"));
     }
 
     #[test]

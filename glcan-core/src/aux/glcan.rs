@@ -93,7 +93,7 @@ impl Default for GlcanConfig {
 }
 
 impl GlcanConfig {
-    fn validate(&self) -> Result<()> {
+    pub fn validate(&self) -> Result<()> {
         if !self.use_local && !self.use_global {
             return Err(Error::config("aux.glcan", "use_local and use_global are both false: the aux net would see nothing"));
         }
@@ -241,20 +241,52 @@ fn variable_at(p: &nn::Path, dotted: &str) -> Option<Tensor> {
     }
 }
 
+/// The fusion as built: each kind with the layers it needs.
+#[derive(Debug)]
+enum FusionLayers {
+    /// One branch only: its features go to the head as they are.
+    OneBranch,
+    Concat,
+    ConcatUp,
+    /// The 1x1 projection of the local branch and the gate's logits.
+    GatedSum { projection: nn::Conv2D, logits: Tensor },
+    /// One 1x1 lateral per global unit, to the local width.
+    TopDown { laterals: Vec<nn::Conv2D> },
+}
+
+impl FusionLayers {
+    /// The layers of `fusion` under `p`, and the channels they hand to the head.
+    fn new(p: &nn::Path, fusion: Fusion, c_local: i64, global: Option<&GlobalBranch>) -> (Self, i64) {
+        let Some(global) = global.filter(|_| c_local > 0) else {
+            return (FusionLayers::OneBranch, c_local + global.map_or(0, |g| g.out_channels));
+        };
+        let c_global = global.out_channels;
+        match fusion {
+            Fusion::Concat => (FusionLayers::Concat, c_local + c_global),
+            Fusion::ConcatUp => (FusionLayers::ConcatUp, c_local + c_global),
+            Fusion::GatedSum => {
+                let projection = nn::conv2d(p / "gate" / "projection", c_local, c_global, 1, Default::default());
+                let logits = (p / "gate").zeros("logits", &[1, c_global, 1, 1]);
+                (FusionLayers::GatedSum { projection, logits }, c_global)
+            }
+            Fusion::TopDown => {
+                let laterals =
+                    global.units_out_channels.iter().enumerate().map(|(i, &c_in)| nn::conv2d(p / "lateral" / i, c_in, c_local, 1, Default::default())).collect();
+                (FusionLayers::TopDown { laterals }, c_local)
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct GlcanAux {
     local: Vec<ConvBnRelu>,
     global: Option<GlobalBranch>,
-    /// GatedSum only: 1x1 projection of the local branch and the gate's logits.
-    gate: Option<(nn::Conv2D, Tensor)>,
+    fusion: FusionLayers,
     head: Box<dyn TaskHead>,
     /// Per-branch heads (local, global), when both branches exist and their weight is > 0.
     branch_heads: Option<(Box<dyn TaskHead>, Box<dyn TaskHead>)>,
     branch_loss_weight: f64,
-    /// `ConcatUp`: fuse at the local resolution.
-    upsample_global: bool,
-    /// `TopDown` with both branches: one 1x1 lateral per global unit, to the local width.
-    laterals: Option<Vec<nn::Conv2D>>,
 }
 
 impl GlcanAux {
@@ -266,67 +298,43 @@ impl GlcanAux {
         let global = if config.use_global { Some(GlobalBranch::new(&p, config, ctx)?) } else { None };
         let c_local = if config.use_local { c } else { 0 };
         let c_global = global.as_ref().map_or(0, |g| g.out_channels);
-        let both = config.use_local && config.use_global;
-        let gated = config.fusion == Fusion::GatedSum && both;
-        let laterals = match &global {
-            Some(g) if both && config.fusion == Fusion::TopDown => Some(
-                g.units_out_channels.iter().enumerate().map(|(i, &c_in)| nn::conv2d(&p / "lateral" / i, c_in, c_local, 1, Default::default())).collect(),
-            ),
-            _ => None,
-        };
-        let (gate, c_fused) = if gated {
-            let projection = nn::conv2d(&p / "gate" / "projection", c_local, c_global, 1, Default::default());
-            let logits = (&p / "gate").zeros("logits", &[1, c_global, 1, 1]);
-            (Some((projection, logits)), c_global)
-        } else if laterals.is_some() {
-            (None, c_local)
-        } else {
-            (None, c_local + c_global)
-        };
+        let (fusion, c_fused) = FusionLayers::new(&p, config.fusion, c_local, global.as_ref());
         let branch_heads = (config.branch_loss_weight > 0.0 && config.use_local && config.use_global)
             .then(|| (ctx.build_task_head(&p / "local_head", c_local), ctx.build_task_head(&p / "global_head", c_global)));
-        Ok(GlcanAux {
-            local,
-            global,
-            gate,
-            head: ctx.build_task_head(&p / "head", c_fused),
-            branch_heads,
-            branch_loss_weight: config.branch_loss_weight,
-            upsample_global: config.fusion == Fusion::ConcatUp,
-            laterals,
-        })
+        Ok(GlcanAux { local, global, fusion, head: ctx.build_task_head(&p / "head", c_fused), branch_heads, branch_loss_weight: config.branch_loss_weight })
     }
 
     /// Local features, global features (either may be absent) and their fusion.
     fn branches(&self, h: &Tensor, train: bool) -> (Option<Tensor>, Option<Tensor>, Tensor) {
         let local = (!self.local.is_empty()).then(|| self.local.iter().fold(h.shallow_clone(), |x, layer| layer.forward_t(&x, train)));
-        if let (Some(l), Some(g), Some(laterals)) = (&local, &self.global, &self.laterals) {
-            let levels = g.forward_levels(h, train);
+        let (Some(l), Some(branch)) = (&local, &self.global) else {
+            let global = self.global.as_ref().map(|g| g.forward(h, train));
+            let only = local.as_ref().or(global.as_ref()).expect("validated: at least one branch").shallow_clone();
+            return (local, global, only);
+        };
+        if let FusionLayers::TopDown { laterals } = &self.fusion {
+            let levels = branch.forward_levels(h, train);
             let fused = top_down(l, &levels, laterals);
             return (local, levels.last().map(Tensor::shallow_clone), fused);
         }
-        let global = self.global.as_ref().map(|g| g.forward(h, train));
-        let fused = match (&local, &global) {
-            (Some(l), Some(g)) if self.upsample_global => {
+        let g = branch.forward(h, train);
+        let fused = match &self.fusion {
+            FusionLayers::ConcatUp => {
                 let size = l.size();
                 Tensor::cat(&[l.shallow_clone(), g.upsample_nearest2d([size[2], size[3]], None, None)], 1)
             }
-            (Some(l), Some(g)) => {
+            FusionLayers::GatedSum { projection, logits } => {
                 let size = g.size();
-                let pooled = l.adaptive_avg_pool2d([size[2], size[3]]);
-                match &self.gate {
-                    Some((projection, logits)) => {
-                        let gate = logits.sigmoid();
-                        pooled.apply(projection) * &gate + g * (1.0 - &gate)
-                    }
-                    None => Tensor::cat(&[pooled, g.shallow_clone()], 1),
-                }
+                let gate = logits.sigmoid();
+                l.adaptive_avg_pool2d([size[2], size[3]]).apply(projection) * &gate + &g * (1.0 - &gate)
             }
-            (Some(l), None) => l.shallow_clone(),
-            (None, Some(g)) => g.shallow_clone(),
-            (None, None) => unreachable!("validated: at least one branch"),
+            FusionLayers::Concat => {
+                let size = g.size();
+                Tensor::cat(&[l.adaptive_avg_pool2d([size[2], size[3]]), g.shallow_clone()], 1)
+            }
+            FusionLayers::OneBranch | FusionLayers::TopDown { .. } => unreachable!("both branches exist; top-down returned above"),
         };
-        (local, global, fused)
+        (local, Some(g), fused)
     }
 }
 

@@ -53,6 +53,16 @@ impl Method {
         }
     }
 
+    /// The numbers of local modules a grid listing `ks` trains this method at: E2E trains
+    /// the network as one module, so always K = 1; a local method each listed K.
+    pub fn module_counts(self, ks: &[usize]) -> Vec<usize> {
+        if self == Method::E2e {
+            vec![1]
+        } else {
+            ks.to_vec()
+        }
+    }
+
     /// The methods whose aux nets end in the task's own head ([`AuxContext::build_task_head`]),
     /// so that they train any task; Greedy SL and InfoPro build classifiers over class labels
     /// and run on classification only.
@@ -165,6 +175,14 @@ pub struct AuxConfig {
     pub dgl: dgl::DglConfig,
     pub infopro: infopro::InfoProConfig,
     pub glcan: glcan::GlcanConfig,
+}
+
+impl AuxConfig {
+    /// Checks every aux net's options, so that a bad value fails a grid's check before any
+    /// data loads rather than every run of that method one by one.
+    pub fn validate(&self) -> Result<()> {
+        self.glcan.validate()
+    }
 }
 
 /// Builds the aux net of `method` for the module described by `ctx` under `p`.

@@ -8,12 +8,14 @@
 pub mod blocks;
 pub mod edsr;
 pub mod fpn;
+pub mod registry;
 pub mod resnet_cifar;
 pub mod resnet_imagenet;
 
 use tch::nn::{self, ModuleT};
 
 pub use edsr::Edsr;
+pub use registry::NetworkName;
 pub use resnet_cifar::ResNetCifar;
 pub use resnet_imagenet::ResNetImageNet;
 
@@ -134,45 +136,5 @@ impl Chain {
     pub fn forward(&self, xs: &tch::Tensor, train: bool) -> tch::Tensor {
         let features = self.units.iter().fold(xs.shallow_clone(), |h, unit| unit.forward_t(&h, train));
         self.head.forward_t(&features, train)
-    }
-}
-
-/// A network by name: `resnet18`/`34`/`50`/`101`/`152` are the ImageNet ResNets, any other
-/// `resnetN` (N = 6m + 2: 20, 32, 56, 110, ...) the CIFAR ResNet; the prefixes `cifar-`
-/// and `imagenet-` force the family (`cifar-resnet50`). ImageNet ResNets take 3 channels.
-pub fn by_name(name: &str, in_channels: i64, num_classes: i64, input_size: i64) -> crate::Result<Box<dyn UnitNetwork>> {
-    let unknown = || crate::Error::config("network", format!("unknown network {name:?}: expected resnetN, cifar-resnetN or imagenet-resnetN"));
-    let (family, rest) = match name.split_once('-') {
-        Some((family @ ("cifar" | "imagenet"), rest)) => (Some(family), rest),
-        _ => (None, name),
-    };
-    let depth: usize = rest.strip_prefix("resnet").and_then(|d| d.parse().ok()).ok_or_else(unknown)?;
-    let imagenet = match family {
-        Some(family) => family == "imagenet",
-        None => matches!(depth, 18 | 34 | 50 | 101 | 152),
-    };
-    if imagenet {
-        if in_channels != 3 {
-            return Err(crate::Error::config("network", format!("{name} takes 3-channel images, not {in_channels}")));
-        }
-        Ok(Box::new(ResNetImageNet::new(depth, num_classes, input_size)?))
-    } else {
-        Ok(Box::new(ResNetCifar::new(depth, in_channels, num_classes, input_size)?))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn networks_by_name() {
-        assert_eq!(by_name("resnet32", 3, 10, 32).unwrap().name(), "resnet32");
-        assert_eq!(by_name("resnet50", 3, 10, 96).unwrap().name(), "resnet50-imagenet");
-        assert_eq!(by_name("cifar-resnet50", 1, 10, 28).unwrap().name(), "resnet50");
-        assert!(by_name("resnet18", 1, 10, 28).is_err());
-        for bad in ["vgg16", "resnet", "resnet33", "imagenet-resnet20"] {
-            assert!(by_name(bad, 3, 10, 32).is_err(), "{bad}");
-        }
     }
 }

@@ -91,6 +91,7 @@ impl TrainConfig {
             _ => {}
         }
         self.optimizer.validate()?;
+        self.aux.validate()?;
         for (field, value) in [("epochs", self.epochs), ("batch_size", self.batch_size), ("eval_batch_size", self.eval_batch_size)] {
             if value == 0 {
                 return Err(Error::config(field, "must be at least 1"));

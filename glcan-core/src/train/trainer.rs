@@ -175,7 +175,7 @@ pub fn train_local(
     resume: bool,
     progress: &mut dyn Progress,
 ) -> Result<TrainOutcome> {
-    config.validate()?;
+    // `LocalNetwork::build` validates the config.
     tch::manual_seed(config.seed as i64);
     let (image_channels, image_size) = data.input_shape();
     let mut net = LocalNetwork::build(network, task, config, image_channels, image_size, device)?;
