@@ -27,17 +27,34 @@ constexpr std::size_t kHeaderBytes = 64;
 constexpr std::size_t kAlignment = 64;
 static_assert(kHeaderBytes % kAlignment == 0, "the header must preserve the alignment");
 static_assert(kHeaderBytes >= sizeof(std::size_t), "the header must hold the block size");
+// After the size, the header keeps the tag of the thread that allocated the block.
+constexpr std::size_t kTagOffset = sizeof(std::size_t);
+static_assert(kHeaderBytes >= kTagOffset + sizeof(int), "the header must hold the tag");
 
 // Requested bytes of the blocks alive now, and the highest value since the last reset.
 std::atomic<std::uint64_t> g_current{0};
 std::atomic<std::uint64_t> g_peak{0};
 
-void count_allocation(std::uint64_t n) {
-  const std::uint64_t now = g_current.fetch_add(n, std::memory_order_relaxed) + n;
-  std::uint64_t seen = g_peak.load(std::memory_order_relaxed);
+// Per thread tag (1..kMaxTags; 0 = untagged): the bytes alive that threads with that tag
+// allocated (whichever thread frees them), and their peak. A pipeline worker tags itself,
+// so each worker's peak is known beside the process total.
+constexpr int kMaxTags = 64;
+std::atomic<std::uint64_t> g_tag_current[kMaxTags + 1] = {};
+std::atomic<std::uint64_t> g_tag_peak[kMaxTags + 1] = {};
+thread_local int t_tag = 0;
+
+void raise_peak(std::atomic<std::uint64_t>& peak, std::uint64_t now) {
+  std::uint64_t seen = peak.load(std::memory_order_relaxed);
   // Raise the peak to `now` unless another thread already raised it further.
   while (now > seen &&
-         !g_peak.compare_exchange_weak(seen, now, std::memory_order_relaxed)) {
+         !peak.compare_exchange_weak(seen, now, std::memory_order_relaxed)) {
+  }
+}
+
+void count_allocation(std::uint64_t n, int tag) {
+  raise_peak(g_peak, g_current.fetch_add(n, std::memory_order_relaxed) + n);
+  if (tag > 0) {
+    raise_peak(g_tag_peak[tag], g_tag_current[tag].fetch_add(n, std::memory_order_relaxed) + n);
   }
 }
 
@@ -50,7 +67,12 @@ void counted_free(void* data) {
   char* block = static_cast<char*>(data) - kHeaderBytes;
   std::size_t n = 0;
   std::memcpy(&n, block, sizeof n);
+  int tag = 0;
+  std::memcpy(&tag, block + kTagOffset, sizeof tag);
   g_current.fetch_sub(n, std::memory_order_relaxed);
+  if (tag > 0) {
+    g_tag_current[tag].fetch_sub(n, std::memory_order_relaxed);
+  }
   std::free(block);
 }
 
@@ -72,7 +94,9 @@ class CountingCpuAllocator final : public c10::Allocator {
         OutOfMemoryError, block != nullptr,
         "glcan counting CPU allocator: not enough memory for ", n, " bytes");
     std::memcpy(block, &n, sizeof n);
-    count_allocation(n);
+    const int tag = t_tag;
+    std::memcpy(block + kTagOffset, &tag, sizeof tag);
+    count_allocation(n, tag);
     void* data = block + kHeaderBytes;
     return c10::DataPtr(data, data, &counted_free, cpu);
   }
@@ -149,6 +173,32 @@ std::uint64_t glcan_memory_cpu_peak_bytes() noexcept {
 // Starts a new peak: peak := current.
 void glcan_memory_reset_cpu_peak() noexcept {
   g_peak.store(g_current.load(std::memory_order_relaxed), std::memory_order_relaxed);
+}
+
+// Tags the CPU allocations of the calling thread from now on (0: untagged). Returns 0, or 1
+// when `tag` is out of range (the tag is then left as it was).
+int glcan_memory_set_thread_tag(int tag) noexcept {
+  if (tag < 0 || tag > kMaxTags) {
+    return 1;
+  }
+  t_tag = tag;
+  return 0;
+}
+
+// Bytes alive that threads tagged `tag` allocated, and their peak (0 for a bad tag).
+std::uint64_t glcan_memory_tag_current_bytes(int tag) noexcept {
+  return tag > 0 && tag <= kMaxTags ? g_tag_current[tag].load(std::memory_order_relaxed) : 0;
+}
+
+std::uint64_t glcan_memory_tag_peak_bytes(int tag) noexcept {
+  return tag > 0 && tag <= kMaxTags ? g_tag_peak[tag].load(std::memory_order_relaxed) : 0;
+}
+
+// Starts a new peak for `tag`: peak := current.
+void glcan_memory_reset_tag_peak(int tag) noexcept {
+  if (tag > 0 && tag <= kMaxTags) {
+    g_tag_peak[tag].store(g_tag_current[tag].load(std::memory_order_relaxed), std::memory_order_relaxed);
+  }
 }
 
 // The caching allocator's allocated bytes on `device` (aggregate pool): current and peak.

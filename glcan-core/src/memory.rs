@@ -50,6 +50,10 @@ mod ffi {
         pub fn glcan_memory_cpu_current_bytes() -> u64;
         pub fn glcan_memory_cpu_peak_bytes() -> u64;
         pub fn glcan_memory_reset_cpu_peak();
+        pub fn glcan_memory_set_thread_tag(tag: c_int) -> c_int;
+        pub fn glcan_memory_tag_current_bytes(tag: c_int) -> u64;
+        pub fn glcan_memory_tag_peak_bytes(tag: c_int) -> u64;
+        pub fn glcan_memory_reset_tag_peak(tag: c_int);
         pub fn glcan_memory_cuda_allocated_bytes(device: i32, current: *mut i64, peak: *mut i64) -> c_int;
         pub fn glcan_memory_reset_cuda_peak(device: i32) -> c_int;
     }
@@ -102,6 +106,65 @@ pub fn cpu_peak_bytes() -> u64 {
 pub fn reset_cpu_peak() {
     // SAFETY: stores to an atomic counter.
     unsafe { ffi::glcan_memory_reset_cpu_peak() }
+}
+
+/// The highest tag a thread may carry ([`ThreadTag`]).
+pub const MAX_THREAD_TAGS: usize = 64;
+
+/// Tags the CPU tensor bytes the calling thread allocates from now on until it is dropped,
+/// so that one thread's share of the process's tensor memory is known (a pipeline worker's
+/// peak). Bytes count for the thread that allocated them until they are freed, by whichever
+/// thread. Only measured with the counting allocator installed.
+#[derive(Debug)]
+pub struct ThreadTag {
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl ThreadTag {
+    /// Tags the calling thread `tag` (1..=[`MAX_THREAD_TAGS`]; out of range: untagged).
+    pub fn set(tag: usize) -> ThreadTag {
+        let tag = if (1..=MAX_THREAD_TAGS).contains(&tag) { tag as c_int } else { 0 };
+        // SAFETY: sets a thread-local integer; the tag is in range.
+        unsafe { ffi::glcan_memory_set_thread_tag(tag) };
+        ThreadTag { _not_send: std::marker::PhantomData }
+    }
+
+    /// Starts new peaks for tags 1..=`count`: peak := current.
+    pub fn reset_peaks(count: usize) -> TagPeaks {
+        let count = count.min(MAX_THREAD_TAGS);
+        for tag in 1..=count {
+            // SAFETY: stores to an atomic counter; the tag is in range.
+            unsafe { ffi::glcan_memory_reset_tag_peak(tag as c_int) };
+        }
+        TagPeaks { count }
+    }
+}
+
+impl Drop for ThreadTag {
+    fn drop(&mut self) {
+        // SAFETY: sets a thread-local integer.
+        unsafe { ffi::glcan_memory_set_thread_tag(0) };
+    }
+}
+
+/// Peaks of tags 1..=count since [`ThreadTag::reset_peaks`].
+#[derive(Debug, Clone, Copy)]
+pub struct TagPeaks {
+    count: usize,
+}
+
+impl TagPeaks {
+    /// Peak bytes of each tag, tag 1 first (zeros without the counting allocator).
+    pub fn peaks(&self) -> Vec<u64> {
+        // SAFETY: reads atomic counters; the tags are in range.
+        (1..=self.count).map(|tag| unsafe { ffi::glcan_memory_tag_peak_bytes(tag as c_int) }).collect()
+    }
+
+    /// Bytes alive now of each tag, tag 1 first.
+    pub fn current(&self) -> Vec<u64> {
+        // SAFETY: reads atomic counters; the tags are in range.
+        (1..=self.count).map(|tag| unsafe { ffi::glcan_memory_tag_current_bytes(tag as c_int) }).collect()
+    }
 }
 
 /// The process's peak resident set size in bytes (`VmHWM` of `/proc/self/status`) since it
