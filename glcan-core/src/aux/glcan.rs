@@ -136,6 +136,9 @@ pub fn global_unit_positions(ctx: &AuxContext) -> Vec<usize> {
 /// and the momentum.
 type EmaState = (nn::VarStore, Vec<(Tensor, Tensor)>, f64);
 
+/// What each EMA pair follows: (unit position, variable name inside the unit).
+type Followed = Vec<(usize, String)>;
+
 /// The global branch's units and, for EMA, the store that keeps them out of the optimizer.
 #[derive(Debug)]
 struct GlobalBranch {
@@ -145,6 +148,8 @@ struct GlobalBranch {
     out_channels: i64,
     /// EMA only: the branch's own variables paired with the real units' (destination, source).
     ema: Option<EmaState>,
+    /// EMA only: which real variable each pair's source is.
+    followed: Followed,
 }
 
 impl GlobalBranch {
@@ -155,7 +160,7 @@ impl GlobalBranch {
         let units_out_channels = specs.iter().map(|s| s.out_channels).collect();
         if config.global_init == GlobalInit::Scratch {
             let units = specs.iter().enumerate().map(|(i, spec)| ctx.network.build_unit(p / "global" / i, spec)).collect();
-            return Ok(GlobalBranch { units, units_out_channels, out_channels, ema: None });
+            return Ok(GlobalBranch { units, units_out_channels, out_channels, ema: None, followed: Vec::new() });
         }
         let real = ctx.real_unit_variables.ok_or_else(|| {
             Error::config("aux.glcan.global_init", "copy and ema need the real units' weights, which this trainer does not provide")
@@ -168,6 +173,7 @@ impl GlobalBranch {
         };
         let mut units = Vec::new();
         let mut pairs = Vec::new();
+        let mut followed = Vec::new();
         for (i, (spec, &position)) in specs.iter().zip(&positions).enumerate() {
             units.push(ctx.network.build_unit(&root / i, spec));
             for (name, source) in real(position) {
@@ -175,13 +181,15 @@ impl GlobalBranch {
                     .ok_or_else(|| Error::config("aux.glcan", format!("global unit {i} has no variable {name} to copy into")))?;
                 tch::no_grad(|| destination.copy_(&source));
                 pairs.push((destination, source));
+                followed.push((position, name));
             }
         }
         let ema = private.map(|mut store| {
             store.freeze();
             (store, pairs, config.ema_momentum)
         });
-        Ok(GlobalBranch { units, units_out_channels, out_channels, ema })
+        let followed = if ema.is_some() { followed } else { Vec::new() };
+        Ok(GlobalBranch { units, units_out_channels, out_channels, ema, followed })
     }
 
     fn forward(&self, h: &Tensor, train: bool) -> Tensor {
@@ -366,6 +374,19 @@ impl AuxNet for GlcanAux {
 
     /// The EMA global branch's weights as `ema-global.{unit}.{variable}`: they follow the
     /// real units step by step, so a resumed run needs them, not a fresh copy.
+    fn followed_variables(&self) -> Vec<(usize, String)> {
+        self.global.as_ref().map_or_else(Vec::new, |g| g.followed.clone())
+    }
+
+    fn set_followed_sources(&mut self, sources: Vec<Tensor>) {
+        if let Some((_, pairs, _)) = self.global.as_mut().and_then(|g| g.ema.as_mut()) {
+            assert_eq!(sources.len(), pairs.len(), "one source per followed variable");
+            for ((_, source), new) in pairs.iter_mut().zip(sources) {
+                *source = new;
+            }
+        }
+    }
+
     fn private_state(&self) -> Vec<(String, Tensor)> {
         self.global.iter().flat_map(|g| g.ema_variables()).map(|(name, t)| (format!("ema-global.{name}"), t)).collect()
     }

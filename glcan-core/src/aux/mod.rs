@@ -113,6 +113,19 @@ pub trait AuxNet: std::fmt::Debug + Send {
     /// Called after every optimizer step (GLCAN's EMA global branch follows the real units).
     fn after_step(&mut self) {}
 
+    /// The real units' variables that [`Self::after_step`] reads (GLCAN's EMA global
+    /// branch), as (unit position, variable name inside the unit), in a fixed order. The
+    /// snapshot it reads is fixed by the schedule: the weights and statistics of the owning
+    /// module as they stand after that module's step on the previous batch.
+    fn followed_variables(&self) -> Vec<(usize, String)> {
+        Vec::new()
+    }
+
+    /// Makes [`Self::after_step`] read `sources` (one per [`Self::followed_variables`],
+    /// same order) instead of the tensors it reads now: the pipelined schedule hands it
+    /// private snapshots, since the owning module trains on another thread meanwhile.
+    fn set_followed_sources(&mut self, _sources: Vec<Tensor>) {}
+
     /// Tensors the aux net keeps outside its module's variable store that later steps
     /// depend on (GLCAN's EMA global branch), by name: shallow copies, so a checkpoint saves
     /// them and a resume restores them in place.
