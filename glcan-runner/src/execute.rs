@@ -75,6 +75,7 @@ pub fn run<S: Suite>(grid: &Grid<S::Section>, out: &Path, data_dir: &Path, shard
             seed: run.seed,
             epochs: grid.common.epochs,
             batch_size: grid.common.batch_size,
+            module_schedule: grid.common.module_schedule.name().into(),
             ..base_row(S::TASK, &grid.common.preset, &environment, &run_dir)
         };
         let (dataset, network) = S::row_labels(&grid.suite, &run.point);

@@ -8,7 +8,7 @@ use glcan_core::aux::{AuxConfig, Method};
 use glcan_core::cpu_kernels::CpuIsa;
 use glcan_core::optim::{OptimizerConfig, Schedule};
 use glcan_core::split;
-use glcan_core::train::{OptimizerScope, TrainConfig};
+use glcan_core::train::{ModuleSchedule, OptimizerScope, TrainConfig};
 use glcan_store::RunConfig;
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +43,20 @@ pub struct Common {
     /// smoke and quick presets pin it so their numbers do not follow the machine's cores.
     #[serde(default)]
     pub threads: Option<usize>,
+    /// `sequential` (default) or `pipelined`: one worker thread per module, each stepping
+    /// its own optimizer (the runs then use `optimizer_scope = per-module`, which ends with
+    /// the same weights). Named apart from `schedule`, the learning-rate schedule. Left out
+    /// of the preset's serialisation when sequential, so existing runs keep their hashes.
+    #[serde(default, skip_serializing_if = "ModuleSchedule::is_sequential")]
+    pub module_schedule: ModuleSchedule,
+    /// Pipelined only: the device of each module, K of them (`["cuda:0", "cuda:1"]`);
+    /// empty: every module on `device`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub module_devices: Vec<String>,
+    /// Pipelined only: intra-op threads of each worker; absent: `threads` (or the machine's
+    /// cores) divided by K.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_threads: Option<usize>,
 }
 
 fn default_device() -> String {
@@ -177,13 +191,19 @@ impl<T: Serialize + serde::de::DeserializeOwned + Clone + std::fmt::Debug> Grid<
             split: S::split(&self.suite, network, run.k)?,
             aux: common.aux.clone(),
             optimizer: common.optimizer.clone(),
-            optimizer_scope: OptimizerScope::Shared,
+            // The pipelined schedule steps each module on its own, as the per-module scope does.
+            // With SGD or Adam both scopes give the same weights, save GLCAN's EMA branch: in
+            // the shared scope it sees later modules' BatchNorm statistics one batch later.
+            optimizer_scope: if common.module_schedule.is_sequential() { OptimizerScope::Shared } else { OptimizerScope::PerModule },
             epochs: common.epochs,
             batch_size: common.batch_size,
             eval_batch_size: S::eval_batch_size(&self.suite),
             lr: common.lr,
             schedule: common.schedule.clone(),
             seed: run.seed,
+            module_schedule: common.module_schedule,
+            module_devices: common.module_devices.clone(),
+            worker_threads: common.worker_threads,
         })
     }
 }

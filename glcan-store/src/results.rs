@@ -63,6 +63,10 @@ pub struct ResultRow {
     /// (`glcan_core::kernel_probe`): equal fingerprints reproduce a seeded run exactly.
     #[serde(default)]
     pub kernel_fingerprint: String,
+    /// How the modules shared a step: `sequential` or `pipelined` (one worker thread per
+    /// module). Empty in files written before it existed, which were all sequential.
+    #[serde(default)]
+    pub module_schedule: String,
     pub dtype: String,
     pub git_commit: String,
     /// The hash of the run's resolved config (see [`crate::RunConfig`]): a grid reuses a
@@ -109,6 +113,7 @@ impl ResultRow {
             threads: 0,
             cpu_isa: String::new(),
             kernel_fingerprint: String::new(),
+            module_schedule: String::new(),
             dtype: "float32".into(),
             git_commit: String::new(),
             config_hash: String::new(),

@@ -24,7 +24,7 @@ use crate::metric::Metric;
 use glcan_store::{ResultRow, RunStatus};
 
 /// Columns older results files may lack, which the reader fills with a default on purpose.
-const MAY_BE_ABSENT: [&str; 3] = ["config_hash", "cpu_isa", "kernel_fingerprint"];
+const MAY_BE_ABSENT: [&str; 4] = ["config_hash", "cpu_isa", "kernel_fingerprint", "module_schedule"];
 
 /// Every row of the results at `path`, or an error naming each unusable row. `path` is a
 /// results CSV, or a grid's out folder: its `results.csv` and the files of a job array's

@@ -35,6 +35,7 @@ fn row(method: &str, k: usize, seed: u64, accuracy: f64) -> ResultRow {
         threads: 2,
         cpu_isa: "avx2".into(),
         kernel_fingerprint: String::new(),
+        module_schedule: "sequential".into(),
         dtype: "float32".into(),
         git_commit: "0123abc".into(),
         config_hash: String::new(),

@@ -31,12 +31,12 @@ pub struct LocalModule {
     pub store: nn::VarStore,
     pub units: Range<usize>,
     blocks: Vec<Box<dyn ModuleT>>,
-    objective: Objective,
-    optimizer: Optimizer,
+    pub(super) objective: Objective,
+    pub(super) optimizer: Optimizer,
 }
 
 #[derive(Debug)]
-enum Objective {
+pub(super) enum Objective {
     Aux(Box<dyn AuxNet>),
     Head(Box<dyn NetworkHead>),
 }
@@ -63,9 +63,23 @@ impl LocalModule {
         self.blocks.iter().fold(x.shallow_clone(), |h, block| block.forward_t(&h, train))
     }
 
+    /// The device of the module's variables.
+    pub fn device(&self) -> Device {
+        self.store.device()
+    }
+
+    /// The module's local loss for its output `h` (aux net), or the real head's loss on the
+    /// `tapped` unit outputs it reads (last module).
+    pub(super) fn local_loss(&self, h: &Tensor, head_inputs: &[usize], tapped: &[(usize, Tensor)], targets: &LocalTargets) -> Tensor {
+        match &self.objective {
+            Objective::Aux(aux) => aux.loss(h, targets, true),
+            Objective::Head(head) => head.loss(&head.forward(&head_features(head_inputs, tapped), true), targets),
+        }
+    }
+
     /// The module's output for input `x`; the outputs of its units at the positions in
     /// `taps` are pushed onto `tapped` as (position, output).
-    fn forward_tapped(&self, x: &Tensor, train: bool, taps: &[usize], tapped: &mut Vec<(usize, Tensor)>) -> Tensor {
+    pub(super) fn forward_tapped(&self, x: &Tensor, train: bool, taps: &[usize], tapped: &mut Vec<(usize, Tensor)>) -> Tensor {
         let mut h = x.shallow_clone();
         for (position, block) in self.units.clone().zip(&self.blocks) {
             h = block.forward_t(&h, train);
@@ -87,18 +101,19 @@ pub struct NonFiniteLoss {
 /// The K modules of one network.
 #[derive(Debug)]
 pub struct LocalNetwork {
-    modules: Vec<LocalModule>,
+    pub(super) modules: Vec<LocalModule>,
     split: ModuleSplit,
     scope: OptimizerScope,
     uses_raw_images: bool,
     /// Positions of the units the real head reads, in the order it reads them.
-    head_inputs: Vec<usize>,
+    pub(super) head_inputs: Vec<usize>,
 }
 
 impl LocalNetwork {
     /// Builds the modules of `network` for `task` as `config` says, for images of
-    /// `image_channels` x `image_size`^2, on `device`. Call `tch::manual_seed` first for
-    /// reproducible weights.
+    /// `image_channels` x `image_size`^2, on `device` (each module on its own device when
+    /// `config.module_devices` names them). Call `tch::manual_seed` first for reproducible
+    /// weights.
     pub fn build(network: &dyn UnitNetwork, task: &dyn Task, config: &TrainConfig, image_channels: i64, image_size: i64, device: Device) -> Result<Self> {
         config.validate()?;
         let head_inputs = task.head_inputs(network);
@@ -112,7 +127,8 @@ impl LocalNetwork {
             }
             strategy => split::split(network, config.k, strategy)?,
         };
-        let stores: Vec<nn::VarStore> = split.modules.iter().map(|_| nn::VarStore::new(device)).collect();
+        let devices = module_devices(config, device)?;
+        let stores: Vec<nn::VarStore> = devices.iter().map(|&d| nn::VarStore::new(d)).collect();
         let module_of = |position: usize| split.modules.iter().position(|m| m.contains(&position)).expect("every unit is in a module");
         let mut blocks: Vec<Vec<Box<dyn ModuleT>>> = Vec::new();
         for (m, range) in split.modules.iter().enumerate() {
@@ -214,10 +230,7 @@ impl LocalNetwork {
         for (k, module) in self.modules.iter_mut().enumerate() {
             let x = input.detach(); // the module boundary: no gradient flows back past here
             let h = module.forward_tapped(&x, true, &self.head_inputs, &mut tapped);
-            let loss = match &module.objective {
-                Objective::Aux(aux) => aux.loss(&h, targets, true),
-                Objective::Head(head) => head.loss(&head.forward(&head_features(&self.head_inputs, &tapped), true), targets),
-            };
+            let loss = module.local_loss(&h, &self.head_inputs, &tapped, targets);
             let value = loss.double_value(&[]);
             if !value.is_finite() {
                 return Err(NonFiniteLoss { module: k, value });
@@ -239,8 +252,11 @@ impl LocalNetwork {
     pub fn predict(&self, images: &Tensor) -> Tensor {
         tch::no_grad(|| {
             let mut tapped = Vec::new();
-            let _output = self.modules.iter().fold(images.shallow_clone(), |h, m| m.forward_tapped(&h, false, &self.head_inputs, &mut tapped));
-            match &self.modules.last().expect("K >= 1").objective {
+            let _output = self.modules.iter().fold(images.shallow_clone(), |h, m| m.forward_tapped(&h.to_device(m.device()), false, &self.head_inputs, &mut tapped));
+            let last = self.modules.last().expect("K >= 1");
+            // From modules on other devices (pipelined), the taps move to the head's.
+            tapped.iter_mut().for_each(|(_, t)| *t = t.to_device(last.device()));
+            match &last.objective {
                 Objective::Head(head) => head.forward(&head_features(&self.head_inputs, &tapped), false),
                 Objective::Aux(_) => unreachable!("the last module holds the head"),
             }
@@ -294,7 +310,15 @@ fn head_features(head_inputs: &[usize], tapped: &[(usize, Tensor)]) -> Vec<Tenso
         .collect()
 }
 
-fn step_module(module: &mut LocalModule, lr: f64) {
+/// The device of each module: `config.module_devices`, or `device` for every module.
+fn module_devices(config: &TrainConfig, device: Device) -> Result<Vec<Device>> {
+    if config.module_devices.is_empty() {
+        return Ok(vec![device; config.k]);
+    }
+    config.module_devices.iter().map(|name| crate::run_env::parse_device(name)).collect()
+}
+
+pub(super) fn step_module(module: &mut LocalModule, lr: f64) {
     module.optimizer.step(lr);
     module.optimizer.zero_grad();
     if let Objective::Aux(aux) = &mut module.objective {

@@ -3,6 +3,7 @@
 
 pub mod config_file;
 pub mod local_network;
+pub mod pipeline;
 pub mod task;
 pub mod trainer;
 
@@ -26,6 +27,52 @@ pub enum OptimizerScope {
     /// Each module right after its own backward pass, as DGL trains. (With SGD both give
     /// the same weights; per-module stepping frees gradients sooner.)
     PerModule,
+}
+
+/// How the K modules of a network share the work of a training step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModuleSchedule {
+    /// Module after module in one thread, each batch through the whole network before the
+    /// next (the default).
+    #[default]
+    Sequential,
+    /// One worker thread per module, linked by bounded channels: module k works on batch t
+    /// while module k+1 works on batch t-1, each stepping its own optimizer. It ends with
+    /// the weights of the sequential schedule with `optimizer_scope = per-module`
+    /// (see [`pipeline`]).
+    Pipelined,
+}
+
+impl ModuleSchedule {
+    pub fn name(self) -> &'static str {
+        match self {
+            ModuleSchedule::Sequential => "sequential",
+            ModuleSchedule::Pipelined => "pipelined",
+        }
+    }
+
+    pub fn is_sequential(&self) -> bool {
+        *self == ModuleSchedule::Sequential
+    }
+}
+
+impl std::fmt::Display for ModuleSchedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ModuleSchedule {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Self> {
+        match name {
+            "sequential" => Ok(ModuleSchedule::Sequential),
+            "pipelined" => Ok(ModuleSchedule::Pipelined),
+            other => Err(Error::config("module_schedule", format!("unknown schedule {other:?}: sequential or pipelined"))),
+        }
+    }
 }
 
 /// Everything a training run needs besides its data and network. Defaults are InfoPro's
@@ -54,6 +101,17 @@ pub struct TrainConfig {
     pub schedule: Schedule,
     #[serde(default)]
     pub seed: u64,
+    /// Sequential (default) or pipelined modules. (`schedule` is the learning-rate schedule.)
+    #[serde(default)]
+    pub module_schedule: ModuleSchedule,
+    /// Pipelined only: the device of each module (`cpu`, `cuda:1`, ...), K of them; empty:
+    /// every module on the run's device.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub module_devices: Vec<String>,
+    /// Pipelined only: libtorch intra-op threads of each worker; absent: the run's threads
+    /// divided by K (at least 1), so that workers x threads fit the cores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_threads: Option<usize>,
 }
 
 fn default_scope() -> OptimizerScope {
@@ -80,6 +138,9 @@ impl TrainConfig {
             lr,
             schedule: Schedule::default(),
             seed: 0,
+            module_schedule: ModuleSchedule::Sequential,
+            module_devices: Vec::new(),
+            worker_threads: None,
         }
     }
 
@@ -99,6 +160,35 @@ impl TrainConfig {
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return Err(Error::config("lr", format!("must be a positive number, got {}", self.lr)));
+        }
+        self.validate_schedule()
+    }
+
+    /// The pipelined schedule's fields: per-module optimizers, a device per module, threads.
+    fn validate_schedule(&self) -> Result<()> {
+        if self.module_schedule.is_sequential() {
+            if !self.module_devices.is_empty() {
+                return Err(Error::config("module_devices", "a device per module needs module_schedule = \"pipelined\" (the sequential schedule runs on one device)"));
+            }
+            if self.worker_threads.is_some() {
+                return Err(Error::config("worker_threads", "threads per worker need module_schedule = \"pipelined\" (the sequential schedule has no workers)"));
+            }
+            return Ok(());
+        }
+        if self.optimizer_scope != OptimizerScope::PerModule {
+            return Err(Error::config(
+                "optimizer_scope",
+                "module_schedule = \"pipelined\" steps each module on its own: set optimizer_scope = \"per-module\" (its sequential twin)",
+            ));
+        }
+        if !self.module_devices.is_empty() && self.module_devices.len() != self.k {
+            return Err(Error::config("module_devices", format!("{} devices for K = {} modules: give one per module, or none", self.module_devices.len(), self.k)));
+        }
+        for name in &self.module_devices {
+            crate::run_env::parse_device(name).map_err(|e| Error::config("module_devices", format!("{name:?}: {e}")))?;
+        }
+        if self.worker_threads == Some(0) {
+            return Err(Error::config("worker_threads", "must be at least 1"));
         }
         Ok(())
     }

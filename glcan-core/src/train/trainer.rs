@@ -18,6 +18,7 @@ use glcan_store::write_atomic;
 
 use super::config_file;
 use super::local_network::{accuracy_and_loss, LocalNetwork};
+use super::pipeline::{self, PipelineBatch, PipelineStop};
 use super::task::{Classification, Task};
 use super::TrainConfig;
 use crate::aux::LocalTargets;
@@ -204,31 +205,46 @@ pub fn train_local(
         let mut timed_since: Option<Instant> = None;
         let mut step_peak = 0u64;
         let mut lr = config.lr;
-        for (step, batch) in data.train_epoch(epoch as u64).enumerate() {
-            let batch = batch?;
-            let images = batch.images.to_device(device);
-            let target = batch.target.to_device(device);
-            let raw = if net.uses_raw_images() { data.raw_images(&images) } else { images.shallow_clone() };
-            lr = config.schedule.lr(config.lr, epoch as f64 + step as f64 / steps as f64, config.epochs);
-            // Step 1 is measured: step 0 allocates the optimizer state, later steps repeat step 1.
-            let meter = if measure_memory && step == 1 { Some(PeakMeter::start(device)?) } else { None };
-            let targets = LocalTargets { images: &images, raw_images: &raw, target: &target };
-            let losses = net
-                .train_step(&images, &targets, lr)
-                .map_err(|fault| Error::Diverged { epoch: epoch + 1, step, module: fault.module, value: fault.value })?;
-            if let Some(meter) = meter {
-                step_peak = step_peak.max(meter.peak()?.tensor_peak_bytes);
+        if !config.module_schedule.is_sequential() {
+            step_peak = train_epoch_pipelined(&mut net, data, config, device, epoch, measure_memory, &mut lr, &mut |step, losses| {
+                for (sum, loss) in sums.iter_mut().zip(losses) {
+                    *sum += loss;
+                }
+                // As below: throughput from the batch after the second to leave the pipeline.
+                if step == 1 {
+                    timed_since = Some(Instant::now());
+                } else if step > 1 {
+                    timed_images += config.batch_size;
+                }
+                progress.step(epoch + 1, step, steps, losses);
+            })?;
+        } else {
+            for (step, batch) in data.train_epoch(epoch as u64).enumerate() {
+                let batch = batch?;
+                let images = batch.images.to_device(device);
+                let target = batch.target.to_device(device);
+                let raw = if net.uses_raw_images() { data.raw_images(&images) } else { images.shallow_clone() };
+                lr = config.schedule.lr(config.lr, epoch as f64 + step as f64 / steps as f64, config.epochs);
+                // Step 1 is measured: step 0 allocates the optimizer state, later steps repeat step 1.
+                let meter = if measure_memory && step == 1 { Some(PeakMeter::start(device)?) } else { None };
+                let targets = LocalTargets { images: &images, raw_images: &raw, target: &target };
+                let losses = net
+                    .train_step(&images, &targets, lr)
+                    .map_err(|fault| Error::Diverged { epoch: epoch + 1, step, module: fault.module, value: fault.value })?;
+                if let Some(meter) = meter {
+                    step_peak = step_peak.max(meter.peak()?.tensor_peak_bytes);
+                }
+                for (sum, loss) in sums.iter_mut().zip(&losses) {
+                    *sum += loss;
+                }
+                // Throughput leaves out the first two steps (allocation, warm-up).
+                if step == 1 {
+                    timed_since = Some(Instant::now());
+                } else if step > 1 {
+                    timed_images += images.size()[0] as usize;
+                }
+                progress.step(epoch + 1, step, steps, &losses);
             }
-            for (sum, loss) in sums.iter_mut().zip(&losses) {
-                *sum += loss;
-            }
-            // Throughput leaves out the first two steps (allocation, warm-up).
-            if step == 1 {
-                timed_since = Some(Instant::now());
-            } else if step > 1 {
-                timed_images += images.size()[0] as usize;
-            }
-            progress.step(epoch + 1, step, steps, &losses);
         }
         let images_per_s = match timed_since {
             Some(since) if timed_images > 0 => timed_images as f64 / since.elapsed().as_secs_f64(),
@@ -258,6 +274,50 @@ pub fn train_local(
         }
     }
     Ok(TrainOutcome { epochs: history, network_parameters: net.network_parameters(), final_evaluation })
+}
+
+/// One epoch of the pipelined schedule ([`pipeline`]): `on_step` sees each batch's losses as
+/// it leaves the last module; returns the peak of live tensor bytes over the epoch once the
+/// first batch has left (every module's state allocated; 0 when not measured). `lr` ends at
+/// the epoch's last learning rate.
+#[allow(clippy::too_many_arguments)]
+fn train_epoch_pipelined(
+    net: &mut LocalNetwork,
+    data: &dyn TaskData,
+    config: &TrainConfig,
+    device: Device,
+    epoch: usize,
+    measure_memory: bool,
+    lr: &mut f64,
+    on_step: &mut dyn FnMut(usize, &[f64]),
+) -> Result<u64> {
+    let steps = data.batches_per_epoch();
+    let uses_raw_images = net.uses_raw_images();
+    let threads = pipeline::worker_threads(config.worker_threads, net.k());
+    let batches = data.train_epoch(epoch as u64).enumerate().map(|(step, batch)| {
+        let batch = batch?;
+        let images = batch.images.to_device(device);
+        let target = batch.target.to_device(device);
+        let raw_images = if uses_raw_images { data.raw_images(&images) } else { images.shallow_clone() };
+        *lr = config.schedule.lr(config.lr, epoch as f64 + step as f64 / steps as f64, config.epochs);
+        Ok(PipelineBatch { images, raw_images, target, lr: *lr })
+    });
+    let mut meter = None;
+    let outcome = pipeline::run(net, threads, batches, |step, losses| {
+        on_step(step, losses);
+        if measure_memory && step == 0 {
+            meter = Some(PeakMeter::start(device)?);
+        }
+        Ok(())
+    });
+    match outcome {
+        Ok(_) => Ok(match meter {
+            Some(meter) => meter.peak()?.tensor_peak_bytes,
+            None => 0,
+        }),
+        Err(PipelineStop::Diverged { step, fault }) => Err(Error::Diverged { epoch: epoch + 1, step, module: fault.module, value: fault.value }),
+        Err(PipelineStop::Failed(e)) => Err(e),
+    }
 }
 
 /// The seed of libtorch's generator for (0-based) `epoch` of a run seeded `seed`.
