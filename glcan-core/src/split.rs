@@ -28,6 +28,12 @@ pub enum SplitStrategy {
     /// The points minimising the largest module's activation memory, measured on the
     /// training batch (see [`crate::unit_costs`]); resolved by the trainer.
     MemoryBalanced,
+    /// The points minimising the slowest module's step time (its units' forward and
+    /// backward plus its aux net's, or the real head's), measured on the training batch at
+    /// the intra-op threads a module gets ([`crate::unit_costs::step_seconds`]): a pipeline
+    /// runs at the pace of its slowest stage. Resolved by the trainer; timings vary from
+    /// machine to machine, so a run records the points it chose (`split.json`).
+    TimeBalanced,
 }
 
 /// The unit positions (indices into `network.units()`) of each local module, in order.
@@ -74,7 +80,7 @@ pub fn published_points(network: &str, k: usize, balanced: bool) -> Option<Vec<U
 /// a config check before any data loads. A memory-balanced split exists for every K up to
 /// the number of units (its points need measured costs, taken when the run builds).
 pub fn check(network: &dyn UnitNetwork, k: usize, strategy: &SplitStrategy) -> Result<()> {
-    let strategy = if *strategy == SplitStrategy::MemoryBalanced { &SplitStrategy::Even } else { strategy };
+    let strategy = if matches!(strategy, SplitStrategy::MemoryBalanced | SplitStrategy::TimeBalanced) { &SplitStrategy::Even } else { strategy };
     split(network, k, strategy).map(drop)
 }
 
@@ -101,6 +107,9 @@ pub fn split(network: &dyn UnitNetwork, k: usize, strategy: &SplitStrategy) -> R
         }
         SplitStrategy::MemoryBalanced => {
             return Err(Error::config("split", "memory_balanced needs measured unit costs: use balanced_split"));
+        }
+        SplitStrategy::TimeBalanced => {
+            return Err(Error::config("split", "time_balanced needs measured step times: use time_balanced_split"));
         }
         SplitStrategy::Points(points) => {
             if points.len() != k - 1 {
@@ -183,6 +192,51 @@ pub fn balanced_ends(costs: &[u64], k: usize) -> Vec<usize> {
     ends
 }
 
+/// End positions that minimise the slowest module, where the module of units `a..=e` costs
+/// `unit_seconds[a..=e]` summed plus `end_seconds[e]` (what its local loss costs when it ends
+/// at unit e: an aux net, or the real head at the last unit); exact dynamic programming, ties
+/// favour earlier cuts.
+pub fn time_balanced_ends(unit_seconds: &[f64], end_seconds: &[f64], k: usize) -> Vec<usize> {
+    let n = unit_seconds.len();
+    assert!(k >= 1 && k <= n && end_seconds.len() == n, "1 <= k <= number of units, one end cost per unit");
+    let prefix: Vec<f64> = std::iter::once(0.0).chain(unit_seconds.iter().scan(0.0, |sum, &c| { *sum += c; Some(*sum) })).collect();
+    // best[j][i]: smallest possible slowest module when the first i units form j modules.
+    let mut best = vec![vec![f64::INFINITY; n + 1]; k + 1];
+    let mut cut = vec![vec![0usize; n + 1]; k + 1];
+    best[0][0] = 0.0;
+    for j in 1..=k {
+        for i in j..=n {
+            for split in (j - 1)..i {
+                let candidate = best[j - 1][split].max(prefix[i] - prefix[split] + end_seconds[i - 1]);
+                if candidate < best[j][i] {
+                    best[j][i] = candidate;
+                    cut[j][i] = split;
+                }
+            }
+        }
+    }
+    let mut ends = Vec::with_capacity(k - 1);
+    let mut i = n;
+    for j in (2..=k).rev() {
+        i = cut[j][i];
+        ends.push(i - 1);
+    }
+    ends.reverse();
+    ends
+}
+
+/// [`split`] with the points of [`time_balanced_ends`]; returns each module's cost too.
+pub fn time_balanced_split(network: &dyn UnitNetwork, k: usize, unit_seconds: &[f64], end_seconds: &[f64]) -> Result<(ModuleSplit, Vec<f64>)> {
+    let units = network.units().len();
+    if unit_seconds.len() != units || end_seconds.len() != units {
+        return Err(Error::config("split", format!("{} unit and {} end timings for {units} units", unit_seconds.len(), end_seconds.len())));
+    }
+    split(network, k, &SplitStrategy::Even)?; // validates k against the unit count
+    let split = from_ends(network, &time_balanced_ends(unit_seconds, end_seconds, k))?;
+    let costs = split.modules.iter().map(|m| unit_seconds[m.clone()].iter().sum::<f64>() + end_seconds[m.end - 1]).collect();
+    Ok((split, costs))
+}
+
 /// [`split`] with the points of [`balanced_ends`] over per-unit `costs`.
 pub fn balanced_split(network: &dyn UnitNetwork, k: usize, costs: &[u64]) -> Result<ModuleSplit> {
     let units = network.units().len();
@@ -252,6 +306,26 @@ mod tests {
         assert!(split(&net, 2, &last).is_err(), "a cut after the last unit leaves an empty module");
         assert!(split(&net, 3, &SplitStrategy::PublishedBalanced).is_err());
         assert!(split(&net, 0, &SplitStrategy::Even).is_err());
+    }
+
+    #[test]
+    fn time_balanced_ends_count_the_aux_net_where_a_module_ends() {
+        // Equal units; ending after unit 1 is expensive (a heavy aux net there).
+        let units = [1.0; 6];
+        let mut ends = [0.5; 6];
+        assert_eq!(time_balanced_ends(&units, &ends, 2), vec![2]);
+        ends[2] = 10.0;
+        let cut = time_balanced_ends(&units, &ends, 2);
+        assert_ne!(cut, vec![2]);
+        // Brute force agrees on the optimum.
+        let cost = |e: usize| (units[..=e].iter().sum::<f64>() + ends[e]).max(units[e + 1..].iter().sum::<f64>() + ends[5]);
+        let best = (0..5).map(cost).fold(f64::INFINITY, f64::min);
+        assert_eq!(cost(cut[0]), best);
+        let net = resnet(32);
+        let (split, costs) = time_balanced_split(&net, 4, &[1.0; 16], &[0.0; 16]).unwrap();
+        assert_eq!(split.modules, vec![0..4, 4..8, 8..12, 12..16]);
+        assert_eq!(costs, vec![4.0; 4]);
+        assert!(time_balanced_split(&net, 2, &[1.0; 3], &[0.0; 3]).is_err());
     }
 
     #[test]

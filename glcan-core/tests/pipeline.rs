@@ -295,3 +295,33 @@ fn bad_pipeline_settings_are_refused_before_training() {
     let b = train_classifier(&network(), &data, &TrainConfig { epochs: 1, ..dgl }, Device::Cpu, None, false, &mut ()).unwrap();
     assert_eq!(figures(&a), figures(&b));
 }
+
+/// `split = "time_balanced"`: the trainer times the modules, records the points it chose in
+/// `split.json`, and a resumed run takes them from there (a new timing could choose others).
+#[test]
+fn a_time_balanced_run_records_its_split_and_resumes_with_it() {
+    let _turn = exclusive();
+    let data = fashion_subset();
+    let config = pipelined(&TrainConfig { split: glcan_core::split::SplitStrategy::TimeBalanced, ..sequential(Method::Dgl, 2) });
+    let dir = tempfile::tempdir().unwrap();
+    let mut progress = StopAfter { after: 1, seen: 0, steps: 0 };
+    let stopped = train_classifier(&network(), &data, &config, Device::Cpu, Some(dir.path()), false, &mut progress);
+    assert!(matches!(stopped, Err(Error::Stopped { epoch: 1 })), "{stopped:?}");
+    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("split.json")).unwrap()).unwrap();
+    assert_eq!(record["points"].as_array().unwrap().len(), 1, "{record}");
+    let seconds = record["module_step_seconds"].as_array().unwrap();
+    assert!(seconds.len() == 2 && seconds.iter().all(|s| s.as_f64().unwrap() > 0.0), "{record}");
+    // Another split in the record: the resume must use it (the checkpoint then fits only it).
+    let other = if record["points"][0]["stage"] == 1 { serde_json::json!([{"stage": 2, "index": 0}]) } else { serde_json::json!([{"stage": 1, "index": 0}]) };
+    let edited = serde_json::json!({"points": other, "module_step_seconds": record["module_step_seconds"]});
+    std::fs::write(dir.path().join("split.json"), edited.to_string()).unwrap();
+    let message = train_classifier(&network(), &data, &config, Device::Cpu, Some(dir.path()), true, &mut ()).unwrap_err().to_string();
+    assert!(message.contains("checkpoint.ot"), "a split other than the checkpoint's is refused: {message}");
+    std::fs::write(dir.path().join("split.json"), record.to_string()).unwrap();
+    let resumed = train_classifier(&network(), &data, &config, Device::Cpu, Some(dir.path()), true, &mut ()).unwrap();
+    assert_eq!(resumed.epochs.len(), 2);
+    // Without its record the resume is refused by name.
+    std::fs::remove_file(dir.path().join("split.json")).unwrap();
+    let message = train_classifier(&network(), &data, &config, Device::Cpu, Some(dir.path()), true, &mut ()).unwrap_err().to_string();
+    assert!(message.contains("split.json"), "{message}");
+}

@@ -107,6 +107,8 @@ pub struct LocalNetwork {
     uses_raw_images: bool,
     /// Positions of the units the real head reads, in the order it reads them.
     pub(super) head_inputs: Vec<usize>,
+    /// Time-balanced split: each module's measured step seconds at the chosen points.
+    module_step_seconds: Option<Vec<f64>>,
 }
 
 impl LocalNetwork {
@@ -120,10 +122,24 @@ impl LocalNetwork {
         if let Some(&bad) = head_inputs.iter().find(|&&p| p >= network.units().len()) {
             return Err(Error::config("task", format!("the head reads unit {bad}, but {} has {} units", network.name(), network.units().len())));
         }
+        let mut module_step_seconds = None;
         let split = match &config.split {
             SplitStrategy::MemoryBalanced => {
                 let costs = unit_costs::activation_bytes(network, config.batch_size as i64, image_channels, device)?;
                 split::balanced_split(network, config.k, &costs)?
+            }
+            SplitStrategy::TimeBalanced => {
+                // Timed at the threads a module will have: a worker's when pipelined.
+                let caller = tch::get_num_threads();
+                if !config.module_schedule.is_sequential() {
+                    super::pipeline::set_thread_count(super::pipeline::worker_threads(config.worker_threads, config.k));
+                }
+                let timed = unit_costs::step_seconds(network, task, config.method, &config.aux, config.k, config.batch_size as i64, image_channels, device);
+                tch::set_num_threads(caller);
+                let (units, ends) = timed?;
+                let (split, costs) = split::time_balanced_split(network, config.k, &units, &ends)?;
+                module_step_seconds = Some(costs);
+                split
             }
             strategy => split::split(network, config.k, strategy)?,
         };
@@ -162,7 +178,7 @@ impl LocalNetwork {
             modules.push(LocalModule { store, units: range.clone(), blocks, objective, optimizer });
         }
         let uses_raw_images = matches!(config.method, Method::InfoproSoftmax | Method::InfoproContrast);
-        Ok(LocalNetwork { modules, split, scope: config.optimizer_scope, uses_raw_images, head_inputs })
+        Ok(LocalNetwork { modules, split, scope: config.optimizer_scope, uses_raw_images, head_inputs, module_step_seconds })
     }
 
     pub fn k(&self) -> usize {
@@ -171,6 +187,12 @@ impl LocalNetwork {
 
     pub fn split(&self) -> &ModuleSplit {
         &self.split
+    }
+
+    /// With a time-balanced split: each module's measured step seconds (units, aux net or
+    /// head; forward and backward) at the points chosen.
+    pub fn module_step_seconds(&self) -> Option<&[f64]> {
+        self.module_step_seconds.as_deref()
     }
 
     pub fn modules(&self) -> &[LocalModule] {

@@ -27,7 +27,8 @@ use crate::data::loader::{BatchLoader, ClassificationCollate, LoaderConfig};
 use crate::data::size_transform::SizeTransform;
 use crate::data::{ClassLabel, Dataset};
 use crate::memory::{self, PeakMeter};
-use crate::models::UnitNetwork;
+use crate::models::{UnitId, UnitNetwork};
+use crate::split::SplitStrategy;
 use crate::{Error, Result};
 
 /// The data of a classification run.
@@ -179,13 +180,21 @@ pub fn train_local(
     // `LocalNetwork::build` validates the config.
     tch::manual_seed(config.seed as i64);
     let (image_channels, image_size) = data.input_shape();
-    let mut net = LocalNetwork::build(network, task, config, image_channels, image_size, device)?;
     let files = run_dir.map(RunFiles::new);
+    // A time-balanced split follows timings: a resumed run takes the points its start chose.
+    let time_balanced = config.split == SplitStrategy::TimeBalanced;
+    let resumed_split = match &files {
+        Some(files) if resume && time_balanced => Some(TrainConfig { split: SplitStrategy::Points(files.read_split()?), ..config.clone() }),
+        _ => None,
+    };
+    let mut net = LocalNetwork::build(network, task, resumed_split.as_ref().unwrap_or(config), image_channels, image_size, device)?;
     let mut history = Vec::new();
     if let Some(files) = &files {
         files.prepare(config, resume)?;
         if resume {
             history = files.resume(&mut net)?;
+        } else if time_balanced {
+            files.write_split(&net, network)?;
         }
     }
     let steps = data.batches_per_epoch();
@@ -418,6 +427,13 @@ where
     }
 }
 
+/// `split.json` of a time-balanced run: the points it chose and the measured module times.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SplitRecord {
+    points: Vec<UnitId>,
+    module_step_seconds: Option<Vec<f64>>,
+}
+
 /// The files of a run directory.
 struct RunFiles {
     dir: PathBuf,
@@ -438,6 +454,24 @@ impl RunFiles {
 
     fn checkpoint_path(&self) -> PathBuf {
         self.dir.join("checkpoint.ot")
+    }
+
+    fn split_path(&self) -> PathBuf {
+        self.dir.join("split.json")
+    }
+
+    /// Records the split points a time-balanced run chose, and the module times behind them.
+    fn write_split(&self, net: &LocalNetwork, network: &dyn UnitNetwork) -> Result<()> {
+        let record = SplitRecord { points: net.split().points(network), module_step_seconds: net.module_step_seconds().map(<[f64]>::to_vec) };
+        let json = serde_json::to_string_pretty(&record).expect("split records serialise");
+        Ok(write_atomic(&self.split_path(), json.as_bytes())?)
+    }
+
+    fn read_split(&self) -> Result<Vec<UnitId>> {
+        let path = self.split_path();
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let record: SplitRecord = serde_json::from_str(&text).map_err(|e| Error::bad_data(&path, format!("not a split record: {e}")))?;
+        Ok(record.points)
     }
 
     /// Creates the folder and records the config; a folder holding another run's config, or
