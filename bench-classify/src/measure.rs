@@ -1,5 +1,7 @@
 //! `bench-classify measure`: peak memory and throughput of training steps on random input,
-//! in this process, printed as one JSON object.
+//! in this process, printed as one JSON object. With `--schedule pipelined`, also each
+//! module's busy fraction (the rest is the pipeline bubble and waiting on neighbours) and
+//! each worker's peak memory.
 
 use std::time::Instant;
 
@@ -7,10 +9,11 @@ use anyhow::{Context, Result};
 use glcan_core::aux::{LocalTargets, Method};
 use glcan_core::memory::{self, PeakMeter};
 use glcan_core::models::{registry, NetworkName};
+use glcan_core::train::pipeline::{self, PipelineBatch};
 use glcan_core::train::{Classification, LocalNetwork, TrainConfig};
 use tch::{Device, Kind, Tensor};
 
-use crate::args::{parse_device, parse_method, SplitArg};
+use crate::args::{parse_device, parse_method, parse_unit_id, ScheduleArgs, SplitArg};
 
 /// Measure one configuration's training step on random images.
 #[derive(Debug, clap::Args)]
@@ -26,6 +29,12 @@ pub struct MeasureArgs {
     pub k: usize,
     #[arg(long, value_enum, default_value = "published")]
     pub split: SplitArg,
+    /// These split points instead of --split (K - 1 of them, e.g. --split-point '[2,1]'):
+    /// to measure several schedules at one split.
+    #[arg(long = "split-point", value_parser = parse_unit_id)]
+    pub split_points: Vec<glcan_core::models::UnitId>,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
     /// Image channels (1 or 3).
@@ -77,18 +86,106 @@ pub struct Measurement {
     /// Batch size / median step time.
     pub images_per_s: f64,
     pub step_seconds_median: f64,
+    /// `sequential` or `pipelined`.
+    pub schedule: String,
+    /// Pipelined: intra-op threads of each worker.
+    pub worker_threads: Option<usize>,
+    /// Pipelined: the seconds each module's worker computed over the measured steps' wall
+    /// time (1 - bubble - waiting on its neighbours).
+    pub module_busy_fraction: Option<Vec<f64>>,
+    /// Pipelined: each worker's peak of the CPU tensor bytes it allocated and held (CPU
+    /// counting allocator, thread tags), warm-up included.
+    pub worker_peak_bytes: Option<Vec<u64>>,
+    /// The modules' step seconds measured for `--split time-balanced` (units, aux net or
+    /// head; forward and backward), at the split it chose.
+    pub module_step_seconds: Option<Vec<f64>>,
+}
+
+/// What a pipelined measurement adds.
+struct PipelinedFigures {
+    step_seconds_median: f64,
+    peak_bytes: u64,
+    peak_above_start_bytes: u64,
+    busy: Vec<f64>,
+    worker_peak_bytes: Vec<u64>,
+    threads: usize,
 }
 
 pub fn run(args: &MeasureArgs) -> Result<Measurement> {
     anyhow::ensure!(args.steps >= 1, "--steps must be at least 1");
     let network = args.net.build(args.channels, args.classes, args.size)?;
-    let config = TrainConfig { split: args.split.strategy(), seed: args.seed, ..TrainConfig::new(args.method, args.k, 1, args.batch_size, 0.01) };
+    let split = if args.split_points.is_empty() { args.split.strategy() } else { glcan_core::split::SplitStrategy::Points(args.split_points.clone()) };
+    let config = args.schedule.apply(TrainConfig { split, seed: args.seed, ..TrainConfig::new(args.method, args.k, 1, args.batch_size, 0.01) });
+    config.validate()?;
     tch::manual_seed(args.seed as i64);
     let mut net = LocalNetwork::build(network.as_ref(), &Classification, &config, args.channels, args.size, args.device).context("building the network")?;
     let batch = args.batch_size as i64;
     let images = Tensor::randn([batch, args.channels, args.size, args.size], (Kind::Float, args.device));
     let raw = Tensor::rand([batch, args.channels, args.size, args.size], (Kind::Float, args.device));
     let labels = Tensor::randint(args.classes, [batch], (Kind::Int64, args.device));
+    let pipelined = !config.module_schedule.is_sequential();
+    let module_step_seconds = net.module_step_seconds().map(<[f64]>::to_vec);
+    let split_points: Vec<String> = net.split().points(network.as_ref()).iter().map(|p| p.to_string()).collect();
+    let measurement = |step_seconds_median: f64, peak_bytes, peak_above_start_bytes, peak_rss_bytes, extra: Option<PipelinedFigures>| Measurement {
+        net: network.name(),
+        method: args.method.name().to_owned(),
+        k: args.k,
+        split_points: split_points.clone(),
+        batch_size: args.batch_size,
+        channels: args.channels,
+        size: args.size,
+        device: memory::device_name(args.device),
+        threads: tch::get_num_threads(),
+        cpu_isa: glcan_core::cpu_kernels::current_kernels().label(),
+        kernel_fingerprint: glcan_core::kernel_probe::fingerprint(),
+        dtype: "float32",
+        steps: args.steps,
+        peak_bytes,
+        peak_above_start_bytes,
+        peak_rss_bytes,
+        images_per_s: args.batch_size as f64 / step_seconds_median,
+        step_seconds_median,
+        schedule: config.module_schedule.name().to_owned(),
+        worker_threads: extra.as_ref().map(|e| e.threads),
+        module_busy_fraction: extra.as_ref().map(|e| e.busy.clone()),
+        worker_peak_bytes: extra.map(|e| e.worker_peak_bytes),
+        module_step_seconds: module_step_seconds.clone(),
+    };
+    if pipelined {
+        anyhow::ensure!(args.warmup >= 1, "--schedule pipelined needs --warmup of at least 1 (the measured window starts when a warm-up batch leaves the pipeline)");
+        let threads = pipeline::worker_threads(config.worker_threads, args.k);
+        let batches = (0..args.warmup + args.steps).map(|_| Ok(PipelineBatch { images: images.shallow_clone(), raw_images: raw.shallow_clone(), target: labels.shallow_clone(), lr: 0.01 }));
+        let rss_reset = args.device == Device::Cpu && memory::reset_peak_rss().is_ok();
+        let mut left = Vec::with_capacity(args.warmup + args.steps);
+        let mut meter = None;
+        let stats = pipeline::run(&mut net, threads, batches, |step, _| {
+            if let Device::Cuda(index) = args.device {
+                tch::Cuda::synchronize(index as i64);
+            }
+            left.push(Instant::now());
+            if step + 1 == args.warmup {
+                meter = Some(PeakMeter::start(args.device)?);
+            }
+            Ok(())
+        })
+        .map_err(|stop| anyhow::anyhow!("the pipeline stopped: {stop:?}"))?;
+        // The measured window: from the last warm-up batch leaving the pipeline to the last batch.
+        let window = left[left.len() - 1].duration_since(left[args.warmup - 1]).as_secs_f64();
+        let mut intervals: Vec<f64> = left[args.warmup - 1..].windows(2).map(|w| w[1].duration_since(w[0]).as_secs_f64()).collect();
+        intervals.sort_by(f64::total_cmp);
+        let busy = stats.busy_seconds.iter().map(|b| (b[args.warmup..].iter().sum::<f64>() / window).min(1.0)).collect();
+        let peak = meter.context("no measured window")?.peak()?;
+        let figures = PipelinedFigures {
+            step_seconds_median: intervals[intervals.len() / 2],
+            peak_bytes: peak.tensor_peak_bytes,
+            peak_above_start_bytes: peak.tensor_peak_above_start_bytes(),
+            busy,
+            worker_peak_bytes: stats.worker_peak_bytes.clone(),
+            threads,
+        };
+        let rss = if rss_reset { memory::peak_rss_bytes().ok() } else { None };
+        return Ok(measurement(figures.step_seconds_median, figures.peak_bytes, figures.peak_above_start_bytes, rss, Some(figures)));
+    }
     let targets = LocalTargets { images: &images, raw_images: &raw, target: &labels };
     let step = |net: &mut LocalNetwork| -> Result<()> {
         net.train_step(&images, &targets, 0.01).map_err(|f| anyhow::anyhow!("loss of module {} is {} on random input", f.module, f.value))?;
@@ -114,24 +211,6 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
     }
     seconds.sort_by(f64::total_cmp);
     let median = seconds[seconds.len() / 2];
-    Ok(Measurement {
-        net: network.name(),
-        method: args.method.name().to_owned(),
-        k: args.k,
-        split_points: net.split().points(network.as_ref()).iter().map(|p| p.to_string()).collect(),
-        batch_size: args.batch_size,
-        channels: args.channels,
-        size: args.size,
-        device: memory::device_name(args.device),
-        threads: tch::get_num_threads(),
-        cpu_isa: glcan_core::cpu_kernels::current_kernels().label(),
-        kernel_fingerprint: glcan_core::kernel_probe::fingerprint(),
-        dtype: "float32",
-        steps: args.steps,
-        peak_bytes: peak,
-        peak_above_start_bytes: peak_above_start,
-        peak_rss_bytes: if rss_reset { memory::peak_rss_bytes().ok() } else { None },
-        images_per_s: args.batch_size as f64 / median,
-        step_seconds_median: median,
-    })
+    let rss = if rss_reset { memory::peak_rss_bytes().ok() } else { None };
+    Ok(measurement(median, peak, peak_above_start, rss, None))
 }

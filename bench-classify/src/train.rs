@@ -10,7 +10,7 @@ use glcan_core::models::{registry, NetworkName};
 use glcan_core::train::{train_classifier, ClassificationData, TrainConfig, TrainOutcome};
 use tch::Device;
 
-use crate::args::{parse_device, parse_method, SplitArg};
+use crate::args::{parse_device, parse_method, ScheduleArgs, SplitArg};
 use crate::datasets::DatasetName;
 use crate::progress::RunProgress;
 
@@ -39,6 +39,8 @@ pub struct TrainArgs {
     pub k: usize,
     #[arg(long, value_enum, default_value = "published")]
     pub split: SplitArg,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
     #[arg(long, default_value_t = 128)]
@@ -61,11 +63,11 @@ pub struct TrainArgs {
 
 pub fn run(args: &TrainArgs) -> Result<TrainOutcome> {
     let data_dir = args.data_dir.clone().unwrap_or_else(glcan_core::paths::data_root);
-    let config = TrainConfig {
+    let config = args.schedule.apply(TrainConfig {
         split: args.split.strategy(),
         seed: args.seed,
         ..TrainConfig::new(args.method, args.k, args.epochs, args.batch_size, args.lr)
-    };
+    });
     config.validate()?;
     let (channels, size, classes) = args.dataset.geometry();
     let network = args.net.build(channels, classes, size)?;

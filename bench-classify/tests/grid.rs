@@ -82,3 +82,33 @@ fn a_failing_run_is_recorded_and_the_grid_goes_on() {
     assert!(!failed.is_empty());
     assert!(failed.iter().all(|r| r.error.contains("diverged")), "{failed:?}");
 }
+
+/// `module_schedule = "pipelined"` in a preset: rows and config.json record it, and every
+/// run scores what the sequential grid scores (the schedules end with the same weights).
+#[test]
+fn a_pipelined_grid_records_its_schedule_and_matches_the_sequential_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let preset = PRESET.replace("seeds = [0, 1]", "seeds = [0]");
+    let sequential = dir.path().join("sequential.toml");
+    std::fs::write(&sequential, &preset).unwrap();
+    let pipelined = dir.path().join("pipelined.toml");
+    std::fs::write(&pipelined, format!("{preset}module_schedule = \"pipelined\"\n")).unwrap();
+    let mut results = Vec::new();
+    for (config, name) in [(&sequential, "seq"), (&pipelined, "pipe")] {
+        let out = dir.path().join(name);
+        let run = grid(config, &out);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        results.push((out.clone(), read_rows(&out.join("results.csv")).unwrap()));
+    }
+    let (seq, pipe) = (&results[0].1, &results[1].1);
+    assert_eq!(seq.len(), 3);
+    assert_eq!(pipe.len(), 3);
+    for (a, b) in seq.iter().zip(pipe) {
+        assert_eq!((a.module_schedule.as_str(), b.module_schedule.as_str()), ("sequential", "pipelined"));
+        assert_eq!((a.method.as_str(), a.k), (b.method.as_str(), b.k));
+        assert_eq!(a.test_accuracy, b.test_accuracy, "{} K={}: the schedules end with the same weights", a.method, a.k);
+        assert_ne!(a.config_hash, b.config_hash, "a pipelined run is another configuration");
+        let config = std::fs::read_to_string(results[1].0.join(&b.run_dir).join("config.json")).unwrap();
+        assert!(config.contains("\"module_schedule\": \"pipelined\"") && config.contains("\"optimizer_scope\": \"per-module\""), "{config}");
+    }
+}

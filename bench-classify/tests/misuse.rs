@@ -111,3 +111,25 @@ fn train_resume_without_a_checkpoint_is_an_error_naming_it() {
     assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
     assert!(!run_dir.exists(), "nothing written");
 }
+
+/// The pipelined schedule's settings, refused before any data loads: a device list of the
+/// wrong length, an unknown device, threads per worker without the pipeline, a split point
+/// that is not `[stage,unit]`; and in a preset, a device list of the wrong length.
+#[test]
+fn bad_pipeline_settings_are_refused_by_name() {
+    let measure = ["measure", "--net", "resnet8", "--channels", "1", "--size", "28", "--method", "dgl", "--k", "2", "--batch-size", "8"];
+    for (extra, expected) in [
+        (&["--schedule", "pipelined", "--module-devices", "cpu"][..], "1 devices for K = 2 modules"),
+        (&["--schedule", "pipelined", "--module-devices", "cpu,gpu"][..], "unknown device \"gpu\""),
+        (&["--worker-threads", "1"][..], "worker_threads"),
+        (&["--split-point", "2,1"][..], "expected [stage,unit]"),
+    ] {
+        let output = bench_classify(&[&measure[..], extra].concat());
+        assert!(!output.status.success() && stderr(&output).contains(expected), "{extra:?}: {}", stderr(&output));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tiny.toml");
+    std::fs::write(&config, PRESET).unwrap();
+    let output = grid(&config, &dir.path().join("out"), &["module_schedule=\"pipelined\"", "module_devices=[\"cpu\", \"cpu\", \"cpu\"]", "methods=[\"dgl\"]"]);
+    assert!(!output.status.success() && stderr(&output).contains("3 devices for K = 2 modules"), "{}", stderr(&output));
+}
