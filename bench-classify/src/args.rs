@@ -69,13 +69,23 @@ impl ScheduleArgs {
             ScheduleArg::Pipelined => ModuleSchedule::Pipelined,
         };
         let optimizer_scope = if module_schedule.is_sequential() { config.optimizer_scope } else { OptimizerScope::PerModule };
-        TrainConfig { module_schedule, optimizer_scope, module_devices: self.module_devices.clone(), worker_threads: self.worker_threads, ..config }
+        TrainConfig {
+            module_schedule,
+            optimizer_scope,
+            module_devices: self.module_devices.clone(),
+            worker_threads: self.worker_threads,
+            ..config
+        }
     }
 }
 
 /// `--split-point [s,u]`: a module ends after unit u of stage s.
 pub fn parse_unit_id(text: &str) -> Result<glcan_core::models::UnitId> {
-    let inner = text.trim().strip_prefix('[').and_then(|t| t.strip_suffix(']')).ok_or_else(|| anyhow::anyhow!("{text:?}: expected [stage,unit], e.g. [2,1]"))?;
+    let inner = text
+        .trim()
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .ok_or_else(|| anyhow::anyhow!("{text:?}: expected [stage,unit], e.g. [2,1]"))?;
     let (stage, unit) = inner.split_once(',').ok_or_else(|| anyhow::anyhow!("{text:?}: expected [stage,unit], e.g. [2,1]"))?;
     Ok(glcan_core::models::UnitId::new(stage.trim().parse()?, unit.trim().parse()?))
 }

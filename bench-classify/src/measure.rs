@@ -114,11 +114,17 @@ struct PipelinedFigures {
 pub fn run(args: &MeasureArgs) -> Result<Measurement> {
     anyhow::ensure!(args.steps >= 1, "--steps must be at least 1");
     let network = args.net.build(args.channels, args.classes, args.size)?;
-    let split = if args.split_points.is_empty() { args.split.strategy() } else { glcan_core::split::SplitStrategy::Points(args.split_points.clone()) };
-    let config = args.schedule.apply(TrainConfig { split, seed: args.seed, ..TrainConfig::new(args.method, args.k, 1, args.batch_size, 0.01) });
+    let split = if args.split_points.is_empty() {
+        args.split.strategy()
+    } else {
+        glcan_core::split::SplitStrategy::Points(args.split_points.clone())
+    };
+    let config =
+        args.schedule.apply(TrainConfig { split, seed: args.seed, ..TrainConfig::new(args.method, args.k, 1, args.batch_size, 0.01) });
     config.validate()?;
     tch::manual_seed(args.seed as i64);
-    let mut net = LocalNetwork::build(network.as_ref(), &Classification, &config, args.channels, args.size, args.device).context("building the network")?;
+    let mut net = LocalNetwork::build(network.as_ref(), &Classification, &config, args.channels, args.size, args.device)
+        .context("building the network")?;
     let batch = args.batch_size as i64;
     let images = Tensor::randn([batch, args.channels, args.size, args.size], (Kind::Float, args.device));
     let raw = Tensor::rand([batch, args.channels, args.size, args.size], (Kind::Float, args.device));
@@ -126,35 +132,41 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
     let pipelined = !config.module_schedule.is_sequential();
     let module_step_seconds = net.module_step_seconds().map(<[f64]>::to_vec);
     let split_points: Vec<String> = net.split().points(network.as_ref()).iter().map(|p| p.to_string()).collect();
-    let measurement = |step_seconds_median: f64, peak_bytes, peak_above_start_bytes, peak_rss_bytes, extra: Option<PipelinedFigures>| Measurement {
-        net: network.name(),
-        method: args.method.name().to_owned(),
-        k: args.k,
-        split_points: split_points.clone(),
-        batch_size: args.batch_size,
-        channels: args.channels,
-        size: args.size,
-        device: memory::device_name(args.device),
-        threads: tch::get_num_threads(),
-        cpu_isa: glcan_core::cpu_kernels::current_kernels().label(),
-        kernel_fingerprint: glcan_core::kernel_probe::fingerprint(),
-        dtype: "float32",
-        steps: args.steps,
-        peak_bytes,
-        peak_above_start_bytes,
-        peak_rss_bytes,
-        images_per_s: args.batch_size as f64 / step_seconds_median,
-        step_seconds_median,
-        schedule: config.module_schedule.name().to_owned(),
-        worker_threads: extra.as_ref().map(|e| e.threads),
-        module_busy_fraction: extra.as_ref().map(|e| e.busy.clone()),
-        worker_peak_bytes: extra.map(|e| e.worker_peak_bytes),
-        module_step_seconds: module_step_seconds.clone(),
-    };
+    let measurement =
+        |step_seconds_median: f64, peak_bytes, peak_above_start_bytes, peak_rss_bytes, extra: Option<PipelinedFigures>| Measurement {
+            net: network.name(),
+            method: args.method.name().to_owned(),
+            k: args.k,
+            split_points: split_points.clone(),
+            batch_size: args.batch_size,
+            channels: args.channels,
+            size: args.size,
+            device: memory::device_name(args.device),
+            threads: tch::get_num_threads(),
+            cpu_isa: glcan_core::cpu_kernels::current_kernels().label(),
+            kernel_fingerprint: glcan_core::kernel_probe::fingerprint(),
+            dtype: "float32",
+            steps: args.steps,
+            peak_bytes,
+            peak_above_start_bytes,
+            peak_rss_bytes,
+            images_per_s: args.batch_size as f64 / step_seconds_median,
+            step_seconds_median,
+            schedule: config.module_schedule.name().to_owned(),
+            worker_threads: extra.as_ref().map(|e| e.threads),
+            module_busy_fraction: extra.as_ref().map(|e| e.busy.clone()),
+            worker_peak_bytes: extra.map(|e| e.worker_peak_bytes),
+            module_step_seconds: module_step_seconds.clone(),
+        };
     if pipelined {
-        anyhow::ensure!(args.warmup >= 1, "--schedule pipelined needs --warmup of at least 1 (the measured window starts when a warm-up batch leaves the pipeline)");
+        anyhow::ensure!(
+            args.warmup >= 1,
+            "--schedule pipelined needs --warmup of at least 1 (the measured window starts when a warm-up batch leaves the pipeline)"
+        );
         let threads = pipeline::worker_threads(config.worker_threads, args.k);
-        let batches = (0..args.warmup + args.steps).map(|_| Ok(PipelineBatch { images: images.shallow_clone(), raw_images: raw.shallow_clone(), target: labels.shallow_clone(), lr: 0.01 }));
+        let batches = (0..args.warmup + args.steps).map(|_| {
+            Ok(PipelineBatch { images: images.shallow_clone(), raw_images: raw.shallow_clone(), target: labels.shallow_clone(), lr: 0.01 })
+        });
         let rss_reset = args.device == Device::Cpu && memory::reset_peak_rss().is_ok();
         let mut left = Vec::with_capacity(args.warmup + args.steps);
         let mut meter = None;
@@ -188,7 +200,8 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
     }
     let targets = LocalTargets { images: &images, raw_images: &raw, target: &labels };
     let step = |net: &mut LocalNetwork| -> Result<()> {
-        net.train_step(&images, &targets, 0.01).map_err(|f| anyhow::anyhow!("loss of module {} is {} on random input", f.module, f.value))?;
+        net.train_step(&images, &targets, 0.01)
+            .map_err(|f| anyhow::anyhow!("loss of module {} is {} on random input", f.module, f.value))?;
         if let Device::Cuda(index) = args.device {
             tch::Cuda::synchronize(index as i64);
         }

@@ -63,7 +63,11 @@ fn grid_writes_rows_and_skips_completed_runs() {
     // A second invocation finds everything done.
     let second = grid(&config, &out);
     assert!(second.status.success());
-    assert!(String::from_utf8_lossy(&second.stderr).contains("0 runs done (0 failed), 6 already complete"), "{}", String::from_utf8_lossy(&second.stderr));
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("0 runs done (0 failed), 6 already complete"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     assert_eq!(read_rows(&out.join("results.csv")).unwrap().len(), 6);
 }
 
@@ -109,6 +113,9 @@ fn a_pipelined_grid_records_its_schedule_and_matches_the_sequential_grid() {
         assert_eq!(a.test_accuracy, b.test_accuracy, "{} K={}: the schedules end with the same weights", a.method, a.k);
         assert_ne!(a.config_hash, b.config_hash, "a pipelined run is another configuration");
         let config = std::fs::read_to_string(results[1].0.join(&b.run_dir).join("config.json")).unwrap();
-        assert!(config.contains("\"module_schedule\": \"pipelined\"") && config.contains("\"optimizer_scope\": \"per-module\""), "{config}");
+        assert!(
+            config.contains("\"module_schedule\": \"pipelined\"") && config.contains("\"optimizer_scope\": \"per-module\""),
+            "{config}"
+        );
     }
 }

@@ -34,7 +34,8 @@ pub fn activation_bytes(network: &dyn UnitNetwork, batch: i64, channels: i64, de
         }
     };
     let store = nn::VarStore::new(device);
-    let units: Vec<Box<dyn ModuleT>> = network.units().iter().enumerate().map(|(i, spec)| network.build_unit(store.root() / i, spec)).collect();
+    let units: Vec<Box<dyn ModuleT>> =
+        network.units().iter().enumerate().map(|(i, spec)| network.build_unit(store.root() / i, spec)).collect();
     let size = network.input_size();
     let mut h = Tensor::randn([batch, channels, size, size], (Kind::Float, device));
     // Everything stays alive until the end, as it does inside a module before its backward.
@@ -67,9 +68,9 @@ pub fn step_seconds(
     channels: i64,
     device: Device,
 ) -> Result<(Vec<f64>, Vec<f64>)> {
-    let target = task
-        .timing_target(batch, device)
-        .ok_or_else(|| Error::config("split", "time_balanced times the local losses on a classification target, which this task does not have"))?;
+    let target = task.timing_target(batch, device).ok_or_else(|| {
+        Error::config("split", "time_balanced times the local losses on a classification target, which this task does not have")
+    })?;
     let time = |step: &mut dyn FnMut()| -> f64 {
         let mut run = || {
             let started = Instant::now();
@@ -85,7 +86,8 @@ pub fn step_seconds(
         seconds[seconds.len() / 2]
     };
     let store = nn::VarStore::new(device);
-    let units: Vec<Box<dyn ModuleT>> = network.units().iter().enumerate().map(|(i, spec)| network.build_unit(store.root() / "units" / i, spec)).collect();
+    let units: Vec<Box<dyn ModuleT>> =
+        network.units().iter().enumerate().map(|(i, spec)| network.build_unit(store.root() / "units" / i, spec)).collect();
     let size = network.input_size();
     let images = Tensor::randn([batch, channels, size, size], (Kind::Float, device));
     let raw_images = Tensor::rand([batch, channels, size, size], (Kind::Float, device));

@@ -19,7 +19,8 @@ use glcan_core::optim::{OptimizerConfig, Schedule};
 use glcan_core::paths::data_root;
 use glcan_core::train::pipeline::{self, PipelineBatch};
 use glcan_core::train::{
-    train_classifier, Classification, ClassificationData, EpochMetrics, LocalNetwork, ModuleSchedule, OptimizerScope, Progress, TrainConfig, TrainOutcome,
+    train_classifier, Classification, ClassificationData, EpochMetrics, LocalNetwork, ModuleSchedule, OptimizerScope, Progress,
+    TrainConfig, TrainOutcome,
 };
 use glcan_core::{memory, Error};
 use tch::{Device, Kind, Tensor};
@@ -244,7 +245,12 @@ fn pipeline_threads_are_per_worker() {
 fn random_batches(count: usize) -> impl Iterator<Item = glcan_core::Result<PipelineBatch>> {
     (0..count).map(|_| {
         let images = Tensor::randn([32, 1, 28, 28], (Kind::Float, Device::Cpu));
-        Ok(PipelineBatch { raw_images: images.shallow_clone(), images, target: Tensor::randint(10, [32], (Kind::Int64, Device::Cpu)), lr: 0.01 })
+        Ok(PipelineBatch {
+            raw_images: images.shallow_clone(),
+            images,
+            target: Tensor::randint(10, [32], (Kind::Int64, Device::Cpu)),
+            lr: 0.01,
+        })
     })
 }
 
@@ -312,7 +318,11 @@ fn a_time_balanced_run_records_its_split_and_resumes_with_it() {
     let seconds = record["module_step_seconds"].as_array().unwrap();
     assert!(seconds.len() == 2 && seconds.iter().all(|s| s.as_f64().unwrap() > 0.0), "{record}");
     // Another split in the record: the resume must use it (the checkpoint then fits only it).
-    let other = if record["points"][0]["stage"] == 1 { serde_json::json!([{"stage": 2, "index": 0}]) } else { serde_json::json!([{"stage": 1, "index": 0}]) };
+    let other = if record["points"][0]["stage"] == 1 {
+        serde_json::json!([{"stage": 2, "index": 0}])
+    } else {
+        serde_json::json!([{"stage": 1, "index": 0}])
+    };
     let edited = serde_json::json!({"points": other, "module_step_seconds": record["module_step_seconds"]});
     std::fs::write(dir.path().join("split.json"), edited.to_string()).unwrap();
     let message = train_classifier(&network(), &data, &config, Device::Cpu, Some(dir.path()), true, &mut ()).unwrap_err().to_string();

@@ -44,8 +44,13 @@ pub(super) enum Objective {
 impl LocalModule {
     /// Copies of the gradients of the module's trainable variables (undefined ones left out).
     pub fn gradients(&self) -> Vec<(String, Tensor)> {
-        let mut grads: Vec<_> =
-            self.store.variables().into_iter().filter(|(_, t)| t.requires_grad() && t.grad().defined()).map(|(n, t)| (n, t.grad().copy())).collect();
+        let mut grads: Vec<_> = self
+            .store
+            .variables()
+            .into_iter()
+            .filter(|(_, t)| t.requires_grad() && t.grad().defined())
+            .map(|(n, t)| (n, t.grad().copy()))
+            .collect();
         grads.sort_by(|a, b| a.0.cmp(&b.0));
         grads
     }
@@ -116,11 +121,21 @@ impl LocalNetwork {
     /// `image_channels` x `image_size`^2, on `device` (each module on its own device when
     /// `config.module_devices` names them). Call `tch::manual_seed` first for reproducible
     /// weights.
-    pub fn build(network: &dyn UnitNetwork, task: &dyn Task, config: &TrainConfig, image_channels: i64, image_size: i64, device: Device) -> Result<Self> {
+    pub fn build(
+        network: &dyn UnitNetwork,
+        task: &dyn Task,
+        config: &TrainConfig,
+        image_channels: i64,
+        image_size: i64,
+        device: Device,
+    ) -> Result<Self> {
         config.validate()?;
         let head_inputs = task.head_inputs(network);
         if let Some(&bad) = head_inputs.iter().find(|&&p| p >= network.units().len()) {
-            return Err(Error::config("task", format!("the head reads unit {bad}, but {} has {} units", network.name(), network.units().len())));
+            return Err(Error::config(
+                "task",
+                format!("the head reads unit {bad}, but {} has {} units", network.name(), network.units().len()),
+            ));
         }
         let mut module_step_seconds = None;
         let split = match &config.split {
@@ -134,7 +149,16 @@ impl LocalNetwork {
                 if !config.module_schedule.is_sequential() {
                     super::pipeline::set_thread_count(super::pipeline::worker_threads(config.worker_threads, config.k));
                 }
-                let timed = unit_costs::step_seconds(network, task, config.method, &config.aux, config.k, config.batch_size as i64, image_channels, device);
+                let timed = unit_costs::step_seconds(
+                    network,
+                    task,
+                    config.method,
+                    &config.aux,
+                    config.k,
+                    config.batch_size as i64,
+                    image_channels,
+                    device,
+                );
                 tch::set_num_threads(caller);
                 let (units, ends) = timed?;
                 let (split, costs) = split::time_balanced_split(network, config.k, &units, &ends)?;
@@ -152,7 +176,11 @@ impl LocalNetwork {
         }
         let real_unit_variables = |position: usize| -> Vec<(String, Tensor)> {
             let prefix = format!("units.{position}.");
-            stores[module_of(position)].variables().into_iter().filter_map(|(name, t)| name.strip_prefix(&prefix).map(|rest| (rest.to_owned(), t))).collect()
+            stores[module_of(position)]
+                .variables()
+                .into_iter()
+                .filter_map(|(name, t)| name.strip_prefix(&prefix).map(|rest| (rest.to_owned(), t)))
+                .collect()
         };
         let mut objectives = Vec::new();
         for (m, range) in split.modules.iter().enumerate() {
@@ -274,7 +302,10 @@ impl LocalNetwork {
     pub fn predict(&self, images: &Tensor) -> Tensor {
         tch::no_grad(|| {
             let mut tapped = Vec::new();
-            let _output = self.modules.iter().fold(images.shallow_clone(), |h, m| m.forward_tapped(&h.to_device(m.device()), false, &self.head_inputs, &mut tapped));
+            let _output = self
+                .modules
+                .iter()
+                .fold(images.shallow_clone(), |h, m| m.forward_tapped(&h.to_device(m.device()), false, &self.head_inputs, &mut tapped));
             let last = self.modules.last().expect("K >= 1");
             // From modules on other devices (pipelined), the taps move to the head's.
             tapped.iter_mut().for_each(|(_, t)| *t = t.to_device(last.device()));

@@ -10,7 +10,9 @@ pub mod trainer;
 pub use config_file::write_grid_run_config;
 pub use local_network::{LocalModule, LocalNetwork};
 pub use task::{Classification, NetworkHead, Task};
-pub use trainer::{train_classifier, train_local, ClassificationData, EpochMetrics, Evaluation, LogProgress, Progress, TaskData, TrainBatch, TrainOutcome};
+pub use trainer::{
+    train_classifier, train_local, ClassificationData, EpochMetrics, Evaluation, LogProgress, Progress, TaskData, TrainBatch, TrainOutcome,
+};
 
 use crate::aux::{AuxConfig, Method};
 use crate::optim::{OptimizerConfig, Schedule};
@@ -147,8 +149,12 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         match (self.method, self.k) {
             (_, 0) => return Err(Error::config("k", "must be at least 1")),
-            (Method::E2e, k) if k != 1 => return Err(Error::config("k", format!("e2e trains the network as one module, so K must be 1, not {k}"))),
-            (method, 1) if method != Method::E2e => return Err(Error::config("k", format!("{method} needs K >= 2 local modules (K = 1 is e2e)"))),
+            (Method::E2e, k) if k != 1 => {
+                return Err(Error::config("k", format!("e2e trains the network as one module, so K must be 1, not {k}")))
+            }
+            (method, 1) if method != Method::E2e => {
+                return Err(Error::config("k", format!("{method} needs K >= 2 local modules (K = 1 is e2e)")))
+            }
             _ => {}
         }
         self.optimizer.validate()?;
@@ -168,10 +174,16 @@ impl TrainConfig {
     fn validate_schedule(&self) -> Result<()> {
         if self.module_schedule.is_sequential() {
             if !self.module_devices.is_empty() {
-                return Err(Error::config("module_devices", "a device per module needs module_schedule = \"pipelined\" (the sequential schedule runs on one device)"));
+                return Err(Error::config(
+                    "module_devices",
+                    "a device per module needs module_schedule = \"pipelined\" (the sequential schedule runs on one device)",
+                ));
             }
             if self.worker_threads.is_some() {
-                return Err(Error::config("worker_threads", "threads per worker need module_schedule = \"pipelined\" (the sequential schedule has no workers)"));
+                return Err(Error::config(
+                    "worker_threads",
+                    "threads per worker need module_schedule = \"pipelined\" (the sequential schedule has no workers)",
+                ));
             }
             return Ok(());
         }
@@ -182,7 +194,10 @@ impl TrainConfig {
             ));
         }
         if !self.module_devices.is_empty() && self.module_devices.len() != self.k {
-            return Err(Error::config("module_devices", format!("{} devices for K = {} modules: give one per module, or none", self.module_devices.len(), self.k)));
+            return Err(Error::config(
+                "module_devices",
+                format!("{} devices for K = {} modules: give one per module, or none", self.module_devices.len(), self.k),
+            ));
         }
         for name in &self.module_devices {
             crate::run_env::parse_device(name).map_err(|e| Error::config("module_devices", format!("{name:?}: {e}")))?;

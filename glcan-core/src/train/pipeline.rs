@@ -215,7 +215,11 @@ impl FollowPlan {
     /// holding their current values, and lays the snapshot channels.
     fn new(net: &mut LocalNetwork) -> Result<Self> {
         let k = net.modules.len();
-        let mut plan = FollowPlan { mirrors: Vec::new(), feeds: (0..k).map(|_| Vec::new()).collect(), publishes: (0..k).map(|_| Vec::new()).collect() };
+        let mut plan = FollowPlan {
+            mirrors: Vec::new(),
+            feeds: (0..k).map(|_| Vec::new()).collect(),
+            publishes: (0..k).map(|_| Vec::new()).collect(),
+        };
         for m in 0..k {
             let followed = followed_variables(&net.modules[m]);
             let mut mirrors = Vec::with_capacity(followed.len());
@@ -258,7 +262,8 @@ fn restore_followed_sources(net: &mut LocalNetwork) -> Result<()> {
         if followed.is_empty() {
             continue;
         }
-        let sources = followed.iter().map(|(position, name)| real_variable(net, *position, name).map(|(_, v)| v)).collect::<Result<Vec<_>>>()?;
+        let sources =
+            followed.iter().map(|(position, name)| real_variable(net, *position, name).map(|(_, v)| v)).collect::<Result<Vec<_>>>()?;
         if let Objective::Aux(aux) = &mut net.modules[m].objective {
             aux.set_followed_sources(sources);
         }
@@ -282,7 +287,11 @@ fn real_variable(net: &LocalNetwork, position: usize, name: &str) -> Result<(usi
         .position(|range| range.contains(&position))
         .ok_or_else(|| Error::config("module_schedule", format!("unit {position} is in no module")))?;
     let full = format!("units.{position}.{name}");
-    let variable = net.modules[owner].store.variables().remove(&full).ok_or_else(|| Error::config("module_schedule", format!("module {owner} has no variable {full}")))?;
+    let variable = net.modules[owner]
+        .store
+        .variables()
+        .remove(&full)
+        .ok_or_else(|| Error::config("module_schedule", format!("module {owner} has no variable {full}")))?;
     Ok((owner, variable))
 }
 
@@ -311,8 +320,13 @@ pub fn run(
         let (results_to, results) = mpsc::channel();
         let mut handles = Vec::with_capacity(k);
         let mut results_to = Some(results_to);
-        for ((((index, module), busy), feeds), (publishes, mirrors)) in
-            net.modules.iter_mut().enumerate().zip(busy.iter_mut()).zip(plan.feeds.drain(..)).zip(plan.publishes.drain(..).zip(plan.mirrors.drain(..)))
+        for ((((index, module), busy), feeds), (publishes, mirrors)) in net
+            .modules
+            .iter_mut()
+            .enumerate()
+            .zip(busy.iter_mut())
+            .zip(plan.feeds.drain(..))
+            .zip(plan.publishes.drain(..).zip(plan.mirrors.drain(..)))
         {
             let (output, next) = if index + 1 < k {
                 let (to, from) = mpsc::sync_channel(CHANNEL_CAPACITY);
@@ -322,7 +336,12 @@ pub fn run(
             };
             let results = if index + 1 == k { results_to.take() } else { None };
             let worker = Worker { index, module, head_inputs, input, output, results, mirrors, feeds, publishes, threads };
-            handles.push(std::thread::Builder::new().name(format!("glcan-module-{index}")).spawn_scoped(scope, move || worker.run(busy)).expect("spawn a pipeline worker"));
+            handles.push(
+                std::thread::Builder::new()
+                    .name(format!("glcan-module-{index}"))
+                    .spawn_scoped(scope, move || worker.run(busy))
+                    .expect("spawn a pipeline worker"),
+            );
             match next {
                 Some(next) => input = next,
                 None => break,
