@@ -76,7 +76,7 @@ impl FromStr for NetworkName {
         let family = forced.unwrap_or(if width.is_some() || IMAGENET_DEPTHS.contains(&depth) { Family::ImageNet } else { Family::Cifar });
         match family {
             Family::Cifar if width.is_some() => return Err(Error::config("network", format!("{name}: a width (-wW) applies to ImageNet ResNets only"))),
-            Family::Cifar if depth < 8 || (depth - 2) % 6 != 0 => {
+            Family::Cifar if depth < 8 || !(depth - 2).is_multiple_of(6) => {
                 return Err(Error::config("network", format!("{name}: a CIFAR ResNet has 6m + 2 layers (20, 32, 56, 110, ...), not {depth}")))
             }
             Family::ImageNet if !IMAGENET_DEPTHS.contains(&depth) => {
