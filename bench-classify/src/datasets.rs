@@ -6,14 +6,14 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use glcan_core::data::augment::{Augmentation, Normalization};
-use glcan_core::data::cifar::{Cifar100Labels, CifarDataset};
-use glcan_core::data::folder::ImageFolder;
-use glcan_core::data::idx::{IdxDataset, IdxShape};
-use glcan_core::data::size_transform::SizeTransform;
-use glcan_core::data::stl10::Stl10Dataset;
-use glcan_core::data::svhn::SvhnDataset;
-use glcan_core::data::{ClassLabel, DynDataset, Split};
+use glcan_data::augment::{Augmentation, Normalization};
+use glcan_data::cifar::{Cifar100Labels, CifarDataset};
+use glcan_data::folder::ImageFolder;
+use glcan_data::idx::{IdxDataset, IdxShape};
+use glcan_data::size_transform::SizeTransform;
+use glcan_data::stl10::Stl10Dataset;
+use glcan_data::svhn::SvhnDataset;
+use glcan_data::{ClassLabel, DynDataset, Split};
 
 /// A classification dataset this suite knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize)]

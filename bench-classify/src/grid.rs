@@ -16,7 +16,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use glcan_core::cpu_kernels::CpuIsa;
 use glcan_core::aux::{AuxConfig, Method};
-use glcan_core::data::subset::Subset;
+use glcan_data::subset::Subset;
 use glcan_core::models;
 use glcan_core::run_env::{now_rfc3339, Environment};
 use glcan_core::optim::{OptimizerConfig, Schedule};
@@ -256,12 +256,12 @@ fn run_one(config: &GridConfig, key: &RunKey, run_config: &RunConfig, run_dir: &
     let (train, test) = match config.validation {
         None => (Subset::first(train, config.train_subset.unwrap_or(usize::MAX)), Arc::new(Subset::first(Arc::new(test), config.test_subset.unwrap_or(usize::MAX)))),
         Some(held_out) => {
-            let (kept, validation) = validation_split(glcan_core::data::Dataset::len(train.as_ref()), config.train_subset, held_out)?;
+            let (kept, validation) = validation_split(glcan_data::Dataset::len(train.as_ref()), config.train_subset, held_out)?;
             (Subset::new(train.clone(), kept.collect())?, Arc::new(Subset::new(train, validation.collect())?))
         }
     };
     let train = Arc::new(train);
-    let (train_images, test_images) = (glcan_core::data::Dataset::len(train.as_ref()), glcan_core::data::Dataset::len(test.as_ref()));
+    let (train_images, test_images) = (glcan_data::Dataset::len(train.as_ref()), glcan_data::Dataset::len(test.as_ref()));
     let data = ClassificationData {
         train,
         test,

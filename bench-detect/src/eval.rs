@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use glcan_core::data::coco::CocoDataset;
 use glcan_core::metrics::coco_eval::{CocoEvaluator, CocoSummary};
+use glcan_data::coco::CocoDataset;
 use serde::Serialize;
 
 #[derive(Debug, clap::Args)]

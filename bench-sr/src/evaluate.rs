@@ -8,10 +8,10 @@
 use std::path::Path;
 
 use anyhow::Context;
-use glcan_core::data::resize::upscale;
-use glcan_core::data::sr::HrFolderDataset;
-use glcan_core::data::{Dataset, ImageU8};
 use glcan_core::metrics::psnr_ssim::psnr_ssim_y;
+use glcan_data::resize::upscale;
+use glcan_data::sr::HrFolderDataset;
+use glcan_data::{Dataset, ImageU8};
 use serde_json::{json, Value};
 
 /// A score as JSON: a number, or `"inf"` for `+infinity`.

@@ -21,7 +21,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use glcan_core::cpu_kernels::CpuIsa;
 use glcan_core::aux::{AuxConfig, Method};
-use glcan_core::data::resize::upscale;
+use glcan_data::resize::upscale;
 use glcan_core::models::edsr::EdsrConfig;
 use glcan_core::models::{Edsr, UnitNetwork};
 use glcan_core::optim::{OptimizerConfig, Schedule};
@@ -348,7 +348,7 @@ fn scale_data<'a>(loaded: &'a mut HashMap<usize, ScaleData>, config: &SrGridConf
 /// Bicubic up-scaling of every test image, scored; the bicubic and HR crops are saved.
 pub fn bicubic_scores(set: &TestSet, scale: usize, config: &SrGridConfig, run_dir: &Path) -> Result<SetScores> {
     let estimate = |image: &SrImage| Ok((upscale(&image.lr, scale)?, f64::NAN));
-    let save = |index: usize, image: &SrImage, sr: &glcan_core::data::ImageU8| {
+    let save = |index: usize, image: &SrImage, sr: &glcan_data::ImageU8| {
         if index < config.crop_images {
             save_crop(&run_dir.join("crops"), image, sr, config.crop_size)?;
             save_crop(&run_dir.join("hr"), image, &image.hr, config.crop_size)?;

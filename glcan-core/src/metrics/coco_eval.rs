@@ -40,10 +40,10 @@
 
 use std::path::Path;
 
+use glcan_data::coco::CocoDataset;
 use serde::{Deserialize, Serialize};
 
 use super::voc_ap::{voc_ap, VocDetection, VocEval, VocObject, VOC_IOU_THRESHOLD};
-use crate::data::coco::CocoDataset;
 use crate::{Error, Result};
 
 /// Detections kept per image and category (pycocotools' largest `maxDets`).
