@@ -8,7 +8,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use glcan_core::metrics::coco_eval::{CocoEvaluator, Detection, GroundTruth};
 use glcan_core::train::{Evaluation, LocalNetwork, TaskData, TrainBatch};
 use glcan_core::{Error, Result};
 use glcan_data::augment::Normalization;
@@ -21,6 +20,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::detector::nms::Candidate;
 use crate::detector::{decode, loss, DetectorConfig};
+use crate::metrics::coco_eval::{CocoEvaluator, Detection, GroundTruth};
 
 /// A dataset of detection images, chosen at run time.
 pub type DetectionSet = DynDataset<DetectionTarget>;

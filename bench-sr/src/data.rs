@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use glcan_core::metrics::psnr_ssim::psnr_ssim_y;
+use bench_sr::psnr_ssim::psnr_ssim_y;
 use glcan_core::train::{Evaluation, LocalNetwork, TaskData, TrainBatch};
 use glcan_core::{Error, Result};
 use glcan_data::sr::{augment_pair, crop, random_patch_pair};

@@ -3,8 +3,8 @@
 //! The engine of the GLCAN workspace, shared by the classification, detection and
 //! super-resolution suites: the models ([`models`]), split points ([`split`]), auxiliary
 //! networks ([`aux`]), the one trainer ([`train`]) and memory measurement ([`memory`]);
-//! the experiment runner is to join them; for now the evaluation metrics ([`metrics`]) too.
-//! Dataset readers and the batch loader live in the `glcan-data` crate.
+//! the experiment runner is to join them. Dataset readers and the batch loader live in the
+//! `glcan-data` crate, and each suite keeps its own evaluation metrics.
 //!
 //! Local learning cuts a network into K modules trained by their own auxiliary losses;
 //! GLCAN (Zhu et al. 2024, <https://arxiv.org/abs/2406.00446>) gives each auxiliary network
@@ -17,7 +17,6 @@ pub mod error;
 pub mod kernel_probe;
 pub mod losses;
 pub mod memory;
-pub mod metrics;
 pub mod models;
 pub mod optim;
 pub mod paths;
