@@ -11,6 +11,7 @@
 
 pub mod augment;
 pub mod cifar;
+pub mod cifar_pickle;
 pub mod coco;
 pub mod detection;
 pub mod error;
