@@ -18,6 +18,7 @@ pub mod error;
 pub mod folder;
 pub mod idx;
 pub mod image_u8;
+pub mod imagenet;
 mod jpeg_complete;
 pub mod loader;
 pub mod mat5;
