@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use glcan_core::aux::Method;
-use glcan_core::data::subset::Subset;
-use glcan_core::data::Dataset;
+use glcan_data::subset::Subset;
+use glcan_data::Dataset;
 use glcan_core::models::{NetworkName, UnitNetwork};
 use glcan_core::optim::OptimizerConfig;
 use glcan_core::split::SplitStrategy;

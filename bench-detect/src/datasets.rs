@@ -10,11 +10,11 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use glcan_core::data::augment::Normalization;
-use glcan_core::data::coco::CocoDataset;
-use glcan_core::data::subset::Subset;
-use glcan_core::data::voc::{VocDataset, VOC_CLASSES};
-use glcan_core::data::{Dataset, DetectionTarget, DynDataset};
+use glcan_data::augment::Normalization;
+use glcan_data::coco::CocoDataset;
+use glcan_data::subset::Subset;
+use glcan_data::voc::{VocDataset, VOC_CLASSES};
+use glcan_data::{Dataset, DetectionTarget, DynDataset};
 
 use std::sync::Arc;
 

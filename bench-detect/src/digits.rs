@@ -20,9 +20,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
-use glcan_core::data::idx::{IdxDataset, IdxShape};
-use glcan_core::data::resize::imresize_bicubic;
-use glcan_core::data::{Dataset, ImageU8, Split};
+use glcan_data::idx::{IdxDataset, IdxShape};
+use glcan_data::resize::imresize_bicubic;
+use glcan_data::{Dataset, ImageU8, Split};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -2,8 +2,8 @@
 //! it (clipped to the tile): how the deepforest sample images (2 of them 1-2k px wide)
 //! become a detection set a small network trains on.
 
-use glcan_core::data::{BoundingBox, Dataset, DetectionTarget, ImageU8, ObjectBox, Sample};
 use glcan_core::{Error, Result};
+use glcan_data::{BoundingBox, Dataset, DetectionTarget, ImageU8, ObjectBox, Sample};
 
 /// Every tile of some images, decoded once and held in memory.
 pub struct Tiles {
@@ -58,8 +58,8 @@ impl Dataset for Tiles {
         self.tiles.len()
     }
 
-    fn get(&self, index: usize) -> Result<Sample<DetectionTarget>> {
-        let &(image, x0, y0) = self.tiles.get(index).ok_or_else(|| Error::config("index", format!("tile {index} of {}", self.tiles.len())))?;
+    fn get(&self, index: usize) -> glcan_data::Result<Sample<DetectionTarget>> {
+        let &(image, x0, y0) = self.tiles.get(index).ok_or_else(|| glcan_data::Error::config("index", format!("tile {index} of {}", self.tiles.len())))?;
         let source = &self.images[image];
         let (c, s) = (source.channels(), self.side);
         let mut data = Vec::with_capacity(c * s * s);
@@ -98,7 +98,7 @@ mod tests {
         fn len(&self) -> usize {
             1
         }
-        fn get(&self, _: usize) -> Result<Sample<DetectionTarget>> {
+        fn get(&self, _: usize) -> glcan_data::Result<Sample<DetectionTarget>> {
             Ok(self.0.clone())
         }
     }

@@ -9,11 +9,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use glcan_core::data::sr::{augment_pair, crop, random_patch_pair};
-use glcan_core::data::{Dataset, ImageU8};
-use glcan_core::metrics::psnr_ssim::psnr_ssim_y;
+use bench_sr::psnr_ssim::psnr_ssim_y;
 use glcan_core::train::{Evaluation, LocalNetwork, TaskData, TrainBatch};
 use glcan_core::{Error, Result};
+use glcan_data::sr::{augment_pair, crop, random_patch_pair};
+use glcan_data::{Dataset, ImageU8};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
@@ -232,7 +232,7 @@ mod tests {
 
     fn pair(name: &str, scale: usize) -> SrImage {
         let hr = image(24 * scale, 20 * scale, |c, y, x| ((x * 7 + y * 13 + c * 31 + x * y) % 251) as u8);
-        let lr = glcan_core::data::resize::downscale(&hr, scale).unwrap();
+        let lr = glcan_data::resize::downscale(&hr, scale).unwrap();
         SrImage { name: name.into(), lr, hr }
     }
 
@@ -248,8 +248,8 @@ mod tests {
         assert_eq!((scores.psnr_y, scores.ssim_y, scores.loss), (f64::INFINITY, 1.0, 0.0));
         assert_eq!(saved, [0, 1]);
         // The bicubic estimate scores as the bicubic row computes it, image by image.
-        let bicubic = score_set(&set, 2, |i| Ok((glcan_core::data::resize::upscale(&i.lr, 2)?, 0.0)), |_, _, _| Ok(())).unwrap();
-        let expected: f64 = set.images.iter().map(|i| psnr_ssim_y(&i.hr, &glcan_core::data::resize::upscale(&i.lr, 2).unwrap(), 2).unwrap().0).sum::<f64>() / 2.0;
+        let bicubic = score_set(&set, 2, |i| Ok((glcan_data::resize::upscale(&i.lr, 2)?, 0.0)), |_, _, _| Ok(())).unwrap();
+        let expected: f64 = set.images.iter().map(|i| psnr_ssim_y(&i.hr, &glcan_data::resize::upscale(&i.lr, 2).unwrap(), 2).unwrap().0).sum::<f64>() / 2.0;
         assert!(bicubic.psnr_y.is_finite() && (bicubic.psnr_y - expected).abs() < 1e-12);
     }
 

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use glcan_core::aux::Method;
-use glcan_core::data::resize::upscale;
+use glcan_data::resize::upscale;
 use glcan_core::models::edsr::EdsrConfig;
 use glcan_core::models::{Edsr, UnitNetwork};
 use glcan_core::optim::OptimizerConfig;
@@ -306,7 +306,7 @@ fn load_scale(config: &Section, data_dir: &Path, scale: usize) -> Result<ScaleDa
 /// Bicubic up-scaling of every test image, scored; the bicubic and HR crops are saved.
 pub fn bicubic_scores(set: &TestSet, scale: usize, config: &Section, run_dir: &Path) -> Result<SetScores> {
     let estimate = |image: &SrImage| Ok((upscale(&image.lr, scale)?, f64::NAN));
-    let save = |index: usize, image: &SrImage, sr: &glcan_core::data::ImageU8| {
+    let save = |index: usize, image: &SrImage, sr: &glcan_data::ImageU8| {
         if index < config.crop_images {
             save_crop(&run_dir.join("crops"), image, sr, config.crop_size)?;
             save_crop(&run_dir.join("hr"), image, &image.hr, config.crop_size)?;

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use glcan_core::data::sr::{Div2kDataset, Div2kSplit, HrFolderDataset};
+use glcan_data::sr::{Div2kDataset, Div2kSplit, HrFolderDataset};
 
 use crate::data::{load_pairs, SrImage, TestSet};
 

@@ -7,16 +7,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use glcan_core::aux::glcan::{Fusion, GlcanConfig, GlobalInit};
 use glcan_core::aux::{LocalTargets, Method};
-use glcan_core::data::augment::{Augmentation, Normalization};
-use glcan_core::data::idx::IdxDataset;
-use glcan_core::data::loader::{BatchLoader, ClassificationCollate, LoaderConfig};
-use glcan_core::data::subset::Subset;
-use glcan_core::data::Split;
 use glcan_core::models::ResNetCifar;
 use glcan_core::optim::{OptimizerConfig, Schedule};
 use glcan_core::paths::data_root;
 use glcan_core::train::{train_classifier, Classification, ClassificationData, EpochMetrics, LocalNetwork, OptimizerScope, Progress, TrainConfig, TrainOutcome};
 use glcan_core::Error;
+use glcan_data::augment::{Augmentation, Normalization};
+use glcan_data::idx::IdxDataset;
+use glcan_data::loader::{BatchLoader, ClassificationCollate, LoaderConfig};
+use glcan_data::subset::Subset;
+use glcan_data::Split;
 use tch::Device;
 
 type Data = ClassificationData<Subset<IdxDataset>, Subset<IdxDataset>>;

@@ -14,6 +14,10 @@ use std::time::Instant;
 
 use tch::{Device, Kind, Tensor};
 
+use glcan_data::augment::{Augmentation, Normalization};
+use glcan_data::loader::{BatchLoader, ClassificationCollate, LoaderConfig};
+use glcan_data::size_transform::SizeTransform;
+use glcan_data::{ClassLabel, Dataset};
 use glcan_store::write_atomic;
 
 use super::config_file;
@@ -21,10 +25,6 @@ use super::local_network::{accuracy_and_loss, LocalNetwork};
 use super::task::{Classification, Task};
 use super::TrainConfig;
 use crate::aux::LocalTargets;
-use crate::data::augment::{Augmentation, Normalization};
-use crate::data::loader::{BatchLoader, ClassificationCollate, LoaderConfig};
-use crate::data::size_transform::SizeTransform;
-use crate::data::{ClassLabel, Dataset};
 use crate::memory::{self, PeakMeter};
 use crate::models::UnitNetwork;
 use crate::{Error, Result};
@@ -335,7 +335,7 @@ where
     }
 
     fn train_epoch(&self, epoch: u64) -> Box<dyn Iterator<Item = Result<TrainBatch>> + Send + '_> {
-        Box::new(self.train.epoch(epoch).map(|batch| batch.map(|b| TrainBatch { images: b.images, target: b.labels })))
+        Box::new(self.train.epoch(epoch).map(|batch| Ok(batch.map(|b| TrainBatch { images: b.images, target: b.labels })?)))
     }
 
     fn raw_images(&self, images: &Tensor) -> Tensor {

@@ -1,14 +1,14 @@
 //! One shuffled epoch of real Fashion-MNIST training images (60000, batches of 128) through
 //! the batch loader: reading, collating and normalising into float tensors. Goal: under
 //! 1 s per epoch on a 2-core machine. Needs `make data`.
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
-use glcan_core::data::augment::{Augmentation, Normalization};
-use glcan_core::data::idx::IdxDataset;
-use glcan_core::data::loader::{BatchLoader, ClassificationCollate, LoaderConfig};
-use glcan_core::data::{Dataset, Split};
-use glcan_core::paths::data_root;
+use glcan_data::augment::{Augmentation, Normalization};
+use glcan_data::idx::IdxDataset;
+use glcan_data::loader::{BatchLoader, ClassificationCollate, LoaderConfig};
+use glcan_data::{Dataset, Split};
 
 fn fashion_epoch(c: &mut Criterion) {
     let dir = data_root().join("fashion-mnist");
@@ -28,6 +28,15 @@ fn fashion_epoch(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// The folder `make data` fills: `$GLCAN_DATA_DIR`, else `data/` at the workspace root (the
+/// rule of `glcan_core::paths::data_root`, which this crate cannot depend on).
+fn data_root() -> PathBuf {
+    match std::env::var_os("GLCAN_DATA_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../data"),
+    }
 }
 
 criterion_group!(benches, fashion_epoch);

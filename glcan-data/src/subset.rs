@@ -43,7 +43,7 @@ impl<D: Dataset> Dataset for Subset<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{ClassLabel, ImageU8};
+    use crate::{ClassLabel, ImageU8};
 
     struct Numbers;
 

@@ -19,7 +19,7 @@
 //!
 //! Arithmetic is in `f64`, as MATLAB's. The expected values in the tests come from an
 //! independent plain-Python implementation of the same documented algorithm,
-//! `glcan-core/tests/fixtures/resize/imresize_reference.py`.
+//! `glcan-data/tests/fixtures/resize/imresize_reference.py`.
 
 use super::ImageU8;
 use crate::{Error, Result};

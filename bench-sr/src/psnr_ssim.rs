@@ -21,8 +21,8 @@
 //! Both scores are higher-is-better. [`PsnrY`] and [`SsimY`] average them over a test set
 //! (the mean of per-image scores, as SR tables report).
 
-use crate::data::ImageU8;
-use crate::{Error, Result};
+use glcan_core::{Error, Result};
+use glcan_data::ImageU8;
 
 /// The 8-bit peak value `L` of PSNR and SSIM.
 pub const PEAK: f64 = 255.0;

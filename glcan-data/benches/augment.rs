@@ -1,7 +1,7 @@
 //! Pad-crop-flip augmentation and normalisation of one CIFAR-sized batch (128 x 3x32x32).
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
-use glcan_core::data::augment::{Augmentation, Normalization};
-use glcan_core::data::ImageU8;
+use glcan_data::augment::{Augmentation, Normalization};
+use glcan_data::ImageU8;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 

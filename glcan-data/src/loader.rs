@@ -251,7 +251,7 @@ impl Collate<ClassLabel> for ClassificationCollate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::ImageU8;
+    use crate::ImageU8;
 
     /// Sample i is a 1x2x2 image filled with i, labelled i.
     struct Counting(usize);
@@ -265,7 +265,7 @@ mod tests {
 
         fn get(&self, index: usize) -> Result<Sample<ClassLabel>> {
             if index >= self.0 {
-                return Err(crate::data::index_error("counting", index, self.0));
+                return Err(crate::index_error("counting", index, self.0));
             }
             Ok(Sample { image: ImageU8::from_chw(1, 2, 2, vec![index as u8; 4]), target: index as ClassLabel })
         }

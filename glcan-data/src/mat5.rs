@@ -1,6 +1,7 @@
 //! MATLAB Level 5 MAT-files (`save -v6` / `-v7`), as specified in MathWorks' "MAT-File
 //! Format" (<https://www.mathworks.com/help/pdf_doc/matlab/matfile_format.pdf>): enough of
-//! it to read numeric arrays such as SVHN's `X` and `y`.
+//! it to read numeric arrays such as SVHN's `X` and `y`, and the struct arrays of char and
+//! numeric fields of the ImageNet devkit's `meta.mat`.
 //!
 //! Layout, little-endian files only:
 //! - a 128-byte header: 116 bytes of text (`MATLAB 5.0 MAT-file, ...`), 8 bytes of subsystem
@@ -16,8 +17,14 @@
 //!   narrower than the class (MATLAB stores a double array of small integers as `miUINT8`):
 //!   values are converted to the class on reading.
 //!
-//! Not read: big-endian files, v7.3 files (HDF5 inside), and the content of cell, struct,
-//! object, sparse, char and complex arrays (they are listed, their data skipped).
+//! - a char array holds its characters as the real part (`miUINT16` or `miUTF16` from
+//!   MATLAB, `miUTF8` from scipy, `miUINT8` as Latin-1), column-major;
+//! - a struct array holds, after its name, the longest field name length (`miINT32`), the
+//!   field names (`miINT8`, each padded with NULs to that length), then for each element
+//!   (column-major) and each field one `miMATRIX` element with an empty name.
+//!
+//! Not read: big-endian files, v7.3 files (HDF5 inside), and the content of cell, object,
+//! sparse and complex arrays (they are listed, their data skipped).
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Take};
@@ -38,6 +45,9 @@ const MI_INT64: u32 = 12;
 const MI_UINT64: u32 = 13;
 const MI_MATRIX: u32 = 14;
 const MI_COMPRESSED: u32 = 15;
+const MI_UTF8: u32 = 16;
+const MI_UTF16: u32 = 17;
+const MI_UTF32: u32 = 18;
 
 /// Array-flags bit of a complex array.
 const COMPLEX_FLAG: u32 = 0x0800;
@@ -182,6 +192,30 @@ pub struct MatArray {
     /// The values of a real numeric array; `None` for the arrays whose content this reader
     /// skips: non-numeric classes, complex arrays, and variables not asked for.
     pub values: Option<MatValues>,
+    /// The characters of a char array, rows joined by `\n`; `None` for other classes and
+    /// variables not asked for.
+    pub text: Option<String>,
+    /// The fields of a struct array; `None` for other classes and variables not asked for.
+    pub fields: Option<MatStruct>,
+}
+
+/// The content of a struct array.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatStruct {
+    /// Field names, in file order.
+    pub names: Vec<String>,
+    /// One entry per element of the array (column-major), each holding one value per field
+    /// in the order of `names`; each value is named after its field. An empty field (`[]`)
+    /// is an empty double array.
+    pub elements: Vec<Vec<MatArray>>,
+}
+
+impl MatStruct {
+    /// Field `name` of element `index` (counting from 0).
+    pub fn field(&self, index: usize, name: &str) -> Option<&MatArray> {
+        let position = self.names.iter().position(|n| n == name)?;
+        self.elements.get(index)?.get(position)
+    }
 }
 
 /// The variables of a MAT-file, in file order.
@@ -369,14 +403,26 @@ fn read_matrix<R: Read>(
         return Err(Error::bad_data(path, format!("{at}: array name is type {name_type}, expected miINT8")));
     }
     let name = String::from_utf8_lossy(&name_bytes).into_owned();
-    let at = format!("variable '{name}'");
+    // Struct fields have no name of their own: keep the caller's description of them.
+    let at = if name.is_empty() { at.to_owned() } else { format!("variable '{name}'") };
 
     let asked = wanted.is_none_or(|names| names.contains(&name.as_str()));
-    let mut array = MatArray { name, class, dims, complex, values: None };
-    if asked && class.is_numeric() && !complex {
-        let Some(count) = array.dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)) else {
-            return Err(Error::bad_data(path, format!("{at}: dimensions {:?} are too large", array.dims)));
+    let mut array = MatArray { name, class, dims, complex, values: None, text: None, fields: None };
+    let Some(count) = array.dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)) else {
+        return Err(Error::bad_data(path, format!("{at}: dimensions {:?} are too large", array.dims)));
+    };
+    if asked && class == MatClass::Char && !complex {
+        // An empty char array may end right after its name.
+        let text = if count == 0 && body.limit() == 0 {
+            String::new()
+        } else {
+            let (storage, bytes) = read_element(body, path, &format!("{at}: characters"))?;
+            decode_chars(&array.dims, count, storage, &bytes).map_err(|fault| Error::bad_data(path, format!("{at}: {fault}")))?
         };
+        array.text = Some(text);
+    } else if asked && class == MatClass::Struct {
+        array.fields = Some(read_struct(body, path, &at, count)?);
+    } else if asked && class.is_numeric() && !complex {
         let (storage, bytes) = read_element(body, path, &format!("{at}: real part"))?;
         let values = decode(class, storage, bytes).map_err(|fault| Error::bad_data(path, format!("{at}: {fault}")))?;
         if values.len() != count {
@@ -394,6 +440,107 @@ fn read_matrix<R: Read>(
     // What is left (the data of skipped arrays, an imaginary part) is read past.
     skip_rest(body, path, &at)?;
     Ok(Some(array))
+}
+
+/// Reads a struct array's field names and its `count` elements' field values.
+fn read_struct<R: Read>(body: &mut Take<R>, path: &Path, at: &str, count: usize) -> Result<MatStruct> {
+    let (length_type, length_bytes) = read_element(body, path, &format!("{at}: field name length"))?;
+    let name_length = match (length_type, length_bytes.as_slice()) {
+        (MI_INT32, &[a, b, c, d]) => i32::from_le_bytes([a, b, c, d]),
+        _ => {
+            return Err(Error::bad_data(
+                path,
+                format!("{at}: field name length is type {length_type}, {} bytes; expected one miINT32", length_bytes.len()),
+            ))
+        }
+    };
+    let name_length = usize::try_from(name_length)
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| Error::bad_data(path, format!("{at}: field name length {name_length}, expected at least 1")))?;
+    let (names_type, names_bytes) = read_element(body, path, &format!("{at}: field names"))?;
+    if names_type != MI_INT8 || names_bytes.len() % name_length != 0 {
+        return Err(Error::bad_data(
+            path,
+            format!(
+                "{at}: field names are type {names_type}, {} bytes; expected miINT8, a multiple of {name_length}",
+                names_bytes.len()
+            ),
+        ));
+    }
+    let names: Vec<String> = names_bytes
+        .chunks_exact(name_length)
+        .map(|chunk| {
+            let end = chunk.iter().position(|&b| b == 0).unwrap_or(chunk.len());
+            String::from_utf8_lossy(&chunk[..end]).into_owned()
+        })
+        .collect();
+    let mut elements = Vec::with_capacity(count.min(1 << 16));
+    for index in 0..count {
+        let mut values = Vec::with_capacity(names.len());
+        for name in &names {
+            // MATLAB's 1-based element index, as a user would type it.
+            let what = format!("{at}({}).{name}", index + 1);
+            let Some(tag) = read_tag(body, path, &format!("{what} tag"), false)? else {
+                return Err(Error::bad_data(path, format!("{what}: missing")));
+            };
+            if tag.data_type != MI_MATRIX || tag.small.is_some() {
+                return Err(Error::bad_data(path, format!("{what}: element type {}, expected miMATRIX", tag.data_type)));
+            }
+            let len = u64::from(tag.bytes);
+            if len > body.limit() {
+                return Err(Error::bad_data(
+                    path,
+                    format!("{what}: {len} bytes announced, but its struct has only {} left", body.limit()),
+                ));
+            }
+            // Through `dyn Read`, so that nested structs do not nest the reader's type.
+            let mut field = (body as &mut dyn Read).take(len);
+            let value = read_matrix(&mut field, path, &what, None)?;
+            let mut value = value.unwrap_or_else(|| MatArray {
+                name: String::new(),
+                class: MatClass::Double,
+                dims: vec![0, 0],
+                complex: false,
+                values: Some(MatValues::Double(Vec::new())),
+                text: None,
+                fields: None,
+            });
+            value.name = name.clone();
+            values.push(value);
+        }
+        elements.push(values);
+    }
+    Ok(MatStruct { names, elements })
+}
+
+/// The text of a char array of `count` characters stored as `storage`, column-major;
+/// rows of a 2-D array are joined by `\n`.
+fn decode_chars(dims: &[usize], count: usize, storage: u32, bytes: &[u8]) -> std::result::Result<String, String> {
+    let units: Vec<char> = match storage {
+        MI_UINT8 => bytes.iter().map(|&b| char::from(b)).collect(),
+        MI_UTF8 => String::from_utf8(bytes.to_vec()).map_err(|e| format!("characters are not valid UTF-8: {e}"))?.chars().collect(),
+        MI_UINT16 | MI_UTF16 => {
+            let words = le_values(bytes, u16::from_le_bytes)?;
+            char::decode_utf16(words).collect::<std::result::Result<_, _>>().map_err(|e| format!("characters are not valid UTF-16: {e}"))?
+        }
+        MI_UTF32 | MI_UINT32 => le_values(bytes, u32::from_le_bytes)?
+            .into_iter()
+            .map(|u| char::from_u32(u).ok_or_else(|| format!("character code {u:#x} is not a character")))
+            .collect::<std::result::Result<_, _>>()?,
+        other => return Err(format!("characters stored as element type {other}, expected a character type")),
+    };
+    if units.len() != count {
+        return Err(format!("dimensions {dims:?} announce {count} characters, the data holds {}", units.len()));
+    }
+    let rows = dims.first().copied().unwrap_or(1);
+    if rows <= 1 {
+        return Ok(units.into_iter().collect());
+    }
+    // Column-major: character (r, c) is at r + rows * c.
+    let columns = count / rows;
+    let lines: Vec<String> = (0..rows).map(|r| (0..columns).map(|c| units[r + rows * c]).collect()).collect();
+    Ok(lines.join("\n"))
 }
 
 /// Reads one element inside a matrix: its type and its data, padding consumed.
@@ -554,6 +701,7 @@ pub(crate) mod tests {
     pub(crate) const CLASS_DOUBLE: u8 = 6;
     pub(crate) const CLASS_UINT8: u8 = 9;
     pub(crate) const CLASS_STRUCT: u8 = 2;
+    pub(crate) const CLASS_CHAR: u8 = 4;
 
     /// The 128-byte header of a little-endian Level 5 file.
     pub(crate) fn header() -> Vec<u8> {
@@ -689,7 +837,11 @@ pub(crate) mod tests {
         content.extend(element(MI_INT32, &[1, 0, 0, 0, 1, 0, 0, 0]));
         content.extend(long_element(MI_INT8, b"a_struct_with_a_long_name"));
         content.extend(element(MI_INT32, &32i32.to_le_bytes()));
-        content.extend(long_element(MI_INT8, &[0; 32]));
+        let mut field_name = b"f".to_vec();
+        field_name.resize(32, 0);
+        content.extend(long_element(MI_INT8, &field_name));
+        // Its one field of its one element: an empty matrix, as MATLAB writes `[]`.
+        content.extend(long_element(MI_MATRIX, &[]));
         let path = write_mat(
             dir.path(),
             "s.mat",
@@ -708,10 +860,126 @@ pub(crate) mod tests {
         let keep = file.remove("keep").unwrap();
         assert_eq!(keep.values, Some(MatValues::Double(vec![4.0])));
         assert!(file.get("keep").is_none());
-        // Everything read, the struct still has no values.
+        // Everything read: the struct has fields but no values.
         let all = MatFile::open(&path).unwrap();
         assert_eq!(all.get("big").unwrap().values, Some(MatValues::UInt8(vec![1; 16])));
-        assert!(all.get("a_struct_with_a_long_name").unwrap().values.is_none());
+        let s = all.get("a_struct_with_a_long_name").unwrap();
+        assert!(s.values.is_none());
+        let empty = s.fields.as_ref().unwrap().field(0, "f").unwrap();
+        assert_eq!((empty.dims.as_slice(), &empty.values), (&[0usize, 0][..], &Some(MatValues::Double(vec![]))));
+    }
+
+    /// A char array named `name` holding `text` as one row, stored as `storage`.
+    pub(crate) fn char_matrix(name: &str, text: &str, storage: u32) -> Vec<u8> {
+        let data: Vec<u8> = match storage {
+            MI_UTF8 => text.as_bytes().to_vec(),
+            MI_UINT16 | MI_UTF16 => text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect(),
+            _ => panic!("storage {storage}"),
+        };
+        let dims = [1, text.chars().count() as i32];
+        let mut content = element(MI_UINT32, &[CLASS_CHAR, 0, 0, 0, 0, 0, 0, 0]);
+        content.extend(element(MI_INT32, &dims.iter().flat_map(|d| d.to_le_bytes()).collect::<Vec<u8>>()));
+        content.extend(element(MI_INT8, name.as_bytes()));
+        content.extend(element(storage, &data));
+        long_element(MI_MATRIX, &content)
+    }
+
+    /// A struct array `name` of dims [n, 1] whose element i has the fields `fields[i]`
+    /// (each an miMATRIX element with an empty name), as MATLAB writes a struct array.
+    pub(crate) fn struct_matrix(name: &str, field_names: &[&str], elements: &[Vec<Vec<u8>>]) -> Vec<u8> {
+        let mut content = element(MI_UINT32, &[CLASS_STRUCT, 0, 0, 0, 0, 0, 0, 0]);
+        let dims = [elements.len() as i32, 1];
+        content.extend(element(MI_INT32, &dims.iter().flat_map(|d| d.to_le_bytes()).collect::<Vec<u8>>()));
+        content.extend(element(MI_INT8, name.as_bytes()));
+        content.extend(element(MI_INT32, &32i32.to_le_bytes()));
+        let names: Vec<u8> = field_names
+            .iter()
+            .flat_map(|n| {
+                let mut padded = n.as_bytes().to_vec();
+                padded.resize(32, 0);
+                padded
+            })
+            .collect();
+        content.extend(long_element(MI_INT8, &names));
+        for fields in elements {
+            assert_eq!(fields.len(), field_names.len());
+            for field in fields {
+                content.extend_from_slice(field);
+            }
+        }
+        long_element(MI_MATRIX, &content)
+    }
+
+    #[test]
+    fn reads_struct_arrays_of_char_and_numeric_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let element_of = |id: f64, wnid: &str, storage: u32| {
+            vec![
+                matrix("", CLASS_DOUBLE, &[1, 1], MI_UINT8, &[id as u8]),
+                char_matrix("", wnid, storage),
+                // A nested struct field, to check nesting.
+                struct_matrix("", &["inner"], &[vec![matrix("", CLASS_DOUBLE, &[1, 1], MI_DOUBLE, &doubles(&[id * 10.0]))]]),
+            ]
+        };
+        let synsets = struct_matrix(
+            "synsets",
+            &["ILSVRC2012_ID", "WNID", "nested"],
+            &[element_of(1.0, "n02119789", MI_UINT16), element_of(2.0, "n02100735", MI_UTF8)],
+        );
+        let path = write_mat(dir.path(), "meta.mat", &[compressed(&synsets), char_matrix("note", "é ü", MI_UTF16)]);
+        let file = MatFile::open(&path).unwrap();
+        let synsets = file.get("synsets").unwrap();
+        assert_eq!((synsets.class, synsets.dims.as_slice()), (MatClass::Struct, &[2usize, 1][..]));
+        let fields = synsets.fields.as_ref().unwrap();
+        assert_eq!(fields.names, ["ILSVRC2012_ID", "WNID", "nested"]);
+        assert_eq!(fields.elements.len(), 2);
+        assert_eq!(fields.field(1, "ILSVRC2012_ID").unwrap().values, Some(MatValues::Double(vec![2.0])));
+        assert_eq!(fields.field(0, "WNID").unwrap().text.as_deref(), Some("n02119789"));
+        assert_eq!(fields.field(1, "WNID").unwrap().text.as_deref(), Some("n02100735"));
+        assert_eq!(fields.field(1, "WNID").unwrap().name, "WNID");
+        let nested = fields.field(1, "nested").unwrap().fields.as_ref().unwrap();
+        assert_eq!(nested.field(0, "inner").unwrap().values, Some(MatValues::Double(vec![20.0])));
+        assert!(fields.field(2, "WNID").is_none() && fields.field(0, "gloss").is_none());
+        assert_eq!(file.get("note").unwrap().text.as_deref(), Some("é ü"));
+    }
+
+    #[test]
+    fn two_row_char_array_reads_row_by_row() {
+        let dir = tempfile::tempdir().unwrap();
+        // ["ab"; "cd"] is stored column-major: a c b d.
+        let mut content = element(MI_UINT32, &[CLASS_CHAR, 0, 0, 0, 0, 0, 0, 0]);
+        content.extend(element(MI_INT32, &[2, 0, 0, 0, 2, 0, 0, 0]));
+        content.extend(element(MI_INT8, b"m"));
+        content.extend(element(MI_UINT16, &"acbd".encode_utf16().flat_map(|u| u.to_le_bytes()).collect::<Vec<u8>>()));
+        let path = write_mat(dir.path(), "m.mat", &[long_element(MI_MATRIX, &content)]);
+        assert_eq!(MatFile::open(&path).unwrap().get("m").unwrap().text.as_deref(), Some("ab\ncd"));
+    }
+
+    #[test]
+    fn broken_structs_are_reported() {
+        // A struct of two elements that holds the fields of only one.
+        let short = struct_matrix("s", &["a"], &[vec![matrix("", CLASS_DOUBLE, &[1, 1], MI_DOUBLE, &doubles(&[1.0]))]]);
+        let mut bytes = short.clone();
+        // Patch the dims [1, 1] into [2, 1]: the second element's field is missing.
+        let dims_at = 8 + 16 + 8;
+        bytes[dims_at..dims_at + 4].copy_from_slice(&2i32.to_le_bytes());
+        let message = open_error(&[bytes]);
+        assert!(message.contains("broken.mat") && message.contains("variable 's'(2).a"), "{message}");
+        // A field that is not a matrix.
+        let mut content = element(MI_UINT32, &[CLASS_STRUCT, 0, 0, 0, 0, 0, 0, 0]);
+        content.extend(element(MI_INT32, &[1, 0, 0, 0, 1, 0, 0, 0]));
+        content.extend(element(MI_INT8, b"t"));
+        content.extend(element(MI_INT32, &8i32.to_le_bytes()));
+        content.extend(element(MI_INT8, b"x\0\0\0\0\0\0\0"));
+        content.extend(element(MI_DOUBLE, &doubles(&[1.0])));
+        let message = open_error(&[long_element(MI_MATRIX, &content)]);
+        assert!(message.contains("variable 't'(1).x: element type 9, expected miMATRIX"), "{message}");
+        // Characters that do not match the dimensions.
+        let mut chars = char_matrix("c", "abc", MI_UINT16);
+        let dims_at = 8 + 16 + 8;
+        chars[dims_at + 4..dims_at + 8].copy_from_slice(&5i32.to_le_bytes());
+        let message = open_error(&[chars]);
+        assert!(message.contains("variable 'c': dimensions [1, 5] announce 5 characters, the data holds 3"), "{message}");
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //!   1 coarse label byte (0..19), 1 fine label byte (0..99), then 3072 pixel bytes.
 //!
 //! The pixels are the red, green and blue 32x32 planes one after the other, each row-major:
-//! already the CHW layout of [`ImageU8`].
+//! already the CHW layout of [`ImageU8`]. The python version of both (pickles, the layout
+//! torchvision downloads) is read by [`crate::cifar_pickle`] into the same type.
 
 use std::path::{Path, PathBuf};
 
@@ -16,7 +17,7 @@ use super::{index_error, ClassLabel, Dataset, ImageU8, Sample, Split};
 use crate::{Error, Result};
 
 /// Bytes of one image: 3 planes of 32x32.
-const IMAGE_BYTES: usize = 3 * 32 * 32;
+pub(crate) const IMAGE_BYTES: usize = 3 * 32 * 32;
 
 /// Which CIFAR-100 label becomes the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -111,6 +112,12 @@ impl CifarDataset {
         Ok(CifarDataset { pixels, labels, num_classes, dir: folder })
     }
 
+    /// A dataset of already checked parts: `pixels` holds `labels.len()` images.
+    pub(crate) fn from_parts(pixels: Vec<u8>, labels: Vec<u8>, num_classes: usize, dir: PathBuf) -> CifarDataset {
+        debug_assert_eq!(pixels.len(), labels.len() * IMAGE_BYTES);
+        CifarDataset { pixels, labels, num_classes, dir }
+    }
+
     /// 10, 100 or 20: the range of the targets.
     pub fn num_classes(&self) -> usize {
         self.num_classes
@@ -145,7 +152,7 @@ impl Dataset for CifarDataset {
 
 /// `dir` itself when it holds `probe`, else `dir/folder` when that holds it; otherwise `dir`,
 /// so that the missing file is reported where the user pointed.
-fn resolve_folder(dir: &Path, folder: &str, probe: &str) -> PathBuf {
+pub(crate) fn resolve_folder(dir: &Path, folder: &str, probe: &str) -> PathBuf {
     let inner = dir.join(folder);
     if !dir.join(probe).exists() && inner.join(probe).exists() {
         inner

@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 
-use crate::{Error, Result};
+use glcan_core::{Error, Result};
 
 /// The IoU a VOC detection must exceed (strictly) to match.
 pub const VOC_IOU_THRESHOLD: f64 = 0.5;

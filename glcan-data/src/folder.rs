@@ -30,7 +30,7 @@ pub fn has_image_extension(path: &Path) -> bool {
 
 /// The entries of a folder with their UTF-8 names, hidden ones (`.DS_Store`,
 /// `.ipynb_checkpoints`) left out because no dataset is stored under such names.
-fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+pub(crate) fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
@@ -140,6 +140,13 @@ impl ImageFolder {
             ));
         }
         Ok(ImageFolder { root: root.to_path_buf(), classes, samples })
+    }
+
+    /// A folder listed elsewhere (the flat ImageNet validation folder): `samples` in index
+    /// order, labels in `0..classes.len()`.
+    pub(crate) fn from_samples(root: PathBuf, classes: Vec<String>, samples: Vec<(PathBuf, ClassLabel)>) -> Self {
+        debug_assert!(samples.iter().all(|&(_, label)| (label as usize) < classes.len()));
+        ImageFolder { root, classes, samples }
     }
 
     pub fn root(&self) -> &Path {

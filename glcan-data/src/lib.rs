@@ -1,19 +1,24 @@
-//! Dataset readers and batch loading.
+//! # glcan-data
+//!
+//! Dataset readers and batch loading for the GLCAN workspace.
 //!
 //! Every reader implements [`Dataset`]: `len` and `get(i)`, returning a [`Sample`] made of a
 //! `uint8` image in CHW layout ([`ImageU8`]) and a target whose type depends on the task
 //! (a class label, the boxes of a detection image, the HR image of a super-resolution pair).
-//! Readers check what they read and report bad input as [`crate::Error`], naming the file
+//! Readers check what they read and report bad input as [`Error`], naming the file
 //! and the fault. [`loader::BatchLoader`] turns a dataset into shuffled tensor batches,
 //! decoding and augmenting on a background thread.
 
 pub mod augment;
 pub mod cifar;
+pub mod cifar_pickle;
 pub mod coco;
 pub mod detection;
+pub mod error;
 pub mod folder;
 pub mod idx;
 pub mod image_u8;
+pub mod imagenet;
 mod jpeg_complete;
 pub mod loader;
 pub mod mat5;
@@ -28,7 +33,7 @@ pub mod voc;
 pub use detection::{BoundingBox, DetectionTarget, ObjectBox};
 pub use image_u8::ImageU8;
 
-use crate::Result;
+pub use error::{Error, Result};
 
 /// A class index in `0..num_classes`.
 pub type ClassLabel = i64;
@@ -93,6 +98,6 @@ pub fn count_labels(labels: &[u8], num_classes: usize) -> Vec<usize> {
 }
 
 /// The error `get` returns for an index past the end.
-pub(crate) fn index_error(what: &str, index: usize, len: usize) -> crate::Error {
-    crate::Error::config("index", format!("{what}: sample {index} requested, but it holds {len}"))
+pub(crate) fn index_error(what: &str, index: usize, len: usize) -> Error {
+    Error::config("index", format!("{what}: sample {index} requested, but it holds {len}"))
 }
