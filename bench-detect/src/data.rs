@@ -136,7 +136,6 @@ pub struct DetectionData {
 }
 
 impl DetectionData {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         train: DetectionSet,
         test: DetectionSet,

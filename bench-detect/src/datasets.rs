@@ -65,7 +65,6 @@ impl DatasetName {
     /// Opens the set. `validation > 0` holds out the last `validation` training images and
     /// evaluates on them instead of the test set (for tuning); `train_subset` keeps the
     /// first N training images.
-    #[allow(clippy::too_many_arguments)]
     pub fn open(self, data_dir: &Path, digits_dir: &Path, digits: &DigitsConfig, format: Format, validation: usize, train_subset: Option<usize>, tile: usize) -> Result<OpenedSets> {
         let (train, test, num_classes, normalization, horizontal_flip): (DynDataset<DetectionTarget>, DynDataset<DetectionTarget>, usize, Normalization, bool) =
             match self {

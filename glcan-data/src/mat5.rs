@@ -632,7 +632,7 @@ fn decode(class: MatClass, storage: u32, bytes: Vec<u8>) -> std::result::Result<
 
 /// Splits little-endian bytes into values of `N` bytes each.
 fn le_values<T, const N: usize>(bytes: &[u8], from: impl Fn([u8; N]) -> T) -> std::result::Result<Vec<T>, String> {
-    if bytes.len() % N != 0 {
+    if !bytes.len().is_multiple_of(N) {
         return Err(format!("real part of {} bytes is not a whole number of {N}-byte values", bytes.len()));
     }
     Ok(bytes

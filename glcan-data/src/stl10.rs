@@ -180,7 +180,7 @@ fn image_count(path: &Path, len: u64) -> Result<usize> {
     if len == 0 {
         return Err(Error::bad_data(path, "empty file, no images"));
     }
-    if len % image != 0 {
+    if !len.is_multiple_of(image) {
         return Err(Error::bad_data(
             path,
             format!(

@@ -192,7 +192,6 @@ pub fn throughput_tables(group: &Group, context: &ReportContext) -> Option<Strin
 
 /// A method × K table of `value` with, for local methods, `relative(reference, value)`
 /// in brackets, where the reference is E2E's mean in the same setting.
-#[allow(clippy::too_many_arguments)]
 fn against_reference(
     group: &Group,
     setting: &Setting,

@@ -164,7 +164,6 @@ pub struct Evaluation {
 /// The run seeds libtorch's process-wide random generator (`config.seed`) for the initial
 /// weights: for a reproducible run, no other thread may draw from it meanwhile, so runs in
 /// one process go one at a time.
-#[allow(clippy::too_many_arguments)]
 pub fn train_local(
     network: &dyn UnitNetwork,
     task: &dyn Task,
