@@ -163,9 +163,8 @@ impl std::fmt::Display for DatasetName {
 /// Whether `imagenet` holds the devkit and a validation folder without class folders (the
 /// flat layout of `ILSVRC2012_img_val.tar`).
 fn is_flat_val(imagenet: &Path) -> bool {
-    let has_subfolder = std::fs::read_dir(imagenet.join("val"))
-        .map(|entries| entries.flatten().any(|e| e.path().is_dir()))
-        .unwrap_or(false);
+    let has_subfolder =
+        std::fs::read_dir(imagenet.join("val")).map(|entries| entries.flatten().any(|e| e.path().is_dir())).unwrap_or(false);
     imagenet.join(imagenet::DEVKIT_FOLDER).is_dir() && !has_subfolder
 }
 

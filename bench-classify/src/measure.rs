@@ -82,16 +82,19 @@ pub struct Measurement {
 pub fn run(args: &MeasureArgs) -> Result<Measurement> {
     anyhow::ensure!(args.steps >= 1, "--steps must be at least 1");
     let network = args.net.build(args.channels, args.classes, args.size)?;
-    let config = TrainConfig { split: args.split.strategy(), seed: args.seed, ..TrainConfig::new(args.method, args.k, 1, args.batch_size, 0.01) };
+    let config =
+        TrainConfig { split: args.split.strategy(), seed: args.seed, ..TrainConfig::new(args.method, args.k, 1, args.batch_size, 0.01) };
     tch::manual_seed(args.seed as i64);
-    let mut net = LocalNetwork::build(network.as_ref(), &Classification, &config, args.channels, args.size, args.device).context("building the network")?;
+    let mut net = LocalNetwork::build(network.as_ref(), &Classification, &config, args.channels, args.size, args.device)
+        .context("building the network")?;
     let batch = args.batch_size as i64;
     let images = Tensor::randn([batch, args.channels, args.size, args.size], (Kind::Float, args.device));
     let raw = Tensor::rand([batch, args.channels, args.size, args.size], (Kind::Float, args.device));
     let labels = Tensor::randint(args.classes, [batch], (Kind::Int64, args.device));
     let targets = LocalTargets { images: &images, raw_images: &raw, target: &labels };
     let step = |net: &mut LocalNetwork| -> Result<()> {
-        net.train_step(&images, &targets, 0.01).map_err(|f| anyhow::anyhow!("loss of module {} is {} on random input", f.module, f.value))?;
+        net.train_step(&images, &targets, 0.01)
+            .map_err(|f| anyhow::anyhow!("loss of module {} is {} on random input", f.module, f.value))?;
         if let Device::Cuda(index) = args.device {
             tch::Cuda::synchronize(index as i64);
         }

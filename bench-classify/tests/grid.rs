@@ -63,7 +63,11 @@ fn grid_writes_rows_and_skips_completed_runs() {
     // A second invocation finds everything done.
     let second = grid(&config, &out);
     assert!(second.status.success());
-    assert!(String::from_utf8_lossy(&second.stderr).contains("0 runs done (0 failed), 6 already complete"), "{}", String::from_utf8_lossy(&second.stderr));
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("0 runs done (0 failed), 6 already complete"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     assert_eq!(read_rows(&out.join("results.csv")).unwrap().len(), 6);
 }
 

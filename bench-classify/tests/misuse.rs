@@ -51,7 +51,12 @@ fn a_second_grid_on_a_folder_in_use_is_refused_and_leaves_its_results() {
     let held = OutLock::acquire(&out).unwrap();
     let second = grid(&config, &out, &[]);
     assert!(!second.status.success());
-    let expected = format!("error: {} is in use by another grid (pid {}; lock file {}): wait for it to finish or choose another --out", out.display(), std::process::id(), held.path().display());
+    let expected = format!(
+        "error: {} is in use by another grid (pid {}; lock file {}): wait for it to finish or choose another --out",
+        out.display(),
+        std::process::id(),
+        held.path().display()
+    );
     assert!(stderr(&second).contains(&expected), "{}", stderr(&second));
     assert!(!stderr(&second).contains("grid [1/1]"), "nothing ran");
     assert_eq!(std::fs::read(&results).unwrap(), before, "results.csv untouched");
@@ -75,9 +80,13 @@ fn a_changed_recipe_runs_anew_and_added_seeds_reuse_the_finished_ones() {
     let original = first[0].clone();
     assert_eq!(original.config_hash.len(), 16);
     assert_eq!(original.run_dir, format!("runs/fashion-mnist-resnet8-e2e-k1-s0-{}", &original.config_hash[..8]));
-    let recorded: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join(&original.run_dir).join("config.json")).unwrap()).unwrap();
+    let recorded: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join(&original.run_dir).join("config.json")).unwrap()).unwrap();
     assert_eq!(recorded["config_hash"].as_str(), Some(original.config_hash.as_str()));
-    assert_eq!((recorded["preset"]["epochs"].as_u64(), recorded["run"]["seed"].as_u64(), recorded["epochs"].as_u64()), (Some(1), Some(0), Some(1)));
+    assert_eq!(
+        (recorded["preset"]["epochs"].as_u64(), recorded["run"]["seed"].as_u64(), recorded["epochs"].as_u64()),
+        (Some(1), Some(0), Some(1))
+    );
     assert!(recorded["preset"].get("seeds").is_none(), "the iterated lists are not part of a run's config");
 
     // More epochs, then fewer training images: each a new run in a new folder.
@@ -103,8 +112,26 @@ fn train_resume_without_a_checkpoint_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("run");
     let output = bench_classify(&[
-        "train", "--dataset", "fashion-mnist", "--net", "resnet8", "--method", "e2e", "--k", "1", "--epochs", "1", "--train-subset", "64",
-        "--test-subset", "32", "--batch-size", "32", "--run-dir", run_dir.to_str().unwrap(), "--resume",
+        "train",
+        "--dataset",
+        "fashion-mnist",
+        "--net",
+        "resnet8",
+        "--method",
+        "e2e",
+        "--k",
+        "1",
+        "--epochs",
+        "1",
+        "--train-subset",
+        "64",
+        "--test-subset",
+        "32",
+        "--batch-size",
+        "32",
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+        "--resume",
     ]);
     assert!(!output.status.success());
     let expected = format!("{}: no checkpoint to resume from", run_dir.join("checkpoint.ot").display());

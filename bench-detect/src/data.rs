@@ -83,7 +83,10 @@ impl Collate<DetectionTarget> for DetectionCollate {
         for sample in samples {
             let (image, target) = self.prepare(sample, rng)?;
             if image.channels() != self.normalization.channels() {
-                return Err(glcan_data::Error::config("normalization", format!("{} channel statistics for {} channels", self.normalization.channels(), image.channels())));
+                return Err(glcan_data::Error::config(
+                    "normalization",
+                    format!("{} channel statistics for {} channels", self.normalization.channels(), image.channels()),
+                ));
             }
             self.normalization.extend_normalized(&image, &mut pixels);
             truths.push(target);
@@ -232,7 +235,12 @@ impl TaskData for DetectionData {
                 }
                 for d in &dets {
                     let [x1, y1, x2, y2] = d.bbox.map(f64::from);
-                    found.push(Detection { image_id: truth.image_id, category_id: d.class as i64, bbox: [x1, y1, x2 - x1, y2 - y1], score: f64::from(d.score) });
+                    found.push(Detection {
+                        image_id: truth.image_id,
+                        category_id: d.class as i64,
+                        bbox: [x1, y1, x2 - x1, y2 - y1],
+                        score: f64::from(d.score),
+                    });
                 }
                 if examples.len() < self.keep_examples {
                     examples.push(Example { image, truth, detections: dets });

@@ -59,7 +59,8 @@ impl Dataset for Tiles {
     }
 
     fn get(&self, index: usize) -> glcan_data::Result<Sample<DetectionTarget>> {
-        let &(image, x0, y0) = self.tiles.get(index).ok_or_else(|| glcan_data::Error::config("index", format!("tile {index} of {}", self.tiles.len())))?;
+        let &(image, x0, y0) =
+            self.tiles.get(index).ok_or_else(|| glcan_data::Error::config("index", format!("tile {index} of {}", self.tiles.len())))?;
         let source = &self.images[image];
         let (c, s) = (source.channels(), self.side);
         let mut data = Vec::with_capacity(c * s * s);
@@ -80,7 +81,11 @@ impl Dataset for Tiles {
                     x_max: (b.x_max - fx).clamp(0.0, fs),
                     y_max: (b.y_max - fy).clamp(0.0, fs),
                 };
-                (b.area() > 0.0 && clipped.area() >= self.min_visible * b.area()).then_some(ObjectBox { bbox: clipped, class: if self.one_class { 0 } else { o.class }, ignore: o.ignore })
+                (b.area() > 0.0 && clipped.area() >= self.min_visible * b.area()).then_some(ObjectBox {
+                    bbox: clipped,
+                    class: if self.one_class { 0 } else { o.class },
+                    ignore: o.ignore,
+                })
             })
             .collect();
         Ok(Sample { image: ImageU8::from_chw(c, s, s, data), target: DetectionTarget { image_id: index as i64, objects } })

@@ -50,7 +50,9 @@ pub fn bicubic(hr_dir: &Path, list: &Path, scale: usize, mut row: impl FnMut(&Va
     }
     // The dataset refuses an empty list, so both means exist.
     let images = dataset.len();
-    Ok(json!({ "method": "bicubic", "scale": scale, "images": images, "psnr_y": score(psnr_sum / images as f64), "ssim_y": score(ssim_sum / images as f64) }))
+    Ok(
+        json!({ "method": "bicubic", "scale": scale, "images": images, "psnr_y": score(psnr_sum / images as f64), "ssim_y": score(ssim_sum / images as f64) }),
+    )
 }
 
 #[cfg(test)]

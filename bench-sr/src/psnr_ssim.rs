@@ -184,7 +184,11 @@ fn ssim_planes(a: &Plane, b: &Plane) -> Result<f64> {
         ));
     }
     let taps = gaussian_taps();
-    let product = |p: &Plane, q: &Plane| Plane { height: p.height, width: p.width, values: p.values.iter().zip(&q.values).map(|(x, y)| x * y).collect() };
+    let product = |p: &Plane, q: &Plane| Plane {
+        height: p.height,
+        width: p.width,
+        values: p.values.iter().zip(&q.values).map(|(x, y)| x * y).collect(),
+    };
     let mu_a = filter_valid(a, &taps);
     let mu_b = filter_valid(b, &taps);
     let aa = filter_valid(&product(a, a), &taps);
@@ -327,7 +331,13 @@ mod tests {
         let image = rgb(1, 5, |c, _, x| match x {
             0 => 0,
             1 => 255,
-            _ => if c == x - 2 { 255 } else { 0 },
+            _ => {
+                if c == x - 2 {
+                    255
+                } else {
+                    0
+                }
+            }
         });
         let y = y_plane(&image).unwrap().values;
         let expected = [16.0, 235.0, 81.481, 144.553, 40.966];
@@ -402,7 +412,11 @@ mod tests {
         // Change every pixel within 2 of the border.
         let sr = rgb(24, 24, |c, y, x| {
             let v = hr.at(c, y, x);
-            if y < 2 || x < 2 || y >= 22 || x >= 22 { v.wrapping_add(99) } else { v }
+            if y < 2 || x < 2 || y >= 22 || x >= 22 {
+                v.wrapping_add(99)
+            } else {
+                v
+            }
         });
         assert_eq!(psnr_y(&hr, &sr, 2).unwrap(), f64::INFINITY);
         assert!((ssim_y(&hr, &sr, 2).unwrap() - 1.0).abs() < 1e-12);

@@ -266,10 +266,7 @@ impl PeakMeter {
                 cuda_current_bytes(i).ok_or_else(|| unreadable_cuda(i))?
             }
             other => {
-                return Err(Error::config(
-                    "device",
-                    format!("peak memory is measured on cpu and cuda only, not {}", device_name(other)),
-                ))
+                return Err(Error::config("device", format!("peak memory is measured on cpu and cuda only, not {}", device_name(other))))
             }
         };
         // Without a reset VmHWM is the peak since the process started: not between the marks.
@@ -289,12 +286,7 @@ impl PeakMeter {
             _ => cpu_peak_bytes(),
         };
         let rss_peak_bytes = if self.rss_reset { peak_rss_bytes().ok() } else { None };
-        Ok(MemoryPeak {
-            device: device_name(self.device),
-            tensor_peak_bytes,
-            tensor_start_bytes: self.tensor_start_bytes,
-            rss_peak_bytes,
-        })
+        Ok(MemoryPeak { device: device_name(self.device), tensor_peak_bytes, tensor_start_bytes: self.tensor_start_bytes, rss_peak_bytes })
     }
 }
 
@@ -397,10 +389,7 @@ mod tests {
         };
         assert_eq!(peak.tensor_peak_above_start_bytes(), 2 * 1024 * 1024);
         let json = serde_json::to_string(&peak).unwrap();
-        assert_eq!(
-            json,
-            r#"{"device":"cpu","tensor_peak_bytes":3145728,"tensor_start_bytes":1048576,"rss_peak_bytes":null}"#
-        );
+        assert_eq!(json, r#"{"device":"cpu","tensor_peak_bytes":3145728,"tensor_start_bytes":1048576,"rss_peak_bytes":null}"#);
         assert_eq!(peak.to_string(), "cpu: tensor peak 3.00 MiB (1.00 MiB at start), process peak RSS unavailable");
     }
 

@@ -53,15 +53,15 @@ pub fn published_points(network: &str, k: usize, balanced: bool) -> Option<Vec<U
         ("resnet32", 2, false) => &[(2, 1)],
         ("resnet32", 4, false) => &[(1, 2), (2, 1), (3, 0)],
         ("resnet32", 8, false) => &[(1, 0), (1, 2), (1, 4), (2, 1), (2, 3), (3, 0), (3, 2)],
-        ("resnet32", 16, false) => &[
-            (0, 0), (1, 0), (1, 1), (1, 2), (1, 3), (1, 4), (2, 0), (2, 1), (2, 2), (2, 3), (2, 4), (3, 0), (3, 1), (3, 2), (3, 3),
-        ],
+        ("resnet32", 16, false) => {
+            &[(0, 0), (1, 0), (1, 1), (1, 2), (1, 3), (1, 4), (2, 0), (2, 1), (2, 2), (2, 3), (2, 4), (3, 0), (3, 1), (3, 2), (3, 3)]
+        }
         ("resnet110", 2, false) => &[(2, 8)],
         ("resnet110", 4, false) => &[(1, 11), (2, 7), (3, 3)],
         ("resnet110", 8, false) => &[(1, 4), (1, 11), (2, 0), (2, 7), (2, 14), (3, 3), (3, 10)],
-        ("resnet110", 16, false) => &[
-            (1, 1), (1, 4), (1, 7), (1, 10), (1, 13), (1, 16), (2, 1), (2, 4), (2, 7), (2, 11), (2, 15), (3, 1), (3, 5), (3, 9), (3, 13),
-        ],
+        ("resnet110", 16, false) => {
+            &[(1, 1), (1, 4), (1, 7), (1, 10), (1, 13), (1, 16), (2, 1), (2, 4), (2, 7), (2, 11), (2, 15), (3, 1), (3, 5), (3, 9), (3, 13)]
+        }
         ("resnet110", 2, true) => &[(1, 14)],
         ("resnet110", 3, true) => &[(1, 9), (2, 2)],
         ("resnet110", 4, true) => &[(1, 6), (1, 14), (2, 8)],
@@ -95,7 +95,13 @@ pub fn split(network: &dyn UnitNetwork, k: usize, strategy: &SplitStrategy) -> R
         },
         SplitStrategy::PublishedBalanced => {
             let points = published_points(&network.name(), k, true).ok_or_else(|| {
-                Error::config("split", format!("no published memory-balanced split for {} at K = {k} (InfoPro gives ResNet-110 at K = 2, 3, 4)", network.name()))
+                Error::config(
+                    "split",
+                    format!(
+                        "no published memory-balanced split for {} at K = {k} (InfoPro gives ResNet-110 at K = 2, 3, 4)",
+                        network.name()
+                    ),
+                )
             })?;
             positions_of(network, &points)?
         }
@@ -138,7 +144,10 @@ fn positions_of(network: &dyn UnitNetwork, points: &[UnitId]) -> Result<Vec<usiz
         .map(|&id| {
             network.position_of(id).ok_or_else(|| {
                 let stages = network.units().last().map_or(0, |u| u.id.stage);
-                Error::config("split.points", format!("{} has no unit {id} (stage 0 is the stem, stages 1..={stages} hold the blocks)", network.name()))
+                Error::config(
+                    "split.points",
+                    format!("{} has no unit {id} (stage 0 is the stem, stages 1..={stages} hold the blocks)", network.name()),
+                )
             })
         })
         .collect()
@@ -154,7 +163,12 @@ fn even_ends(units: usize, k: usize) -> Vec<usize> {
 pub fn balanced_ends(costs: &[u64], k: usize) -> Vec<usize> {
     let n = costs.len();
     assert!(k >= 1 && k <= n, "1 <= k <= number of units");
-    let prefix: Vec<u64> = std::iter::once(0).chain(costs.iter().scan(0u64, |sum, &c| { *sum += c; Some(*sum) })).collect();
+    let prefix: Vec<u64> = std::iter::once(0)
+        .chain(costs.iter().scan(0u64, |sum, &c| {
+            *sum += c;
+            Some(*sum)
+        }))
+        .collect();
     // best[j][i]: smallest possible maximum when the first i units form j modules.
     let mut best = vec![vec![u64::MAX; n + 1]; k + 1];
     let mut cut = vec![vec![0usize; n + 1]; k + 1];
@@ -259,7 +273,8 @@ mod tests {
         // Costs shaped like activation memory: heavy early units.
         let costs = [8, 8, 8, 4, 4, 4, 2, 2, 2, 2];
         let ends = balanced_ends(&costs, 3);
-        let sums: Vec<u64> = [0..ends[0] + 1, ends[0] + 1..ends[1] + 1, ends[1] + 1..10].iter().map(|r| costs[r.clone()].iter().sum()).collect();
+        let sums: Vec<u64> =
+            [0..ends[0] + 1, ends[0] + 1..ends[1] + 1, ends[1] + 1..10].iter().map(|r| costs[r.clone()].iter().sum()).collect();
         assert_eq!(*sums.iter().max().unwrap(), 16);
         // Brute force over all 2-cut placements agrees on the optimum.
         let mut best = u64::MAX;

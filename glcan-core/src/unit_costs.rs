@@ -29,7 +29,8 @@ pub fn activation_bytes(network: &dyn UnitNetwork, batch: i64, channels: i64, de
         }
     };
     let store = nn::VarStore::new(device);
-    let units: Vec<Box<dyn ModuleT>> = network.units().iter().enumerate().map(|(i, spec)| network.build_unit(store.root() / i, spec)).collect();
+    let units: Vec<Box<dyn ModuleT>> =
+        network.units().iter().enumerate().map(|(i, spec)| network.build_unit(store.root() / i, spec)).collect();
     let size = network.input_size();
     let mut h = Tensor::randn([batch, channels, size, size], (Kind::Float, device));
     // Everything stays alive until the end, as it does inside a module before its backward.

@@ -96,10 +96,7 @@ impl Normalization {
 
     /// CIFAR-10 as in the InfoPro code: mean (125.3, 123.0, 113.9)/255, std (63.0, 62.1, 66.7)/255.
     pub fn cifar10() -> Self {
-        Normalization {
-            mean: vec![125.3 / 255.0, 123.0 / 255.0, 113.9 / 255.0],
-            std: vec![63.0 / 255.0, 62.1 / 255.0, 66.7 / 255.0],
-        }
+        Normalization { mean: vec![125.3 / 255.0, 123.0 / 255.0, 113.9 / 255.0], std: vec![63.0 / 255.0, 62.1 / 255.0, 66.7 / 255.0] }
     }
 
     /// CIFAR-100 training-set statistics.

@@ -40,8 +40,7 @@ struct Layout {
 }
 
 const CIFAR10: Layout = Layout { folder: "cifar-10-batches-bin", label_ranges: &[("label", 10)], target: 0 };
-const CIFAR100_FINE: Layout =
-    Layout { folder: "cifar-100-binary", label_ranges: &[("coarse label", 20), ("fine label", 100)], target: 1 };
+const CIFAR100_FINE: Layout = Layout { folder: "cifar-100-binary", label_ranges: &[("coarse label", 20), ("fine label", 100)], target: 1 };
 const CIFAR100_COARSE: Layout = Layout { target: 0, ..CIFAR100_FINE };
 
 /// CIFAR-10 or CIFAR-100 held in memory (150 MB for a training set), images 3x32x32.
@@ -60,9 +59,7 @@ impl CifarDataset {
     /// `cifar-10-batches-bin` or the folder that holds it.
     pub fn cifar10(dir: &Path, split: Split) -> Result<CifarDataset> {
         let files: &[&str] = match split {
-            Split::Train => {
-                &["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"]
-            }
+            Split::Train => &["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"],
             Split::Test => &["test_batch.bin"],
         };
         Self::read(dir, files, &CIFAR10)
@@ -98,10 +95,7 @@ impl CifarDataset {
                 // is not what its name says (e.g. a CIFAR-10 file read as CIFAR-100).
                 for (&value, &(what, classes)) in label_bytes.iter().zip(layout.label_ranges) {
                     if value >= classes {
-                        return Err(Error::bad_data(
-                            &path,
-                            format!("record {index}: {what} {value} is out of range 0..{classes}"),
-                        ));
+                        return Err(Error::bad_data(&path, format!("record {index}: {what} {value} is out of range 0..{classes}")));
                     }
                 }
                 labels.push(label_bytes[layout.target]);
@@ -306,8 +300,7 @@ mod tests {
         write_records(root.path(), "train.bin", &[record(&[3, 3], 0), record(&[3, 3], 0), record(&[3, 100], 0)]);
         write_records(root.path(), "test.bin", &[record(&[20, 5], 0)]);
         // The fine label is checked even when the coarse one is the target, and the reverse.
-        let message =
-            CifarDataset::cifar100(root.path(), Split::Train, Cifar100Labels::Coarse).unwrap_err().to_string();
+        let message = CifarDataset::cifar100(root.path(), Split::Train, Cifar100Labels::Coarse).unwrap_err().to_string();
         assert!(message.contains("train.bin") && message.contains("record 2: fine label 100"), "{message}");
         let message = CifarDataset::cifar100(root.path(), Split::Test, Cifar100Labels::Fine).unwrap_err().to_string();
         assert!(message.contains("test.bin"), "{message}");

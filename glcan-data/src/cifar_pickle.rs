@@ -90,8 +90,8 @@ fn read_batch(path: &Path, target: LabelKey, other: Option<LabelKey>) -> Result<
     // BUILD state instead of becoming an empty dict; replace_unresolved_globals: the numpy
     // classes named in the file become None rather than an error.
     let options = DeOptions::new().keep_restore_state().replace_unresolved_globals();
-    let value = serde_pickle::value_from_slice(&bytes, options)
-        .map_err(|e| Error::bad_data(path, format!("not a readable pickle: {e}")))?;
+    let value =
+        serde_pickle::value_from_slice(&bytes, options).map_err(|e| Error::bad_data(path, format!("not a readable pickle: {e}")))?;
     let Value::Dict(dict) = value else {
         return Err(Error::bad_data(path, format!("expected a pickled dict, found {}", kind(&value))));
     };
@@ -170,10 +170,7 @@ fn image_rows(value: &Value) -> std::result::Result<(usize, Vec<u8>), String> {
     }
     let expected = rows * IMAGE_BYTES;
     if raw.len() != expected {
-        return Err(format!(
-            "shape [{rows}, {IMAGE_BYTES}] needs {expected} bytes of uint8 data, the payload holds {}",
-            raw.len()
-        ));
+        return Err(format!("shape [{rows}, {IMAGE_BYTES}] needs {expected} bytes of uint8 data, the payload holds {}", raw.len()));
     }
     Ok((rows, raw.to_vec()))
 }

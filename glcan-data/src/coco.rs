@@ -117,8 +117,7 @@ impl CocoDataset {
         let path = annotations_json.as_ref();
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         // serde_json's message carries the line and column of the fault.
-        let file: CocoFile = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::bad_data(path, format!("malformed COCO JSON: {e}")))?;
+        let file: CocoFile = serde_json::from_slice(&bytes).map_err(|e| Error::bad_data(path, format!("malformed COCO JSON: {e}")))?;
         drop(bytes);
         let fault = |message: String| Error::bad_data(path, message);
 
@@ -160,8 +159,7 @@ impl CocoDataset {
             let Ok(class) = categories.binary_search_by_key(&raw.category_id, |c| c.id) else {
                 return Err(fault(format!("{which}: no category has id {}", raw.category_id)));
             };
-            let annotation = check_annotation(raw, class, &file.images[index])
-                .map_err(|problem| fault(format!("{which}: {problem}")))?;
+            let annotation = check_annotation(raw, class, &file.images[index]).map_err(|problem| fault(format!("{which}: {problem}")))?;
             per_image[index].push(annotation);
         }
 
@@ -232,10 +230,7 @@ fn check_annotation(raw: RawAnnotation, class: usize, image: &CocoImage) -> std:
     }
     let (width, height) = (image.width as f64, image.height as f64);
     if x < -BOX_SLACK || y < -BOX_SLACK || x + w > width + BOX_SLACK || y + h > height + BOX_SLACK {
-        return Err(format!(
-            "bbox [{x}, {y}, {w}, {h}] lies outside its image {} of {}x{}",
-            image.file_name, image.width, image.height
-        ));
+        return Err(format!("bbox [{x}, {y}, {w}, {h}] lies outside its image {} of {}x{}", image.file_name, image.width, image.height));
     }
     let iscrowd = match raw.iscrowd {
         0 => false,

@@ -23,9 +23,7 @@ pub const IMAGE_EXTENSIONS: [&str; 6] = ["jpeg", "jpg", "png", "bmp", "tif", "ti
 
 /// Whether `path` ends in one of [`IMAGE_EXTENSIONS`], in any case (ImageNet uses `.JPEG`).
 pub fn has_image_extension(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|known| e.eq_ignore_ascii_case(known)))
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|known| e.eq_ignore_ascii_case(known)))
 }
 
 /// The entries of a folder with their UTF-8 names, hidden ones (`.DS_Store`,
@@ -109,10 +107,7 @@ impl ImageFolder {
         // Reading `root` first makes a missing root an I/O error naming it.
         for (name, path) in list_dir(root)? {
             if is_dir(&path)? && !classes.contains(&name) {
-                return Err(Error::bad_data(
-                    &path,
-                    format!("class folder {name:?} is not one of the {} given classes", classes.len()),
-                ));
+                return Err(Error::bad_data(&path, format!("class folder {name:?} is not one of the {} given classes", classes.len())));
             }
         }
         Self::list(root, classes, true)
@@ -132,11 +127,7 @@ impl ImageFolder {
         if samples.is_empty() {
             return Err(Error::bad_data(
                 root,
-                format!(
-                    "no image files ({}) in its {} class folders",
-                    IMAGE_EXTENSIONS.join(", "),
-                    classes.len()
-                ),
+                format!("no image files ({}) in its {} class folders", IMAGE_EXTENSIONS.join(", "), classes.len()),
             ));
         }
         Ok(ImageFolder { root: root.to_path_buf(), classes, samples })
@@ -220,18 +211,12 @@ impl FileNameLabelled {
             }
             let file = Self::parse_name(&name, &start, path)?;
             if let Some(earlier) = by_index.get(&file.index) {
-                return Err(Error::bad_data(
-                    &file.path,
-                    format!("index {} is also used by {}", file.index, earlier.path.display()),
-                ));
+                return Err(Error::bad_data(&file.path, format!("index {} is also used by {}", file.index, earlier.path.display())));
             }
             by_index.insert(file.index, file);
         }
         if by_index.is_empty() {
-            return Err(Error::bad_data(
-                dir,
-                format!("no image file named {start}<index>_<label>.<{}>", IMAGE_EXTENSIONS.join("|")),
-            ));
+            return Err(Error::bad_data(dir, format!("no image file named {start}<index>_<label>.<{}>", IMAGE_EXTENSIONS.join("|"))));
         }
         Ok(FileNameLabelled { dir: dir.to_path_buf(), prefix: prefix.to_owned(), files: by_index.into_values().collect() })
     }
@@ -444,10 +429,7 @@ mod tests {
         write_png(&dir.path().join("mnist_03_1.png"), 2, 2, 0);
         write_png(&dir.path().join("mnist_3_2.png"), 2, 2, 0);
         let message = error_text(FileNameLabelled::open(dir.path(), "mnist"));
-        assert!(
-            message.contains("mnist_03_1.png") && message.contains("mnist_3_2.png") && message.contains("index 3"),
-            "{message}"
-        );
+        assert!(message.contains("mnist_03_1.png") && message.contains("mnist_3_2.png") && message.contains("index 3"), "{message}");
     }
 
     #[test]

@@ -63,10 +63,7 @@ impl IdxDataset {
             return Err(Error::bad_data(images, format!("images of {rows}x{cols} pixels")));
         }
         if label_dims[0] != count {
-            return Err(Error::bad_data(
-                labels,
-                format!("holds {} labels, but {} holds {count} images", label_dims[0], images.display()),
-            ));
+            return Err(Error::bad_data(labels, format!("holds {} labels, but {} holds {count} images", label_dims[0], images.display())));
         }
         Ok(IdxDataset { pixels, labels: label_bytes, rows, cols, images_path: images.to_path_buf(), labels_path: labels.to_path_buf() })
     }
@@ -81,10 +78,7 @@ impl IdxDataset {
             ));
         }
         if let Some((index, label)) = self.labels.iter().enumerate().find(|&(_, &label)| usize::from(label) >= shape.classes) {
-            return Err(Error::bad_data(
-                &self.labels_path,
-                format!("record {index}: label {label} is out of range 0..{}", shape.classes),
-            ));
+            return Err(Error::bad_data(&self.labels_path, format!("record {index}: label {label} is out of range 0..{}", shape.classes)));
         }
         Ok(self)
     }
@@ -144,8 +138,7 @@ impl Dataset for IdxDataset {
 /// The first of the accepted spellings of one official file that exists in `dir`.
 fn find_file(dir: &Path, prefix: &str, kind: &str, idx: &str) -> Result<PathBuf> {
     let stems = [format!("{prefix}-{kind}-{idx}-ubyte"), format!("{prefix}-{kind}.{idx}-ubyte")];
-    let candidates: Vec<String> =
-        stems.iter().flat_map(|stem| [stem.clone(), format!("{stem}.gz")]).collect();
+    let candidates: Vec<String> = stems.iter().flat_map(|stem| [stem.clone(), format!("{stem}.gz")]).collect();
     for name in &candidates {
         let path = dir.join(name);
         if path.is_file() {
@@ -164,8 +157,7 @@ fn read_idx(path: &Path, magic: u32, what: &str) -> Result<(Vec<usize>, Vec<u8>)
         let four = bytes.get(at..at + 4)?;
         Some(u32::from_be_bytes([four[0], four[1], four[2], four[3]]))
     };
-    let found = word(0)
-        .ok_or_else(|| Error::bad_data(path, format!("{} bytes, too short for an IDX header", bytes.len())))?;
+    let found = word(0).ok_or_else(|| Error::bad_data(path, format!("{} bytes, too short for an IDX header", bytes.len())))?;
     if found != magic {
         return Err(Error::bad_data(path, format!("magic number {found:#010x}, expected {magic:#010x} ({what})")));
     }
@@ -174,9 +166,8 @@ fn read_idx(path: &Path, magic: u32, what: &str) -> Result<(Vec<usize>, Vec<u8>)
     let header = 4 + 4 * ndims;
     let mut dims = Vec::with_capacity(ndims);
     for d in 0..ndims {
-        let size = word(4 + 4 * d).ok_or_else(|| {
-            Error::bad_data(path, format!("truncated header: {} bytes, the header needs {header}", bytes.len()))
-        })?;
+        let size = word(4 + 4 * d)
+            .ok_or_else(|| Error::bad_data(path, format!("truncated header: {} bytes, the header needs {header}", bytes.len())))?;
         dims.push(size as usize);
     }
     // Checked arithmetic: the sizes come from the file and may be garbage.
@@ -186,10 +177,7 @@ fn read_idx(path: &Path, magic: u32, what: &str) -> Result<(Vec<usize>, Vec<u8>)
     };
     if bytes.len() != expected {
         let fault = if bytes.len() < expected { "truncated" } else { "trailing bytes" };
-        return Err(Error::bad_data(
-            path,
-            format!("{fault}: dimensions {dims:?} need {expected} bytes, the file holds {}", bytes.len()),
-        ));
+        return Err(Error::bad_data(path, format!("{fault}: dimensions {dims:?} need {expected} bytes, the file holds {}", bytes.len())));
     }
     bytes.drain(..header);
     Ok((dims, bytes))
@@ -272,9 +260,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (images, labels) = sample_files();
         // Compressed data under a name without `.gz`, raw data under a name with it.
-        let data =
-            IdxDataset::open(&write(dir.path(), "images", &gzip(&images)), &write(dir.path(), "labels.gz", &labels))
-                .unwrap();
+        let data = IdxDataset::open(&write(dir.path(), "images", &gzip(&images)), &write(dir.path(), "labels.gz", &labels)).unwrap();
         assert_eq!(data.get(2).unwrap().image.as_slice(), &[20, 21, 22, 23, 24, 25]);
         assert_eq!(data.labels(), &[7, 0, 7]);
     }

@@ -151,7 +151,10 @@ mod tests {
             let half = dir.path().join(name);
             std::fs::write(&half, &bytes[..bytes.len() / 2]).unwrap();
             let message = ImageU8::open_rgb(&half).unwrap_err().to_string();
-            assert_eq!(message, format!("{}: truncated JPEG: the file ends inside scan 1, without the end-of-image marker (FF D9)", half.display()));
+            assert_eq!(
+                message,
+                format!("{}: truncated JPEG: the file ends inside scan 1, without the end-of-image marker (FF D9)", half.display())
+            );
         }
     }
 }

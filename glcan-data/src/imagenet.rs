@@ -157,10 +157,7 @@ fn label_val(val: &Path, devkit: &Devkit, classes: Vec<String>) -> Result<ImageF
     let mut samples = Vec::with_capacity(images.len());
     for (path, wnid) in images.into_iter().zip(wnids) {
         let Some(&label) = index.get(wnid) else {
-            return Err(Error::bad_data(
-                &path,
-                format!("its class {wnid} is not one of the {} given classes", classes.len()),
-            ));
+            return Err(Error::bad_data(&path, format!("its class {wnid} is not one of the {} given classes", classes.len())));
         };
         samples.push((path, label as ClassLabel));
     }
@@ -219,11 +216,8 @@ mod tests {
         let val = open_val(root.path()).unwrap();
         // The inner synset (num_children 2) is not a class; the leaves come in WNID order.
         assert_eq!(val.classes(), ["n01440764", "n02119789", "n03000000"]);
-        let listed: Vec<(String, ClassLabel)> = val
-            .samples()
-            .iter()
-            .map(|(path, label)| (path.file_name().unwrap().to_str().unwrap().to_owned(), *label))
-            .collect();
+        let listed: Vec<(String, ClassLabel)> =
+            val.samples().iter().map(|(path, label)| (path.file_name().unwrap().to_str().unwrap().to_owned(), *label)).collect();
         let name = |i: usize| format!("ILSVRC2012_val_{i:08}.PNG");
         assert_eq!(listed, [(name(2), 0), (name(1), 1), (name(4), 1), (name(3), 2)]);
         // Decoded as the folder reader decodes: RGB at native size.
@@ -240,7 +234,10 @@ mod tests {
         let val = open_val_with_classes(root.path(), &classes).unwrap();
         assert_eq!(val.samples().iter().map(|s| s.1).collect::<Vec<_>>(), [1, 3]);
         let message = open_val_with_classes(root.path(), &["n01440764"]).unwrap_err().to_string();
-        assert!(message.contains("ILSVRC2012_val_00000001.PNG") && message.contains("n03000000 is not one of the 1 given classes"), "{message}");
+        assert!(
+            message.contains("ILSVRC2012_val_00000001.PNG") && message.contains("n03000000 is not one of the 1 given classes"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -269,7 +266,10 @@ mod tests {
         // ID 4 is the inner synset, not a class; 1001 names nothing.
         for (bad, text) in [(4u32, "ILSVRC2012_ID 4 is out of range"), (1001, "ILSVRC2012_ID 1001 is out of range")] {
             let message = open_val(imagenet_root(2, &[1, bad]).path()).unwrap_err().to_string();
-            assert!(message.contains("ILSVRC2012_validation_ground_truth.txt") && message.contains(&format!("line 2: {text}")), "{message}");
+            assert!(
+                message.contains("ILSVRC2012_validation_ground_truth.txt") && message.contains(&format!("line 2: {text}")),
+                "{message}"
+            );
         }
         let root = imagenet_root(1, &[1]);
         let gt = root.path().join(DEVKIT_FOLDER).join(GROUND_TRUTH_FILE);

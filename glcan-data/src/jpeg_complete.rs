@@ -36,13 +36,18 @@ pub fn check(bytes: &[u8]) -> Result<(), String> {
             0x01 | 0xD0..=0xD8 => continue,
             _ => {}
         }
-        let Some(&[high, low]) = bytes.get(pos..pos + 2) else { return Err(format!("the file ends inside the header of marker FF {marker:02X}")) };
+        let Some(&[high, low]) = bytes.get(pos..pos + 2) else {
+            return Err(format!("the file ends inside the header of marker FF {marker:02X}"));
+        };
         let length = usize::from(u16::from_be_bytes([high, low]));
         if length < 2 {
             return Err(format!("marker FF {marker:02X} has an impossible segment length {length}"));
         }
         if pos + length > bytes.len() {
-            return Err(format!("the file ends inside the segment of marker FF {marker:02X} ({length} bytes announced, {} left)", bytes.len() - pos));
+            return Err(format!(
+                "the file ends inside the segment of marker FF {marker:02X} ({length} bytes announced, {} left)",
+                bytes.len() - pos
+            ));
         }
         pos += length;
         if marker == SOS {

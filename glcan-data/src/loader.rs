@@ -91,7 +91,11 @@ impl<D: Dataset + 'static, C: Collate<D::Target>> BatchLoader<D, C> {
     /// Batches in one epoch.
     pub fn batches_per_epoch(&self) -> usize {
         let (n, b) = (self.dataset.len(), self.config.batch_size);
-        if self.config.drop_last { n / b } else { n.div_ceil(b) }
+        if self.config.drop_last {
+            n / b
+        } else {
+            n.div_ceil(b)
+        }
     }
 
     /// The sample order of `epoch`.
@@ -239,7 +243,10 @@ impl Collate<ClassLabel> for ClassificationCollate {
         for image in &images {
             let this = (image.channels(), image.height(), image.width());
             if this != shape {
-                return Err(Error::config("loader", format!("images of one batch differ in size: {shape:?} and {this:?} (set a size transform)")));
+                return Err(Error::config(
+                    "loader",
+                    format!("images of one batch differ in size: {shape:?} and {this:?} (set a size transform)"),
+                ));
             }
             self.normalization.extend_normalized(image, &mut pixels);
         }

@@ -174,9 +174,7 @@ impl MatValues {
         if let MatValues::UInt8(bytes) = self {
             return Some(bytes);
         }
-        (0..self.len())
-            .map(|i| self.get_f64(i).filter(|v| v.fract() == 0.0 && (0.0..=255.0).contains(v)).map(|v| v as u8))
-            .collect()
+        (0..self.len()).map(|i| self.get_f64(i).filter(|v| v.fract() == 0.0 && (0.0..=255.0).contains(v)).map(|v| v as u8)).collect()
     }
 }
 
@@ -307,10 +305,7 @@ fn read_header(reader: &mut impl Read, path: &Path) -> Result<String> {
     let got = read_up_to(reader, &mut header).map_err(|e| Error::io(path, e))?;
     let text = &header[..116];
     if text.starts_with(b"MATLAB 7.3") || header.starts_with(b"\x89HDF") {
-        return Err(Error::bad_data(
-            path,
-            "a MATLAB 7.3 MAT-file (HDF5), which this reader does not read: save it with -v7",
-        ));
+        return Err(Error::bad_data(path, "a MATLAB 7.3 MAT-file (HDF5), which this reader does not read: save it with -v7"));
     }
     if got < 128 {
         return Err(Error::bad_data(path, format!("truncated header: {got} bytes, a MAT-file header has 128")));
@@ -321,9 +316,7 @@ fn read_header(reader: &mut impl Read, path: &Path) -> Result<String> {
     match &header[126..128] {
         b"IM" => {}
         b"MI" => return Err(Error::bad_data(path, "a big-endian MAT-file, which this reader does not read")),
-        other => {
-            return Err(Error::bad_data(path, format!("bad endian indicator {other:?} in the header, expected \"IM\"")))
-        }
+        other => return Err(Error::bad_data(path, format!("bad endian indicator {other:?} in the header, expected \"IM\""))),
     }
     let version = u16::from_le_bytes([header[124], header[125]]);
     if version != 0x0100 {
@@ -364,12 +357,7 @@ fn read_tag(reader: &mut impl Read, path: &Path, what: &str, end_ok: bool) -> Re
 
 /// Reads one matrix element's content from `body` (limited to the matrix's byte count).
 /// Returns `None` for an empty matrix element (0 bytes), which MATLAB writes for empty cells.
-fn read_matrix<R: Read>(
-    body: &mut Take<R>,
-    path: &Path,
-    at: &str,
-    wanted: Option<&[&str]>,
-) -> Result<Option<MatArray>> {
+fn read_matrix<R: Read>(body: &mut Take<R>, path: &Path, at: &str, wanted: Option<&[&str]>) -> Result<Option<MatArray>> {
     if body.limit() == 0 {
         return Ok(None);
     }
@@ -428,11 +416,7 @@ fn read_matrix<R: Read>(
         if values.len() != count {
             return Err(Error::bad_data(
                 path,
-                format!(
-                    "{at}: dimensions {:?} announce {count} values, the real part holds {}",
-                    array.dims,
-                    values.len()
-                ),
+                format!("{at}: dimensions {:?} announce {count} values, the real part holds {}", array.dims, values.len()),
             ));
         }
         array.values = Some(values);
@@ -462,10 +446,7 @@ fn read_struct<R: Read>(body: &mut Take<R>, path: &Path, at: &str, count: usize)
     if names_type != MI_INT8 || names_bytes.len() % name_length != 0 {
         return Err(Error::bad_data(
             path,
-            format!(
-                "{at}: field names are type {names_type}, {} bytes; expected miINT8, a multiple of {name_length}",
-                names_bytes.len()
-            ),
+            format!("{at}: field names are type {names_type}, {} bytes; expected miINT8, a multiple of {name_length}", names_bytes.len()),
         ));
     }
     let names: Vec<String> = names_bytes
@@ -489,10 +470,7 @@ fn read_struct<R: Read>(body: &mut Take<R>, path: &Path, at: &str, count: usize)
             }
             let len = u64::from(tag.bytes);
             if len > body.limit() {
-                return Err(Error::bad_data(
-                    path,
-                    format!("{what}: {len} bytes announced, but its struct has only {} left", body.limit()),
-                ));
+                return Err(Error::bad_data(path, format!("{what}: {len} bytes announced, but its struct has only {} left", body.limit())));
             }
             // Through `dyn Read`, so that nested structs do not nest the reader's type.
             let mut field = (body as &mut dyn Read).take(len);
@@ -553,10 +531,7 @@ fn read_element<R: Read>(body: &mut Take<R>, path: &Path, what: &str) -> Result<
     }
     let len = u64::from(tag.bytes);
     if len > body.limit() {
-        return Err(Error::bad_data(
-            path,
-            format!("{what}: {len} bytes announced, but its matrix has only {} left", body.limit()),
-        ));
+        return Err(Error::bad_data(path, format!("{what}: {len} bytes announced, but its matrix has only {} left", body.limit())));
     }
     let mut data = Vec::with_capacity(len.min(MAX_RESERVE) as usize);
     body.by_ref().take(len).read_to_end(&mut data).map_err(|e| stream_error(path, what, e))?;
@@ -646,13 +621,7 @@ fn le_values<T, const N: usize>(bytes: &[u8], from: impl Fn([u8; N]) -> T) -> st
 }
 
 /// Narrows doubles to an integer class: each value must be whole and within `min..=max`.
-fn narrow<T>(
-    wide: &[f64],
-    class: MatClass,
-    min: f64,
-    max: f64,
-    cast: impl Fn(f64) -> T,
-) -> std::result::Result<Vec<T>, String> {
+fn narrow<T>(wide: &[f64], class: MatClass, min: f64, max: f64, cast: impl Fn(f64) -> T) -> std::result::Result<Vec<T>, String> {
     wide.iter()
         .enumerate()
         .map(|(i, &v)| {
@@ -683,9 +652,7 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 fn stream_error(path: &Path, what: &str, e: io::Error) -> Error {
     match e.kind() {
         io::ErrorKind::UnexpectedEof => Error::bad_data(path, format!("truncated {what}")),
-        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => {
-            Error::bad_data(path, format!("{what}: corrupt compressed data ({e})"))
-        }
+        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => Error::bad_data(path, format!("{what}: corrupt compressed data ({e})")),
         _ => Error::io(path, e),
     }
 }

@@ -104,7 +104,15 @@ fn rows_first(scale_h: f64, scale_w: f64) -> bool {
 
 /// Resizes one row-major `height x width` plane along the rows (`vertical`) or the columns,
 /// applying `finish` to every output value (rounding for `uint8`, identity for `f64`).
-fn resize_axis(plane: &[f64], height: usize, width: usize, vertical: bool, contributions: &Contributions, out_len: usize, finish: fn(f64) -> f64) -> Vec<f64> {
+fn resize_axis(
+    plane: &[f64],
+    height: usize,
+    width: usize,
+    vertical: bool,
+    contributions: &Contributions,
+    out_len: usize,
+    finish: fn(f64) -> f64,
+) -> Vec<f64> {
     if vertical {
         let mut out = Vec::with_capacity(out_len * width);
         for y in 0..out_len {
@@ -147,7 +155,10 @@ impl Geometry {
             return Err(Error::config("resize input", format!("cannot resize an empty {height}x{width} image")));
         }
         if out_height == 0 || out_width == 0 {
-            return Err(Error::config("resize output size", format!("{out_height}x{out_width} has no pixels (resizing a {height}x{width} image)")));
+            return Err(Error::config(
+                "resize output size",
+                format!("{out_height}x{out_width} has no pixels (resizing a {height}x{width} image)"),
+            ));
         }
         Ok(Geometry { height, width, out_height, out_width, scale_h, scale_w })
     }
@@ -202,7 +213,8 @@ pub fn downscale(image: &ImageU8, scale: usize) -> Result<ImageU8> {
         return Err(Error::config("scale", "a downscaling factor of 0"));
     }
     let factor = 1.0 / scale as f64;
-    let geometry = Geometry::checked(image.height(), image.width(), image.height().div_ceil(scale), image.width().div_ceil(scale), factor, factor)?;
+    let geometry =
+        Geometry::checked(image.height(), image.width(), image.height().div_ceil(scale), image.width().div_ceil(scale), factor, factor)?;
     Ok(geometry.resize_image(image))
 }
 
@@ -233,7 +245,13 @@ mod tests {
 
     // Fixtures printed by tests/fixtures/resize/imresize_reference.py (independent Python).
     const MAGIC4: [&[u8]; 4] = [&[16, 2, 3, 13], &[5, 11, 10, 8], &[9, 7, 6, 12], &[4, 14, 15, 1]];
-    const PATTERN: [&[u8]; 5] = [&[0, 91, 182, 17, 108, 199], &[37, 181, 69, 54, 198, 86], &[148, 89, 127, 165, 106, 144], &[77, 168, 3, 94, 185, 20], &[80, 224, 112, 97, 241, 129]];
+    const PATTERN: [&[u8]; 5] = [
+        &[0, 91, 182, 17, 108, 199],
+        &[37, 181, 69, 54, 198, 86],
+        &[148, 89, 127, 165, 106, 144],
+        &[77, 168, 3, 94, 185, 20],
+        &[80, 224, 112, 97, 241, 129],
+    ];
 
     #[test]
     fn kernel_and_mirroring_follow_matlab() {
@@ -314,7 +332,15 @@ mod tests {
         assert_eq!(rows_of(&imresize_bicubic(&pattern, 3, 4).unwrap()), [[44, 133, 71, 160], [118, 97, 132, 110], [122, 117, 137, 133]]);
         assert_eq!(
             rows_of(&imresize_bicubic(&pattern, 7, 5).unwrap()),
-            [[5, 131, 103, 62, 196], [33, 147, 61, 122, 139], [84, 139, 72, 154, 110], [139, 97, 152, 125, 137], [108, 102, 62, 154, 61], [96, 148, 49, 183, 81], [103, 199, 93, 201, 155]]
+            [
+                [5, 131, 103, 62, 196],
+                [33, 147, 61, 122, 139],
+                [84, 139, 72, 154, 110],
+                [139, 97, 152, 125, 137],
+                [108, 102, 62, 154, 61],
+                [96, 148, 49, 183, 81],
+                [103, 199, 93, 201, 155]
+            ]
         );
         // imresize(pattern, 1/3): ceil(5/3) x ceil(6/3).
         assert_eq!(rows_of(&downscale(&pattern, 3).unwrap()), [[90, 123], [123, 133]]);
@@ -347,18 +373,45 @@ mod tests {
         close(
             &resize_plane_f64(&magic, 4, 4, 3, 7).unwrap(),
             &[
-                14.316720728026313, 10.430932188390969, 4.45676901318711, 3.328918322295803, 4.981089384665881, 9.4757282998346, 12.350036040906428,
-                6.560432155445635, 7.557966556931709, 9.017090990449672, 8.5, 7.982909009550327, 9.442033443068292, 10.439567844554368,
-                4.64996395909357, 7.5242717001653965, 12.018910615334118, 13.671081677704196, 12.543230986812894, 6.56906781160903, 2.6832792719736878,
+                14.316720728026313,
+                10.430932188390969,
+                4.45676901318711,
+                3.328918322295803,
+                4.981089384665881,
+                9.4757282998346,
+                12.350036040906428,
+                6.560432155445635,
+                7.557966556931709,
+                9.017090990449672,
+                8.5,
+                7.982909009550327,
+                9.442033443068292,
+                10.439567844554368,
+                4.64996395909357,
+                7.5242717001653965,
+                12.018910615334118,
+                13.671081677704196,
+                12.543230986812894,
+                6.56906781160903,
+                2.6832792719736878,
             ],
         );
         let pattern: Vec<f64> = PATTERN.iter().flat_map(|r| r.iter().map(|&v| f64::from(v))).collect();
         close(
             &resize_plane_f64(&pattern, 5, 6, 3, 4).unwrap(),
             &[
-                43.44205135086777, 132.54911433172308, 70.45088566827697, 159.55794864913224,
-                117.98121818500967, 96.91322187116027, 131.66655695980344, 110.59856064595404,
-                121.63416979781715, 117.28220611916268, 137.3409822866345, 132.98901860798003,
+                43.44205135086777,
+                132.54911433172308,
+                70.45088566827697,
+                159.55794864913224,
+                117.98121818500967,
+                96.91322187116027,
+                131.66655695980344,
+                110.59856064595404,
+                121.63416979781715,
+                117.28220611916268,
+                137.3409822866345,
+                132.98901860798003,
             ],
         );
     }

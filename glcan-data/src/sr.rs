@@ -84,14 +84,20 @@ impl Div2kDataset {
         let lr_files = list_png(&lr_dir)?;
         let mut hr_ids = BTreeMap::new();
         for name in hr_files {
-            let id = name.strip_suffix(".png").filter(|stem| is_id(stem)).ok_or_else(|| Error::bad_data(hr_dir.join(&name), "not a DIV2K HR image name (expected NNNN.png)"))?;
+            let id = name
+                .strip_suffix(".png")
+                .filter(|stem| is_id(stem))
+                .ok_or_else(|| Error::bad_data(hr_dir.join(&name), "not a DIV2K HR image name (expected NNNN.png)"))?;
             hr_ids.insert(id.to_string(), ());
         }
         let suffix = format!("x{scale}.png");
         let mut lr_ids = BTreeMap::new();
         for name in lr_files {
             let path = lr_dir.join(&name);
-            let id = name.strip_suffix(suffix.as_str()).filter(|stem| is_id(stem)).ok_or_else(|| Error::bad_data(&path, format!("not a DIV2K x{scale} LR image name (expected NNNN{suffix})")))?;
+            let id = name
+                .strip_suffix(suffix.as_str())
+                .filter(|stem| is_id(stem))
+                .ok_or_else(|| Error::bad_data(&path, format!("not a DIV2K x{scale} LR image name (expected NNNN{suffix})")))?;
             if !hr_ids.contains_key(id) {
                 return Err(Error::bad_data(&path, format!("unpaired LR image: no {id}.png in {}", hr_dir.display())));
             }
@@ -99,7 +105,10 @@ impl Div2kDataset {
         }
         for id in hr_ids.keys() {
             if !lr_ids.contains_key(id) {
-                return Err(Error::bad_data(lr_dir.join(format!("{id}x{scale}.png")), format!("missing LR image for HR {}", hr_dir.join(format!("{id}.png")).display())));
+                return Err(Error::bad_data(
+                    lr_dir.join(format!("{id}x{scale}.png")),
+                    format!("missing LR image for HR {}", hr_dir.join(format!("{id}.png")).display()),
+                ));
             }
         }
         if hr_ids.is_empty() {
@@ -205,7 +214,8 @@ impl HrFolderDataset {
     pub fn open(dir: impl AsRef<Path>, scale: usize) -> Result<Self> {
         check_scale(scale)?;
         let dir = dir.as_ref().to_path_buf();
-        let names: Vec<PathBuf> = list_files(&dir)?.into_iter().filter(|n| IMAGE_EXTENSIONS.contains(&extension_of(n).as_str())).map(PathBuf::from).collect();
+        let names: Vec<PathBuf> =
+            list_files(&dir)?.into_iter().filter(|n| IMAGE_EXTENSIONS.contains(&extension_of(n).as_str())).map(PathBuf::from).collect();
         if names.is_empty() {
             return Err(Error::bad_data(&dir, format!("no image files ({}) in this folder", IMAGE_EXTENSIONS.join(", "))));
         }
@@ -277,7 +287,10 @@ impl Dataset for HrFolderDataset {
         let path = self.dir.join(name);
         let image = ImageU8::open_rgb(&path)?;
         if image.height() < self.scale || image.width() < self.scale {
-            return Err(Error::bad_data(&path, format!("image is {}x{}, smaller than the scale x{}", image.width(), image.height(), self.scale)));
+            return Err(Error::bad_data(
+                &path,
+                format!("image is {}x{}, smaller than the scale x{}", image.width(), image.height(), self.scale),
+            ));
         }
         let hr = mod_crop(&image, self.scale);
         let lr = downscale(&hr, self.scale)?;
@@ -295,7 +308,10 @@ impl SrDataset for HrFolderDataset {
 /// the window does not lie inside the image.
 pub fn crop(image: &ImageU8, y: usize, x: usize, height: usize, width: usize) -> Result<ImageU8> {
     if y + height > image.height() || x + width > image.width() {
-        return Err(Error::config("crop", format!("{width}x{height} window at row {y}, column {x} is outside the {}x{} image", image.width(), image.height())));
+        return Err(Error::config(
+            "crop",
+            format!("{width}x{height} window at row {y}, column {x} is outside the {}x{} image", image.width(), image.height()),
+        ));
     }
     Ok(crop_inside(image, y, x, height, width))
 }
@@ -333,11 +349,22 @@ pub fn random_patch_pair(lr: &ImageU8, hr: &ImageU8, lr_patch: usize, scale: usi
     if lr.channels() != hr.channels() || lr.height() * scale != hr.height() || lr.width() * scale != hr.width() {
         return Err(Error::config(
             "patch",
-            format!("LR {}x{}x{} and HR {}x{}x{} (CxWxH) are not a x{scale} pair", lr.channels(), lr.width(), lr.height(), hr.channels(), hr.width(), hr.height()),
+            format!(
+                "LR {}x{}x{} and HR {}x{}x{} (CxWxH) are not a x{scale} pair",
+                lr.channels(),
+                lr.width(),
+                lr.height(),
+                hr.channels(),
+                hr.width(),
+                hr.height()
+            ),
         ));
     }
     if lr.height() < lr_patch || lr.width() < lr_patch {
-        return Err(Error::config("patch", format!("LR image {}x{} is smaller than the {lr_patch}x{lr_patch} patch", lr.width(), lr.height())));
+        return Err(Error::config(
+            "patch",
+            format!("LR image {}x{} is smaller than the {lr_patch}x{lr_patch} patch", lr.width(), lr.height()),
+        ));
     }
     let y = rng.random_range(0..=lr.height() - lr_patch);
     let x = rng.random_range(0..=lr.width() - lr_patch);
@@ -678,7 +705,10 @@ mod tests {
         assert_eq!((cropped.height(), cropped.width()), (4, 8));
         assert_eq!(cropped.at(2, 3, 7), image.at(2, 3, 7));
         assert_eq!(mod_crop(&image, 1), image);
-        assert_eq!(crop(&image, 5, 9, 2, 1).unwrap().as_slice(), &[image.at(0, 5, 9), image.at(0, 6, 9), image.at(1, 5, 9), image.at(1, 6, 9), image.at(2, 5, 9), image.at(2, 6, 9)]);
+        assert_eq!(
+            crop(&image, 5, 9, 2, 1).unwrap().as_slice(),
+            &[image.at(0, 5, 9), image.at(0, 6, 9), image.at(1, 5, 9), image.at(1, 6, 9), image.at(2, 5, 9), image.at(2, 6, 9)]
+        );
         let text = message(crop(&image, 6, 0, 2, 3));
         assert!(text.contains("3x2 window at row 6, column 0") && text.contains("10x7 image"), "{text}");
     }

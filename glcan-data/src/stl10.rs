@@ -57,10 +57,7 @@ impl Stl10Dataset {
         }
         for (index, label) in labels.iter_mut().enumerate() {
             if !(1..=NUM_CLASSES as u8).contains(label) {
-                return Err(Error::bad_data(
-                    &labels_path,
-                    format!("label {index} is {label}, outside the classes 1..={NUM_CLASSES}"),
-                ));
+                return Err(Error::bad_data(&labels_path, format!("label {index} is {label}, outside the classes 1..={NUM_CLASSES}")));
             }
             *label -= 1;
         }
@@ -284,12 +281,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "unlabeled_X.bin", &images_file(2));
         let unlabeled = Stl10Unlabeled::open(dir.path()).unwrap();
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(dir.path().join("unlabeled_X.bin"))
-            .unwrap()
-            .set_len(IMAGE_BYTES as u64 + 10)
-            .unwrap();
+        std::fs::OpenOptions::new().write(true).open(dir.path().join("unlabeled_X.bin")).unwrap().set_len(IMAGE_BYTES as u64 + 10).unwrap();
         let message = unlabeled.get(1).unwrap_err().to_string();
         assert!(message.contains("unlabeled_X.bin") && message.contains("image 1 is cut short"), "{message}");
     }

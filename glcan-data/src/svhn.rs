@@ -37,9 +37,7 @@ impl SvhnDataset {
     pub fn open(path: &Path) -> Result<SvhnDataset> {
         let mut file = MatFile::open_only(path, &["X", "y"])?;
         let found: Vec<String> = file.arrays.iter().map(|a| a.name.clone()).collect();
-        let missing = |name: &str, what: &str| {
-            Error::bad_data(path, format!("no variable '{name}' ({what}); the file holds {found:?}"))
-        };
+        let missing = |name: &str, what: &str| Error::bad_data(path, format!("no variable '{name}' ({what}); the file holds {found:?}"));
         let x = file.remove("X").ok_or_else(|| missing("X", "the images"))?;
         let y = file.remove("y").ok_or_else(|| missing("y", "the labels"))?;
 
@@ -51,9 +49,8 @@ impl SvhnDataset {
                 return Err(Error::bad_data(path, format!("X is {}, expected 32x32x3xN", dims_text(other))));
             }
         };
-        let pixels = numeric(path, x)?
-            .into_u8()
-            .ok_or_else(|| Error::bad_data(path, "X holds values that are not whole numbers in 0..=255"))?;
+        let pixels =
+            numeric(path, x)?.into_u8().ok_or_else(|| Error::bad_data(path, "X holds values that are not whole numbers in 0..=255"))?;
 
         let label_count = match y.dims.as_slice() {
             &[n, 1] | &[1, n] => n,
@@ -214,11 +211,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // y first, X last, and an unrelated variable between: order does not matter.
         let other = matrix("note", CLASS_DOUBLE, &[1, 1], MI_DOUBLE, &doubles(&[3.0]));
-        write_mat(
-            dir.path(),
-            "test_32x32.mat",
-            &[compressed(&y_as_doubles(&[4.0, 10.0])), compressed(&other), compressed(&x_matrix(2))],
-        );
+        write_mat(dir.path(), "test_32x32.mat", &[compressed(&y_as_doubles(&[4.0, 10.0])), compressed(&other), compressed(&x_matrix(2))]);
         let data = SvhnDataset::open_split(dir.path(), Split::Test).unwrap();
         assert_eq!(data.labels(), &[4, 0]);
         assert_images(&data);

@@ -101,9 +101,10 @@ impl VocAnnotation {
             // Counted from 1, as a reader of the file counts them.
             let place = format!("<object> {}", number + 1);
             let name = required(object, "name", &place, xml_path)?.text.as_str();
-            let class = classes.iter().position(|c| c == name).ok_or_else(|| {
-                fault(format!("unknown class {name:?} in {place} (known: {})", classes.join(", ")))
-            })?;
+            let class = classes
+                .iter()
+                .position(|c| c == name)
+                .ok_or_else(|| fault(format!("unknown class {name:?} in {place} (known: {})", classes.join(", "))))?;
             let ignore = match object.child("difficult").map(|d| d.text.as_str()) {
                 None | Some("0") => false,
                 Some("1") => true,
@@ -114,9 +115,7 @@ impl VocAnnotation {
             let corner = |tag: &str| coordinate(required(bndbox, tag, &place, xml_path)?, &place, xml_path);
             let (x_min, y_min, x_max, y_max) = (corner("xmin")?, corner("ymin")?, corner("xmax")?, corner("ymax")?);
             if x_min >= x_max || y_min >= y_max {
-                return Err(fault(format!(
-                    "{place} is empty: xmin {x_min} must be < xmax {x_max} and ymin {y_min} < ymax {y_max}"
-                )));
+                return Err(fault(format!("{place} is empty: xmin {x_min} must be < xmax {x_max} and ymin {y_min} < ymax {y_max}")));
             }
             if x_min < 1.0 || y_min < 1.0 || x_max > width as f64 || y_max > height as f64 {
                 return Err(fault(format!(
@@ -124,12 +123,7 @@ impl VocAnnotation {
                 )));
             }
             // 1-based inclusive pixels -> continuous coordinates (module docs).
-            let bbox = BoundingBox {
-                x_min: (x_min - 1.0) as f32,
-                y_min: (y_min - 1.0) as f32,
-                x_max: x_max as f32,
-                y_max: y_max as f32,
-            };
+            let bbox = BoundingBox { x_min: (x_min - 1.0) as f32, y_min: (y_min - 1.0) as f32, x_max: x_max as f32, y_max: y_max as f32 };
             objects.push(ObjectBox { class, bbox, ignore });
         }
 
@@ -265,12 +259,7 @@ fn read_image_set(list: &Path) -> Result<Vec<String>> {
             [id] if seen.insert(id) => ids.push(id.to_owned()),
             [id] => return Err(Error::bad_data(list, format!("line {}: image id {id:?} is listed twice", number + 1))),
             // `<class>_<set>.txt` files carry "<id> <1|-1|0>": not an image list.
-            _ => {
-                return Err(Error::bad_data(
-                    list,
-                    format!("line {}: expected one image id, found {:?}", number + 1, line.trim()),
-                ))
-            }
+            _ => return Err(Error::bad_data(list, format!("line {}: expected one image id, found {:?}", number + 1, line.trim()))),
         }
     }
     if ids.is_empty() {
@@ -309,9 +298,9 @@ fn parse_xml(path: &Path, text: &str) -> Result<Element> {
     let mut open: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     loop {
-        let event = reader.read_event().map_err(|e| {
-            Error::bad_data(path, format!("malformed XML at line {}: {e}", line_of(reader.error_position())))
-        })?;
+        let event = reader
+            .read_event()
+            .map_err(|e| Error::bad_data(path, format!("malformed XML at line {}: {e}", line_of(reader.error_position()))))?;
         let at = || line_of(reader.buffer_position());
         let utf8 = |bytes: &[u8]| {
             std::str::from_utf8(bytes)
@@ -325,9 +314,8 @@ fn parse_xml(path: &Path, text: &str) -> Result<Element> {
             }
             Event::Empty(tag) => Some(Element { name: utf8(tag.name().as_ref())?, ..Element::default() }),
             Event::End(_) => {
-                let mut element = open
-                    .pop()
-                    .ok_or_else(|| Error::bad_data(path, format!("malformed XML at line {}: unmatched end tag", at())))?;
+                let mut element =
+                    open.pop().ok_or_else(|| Error::bad_data(path, format!("malformed XML at line {}: unmatched end tag", at())))?;
                 // Indentation around a value is layout, not content.
                 element.text = element.text.trim().to_owned();
                 Some(element)
@@ -345,9 +333,7 @@ fn parse_xml(path: &Path, text: &str) -> Result<Element> {
                 let resolved = match reference.resolve_char_ref() {
                     Ok(Some(c)) => c.to_string(),
                     Ok(None) => quick_xml::escape::resolve_predefined_entity(&name)
-                        .ok_or_else(|| {
-                            Error::bad_data(path, format!("malformed XML at line {}: unknown entity &{name};", at()))
-                        })?
+                        .ok_or_else(|| Error::bad_data(path, format!("malformed XML at line {}: unknown entity &{name};", at())))?
                         .to_owned(),
                     Err(e) => return Err(Error::bad_data(path, format!("malformed XML at line {}: {e}", at()))),
                 };
@@ -393,10 +379,7 @@ fn required<'a>(parent: &'a Element, tag: &str, place: &str, path: &Path) -> Res
 fn whole_number(element: &Element, place: &str, path: &Path) -> Result<usize> {
     match element.text.parse::<f64>() {
         Ok(v) if v >= 1.0 && v.fract() == 0.0 && v <= u32::MAX as f64 => Ok(v as usize),
-        _ => Err(Error::bad_data(
-            path,
-            format!("<{}> of {place} is {:?}, not a positive whole number", element.name, element.text),
-        )),
+        _ => Err(Error::bad_data(path, format!("<{}> of {place} is {:?}, not a positive whole number", element.name, element.text))),
     }
 }
 
@@ -472,17 +455,10 @@ mod tests {
             "000005.jpg",
             40,
             30,
-            &[
-                object("chair", Some(0), ["1", "1", "40", "30"], ""),
-                object("person", Some(1), ["10.5", "3", "20", "12.25"], person_part),
-            ],
+            &[object("chair", Some(0), ["1", "1", "40", "30"], ""), object("person", Some(1), ["10.5", "3", "20", "12.25"], person_part)],
         );
         let second = annotation("000007.jpg", 20, 10, &[object("car", None, ["5", "2", "5.5", "10"], "")]);
-        let dir = devkit(
-            "000007\n000005\n\n",
-            &[("000005", first), ("000007", second)],
-            &[("000005.jpg", 40, 30), ("000007.jpg", 20, 10)],
-        );
+        let dir = devkit("000007\n000005\n\n", &[("000005", first), ("000007", second)], &[("000005.jpg", 40, 30), ("000007.jpg", 20, 10)]);
         let set = VocDataset::open(dir.path(), "val", &VOC_CLASSES).unwrap();
         assert_eq!(set.len(), 2);
         assert_eq!(set.image_ids(), ["000007", "000005"]);
@@ -531,8 +507,7 @@ mod tests {
 
     #[test]
     fn malformed_xml_names_file_and_line() {
-        let xml = annotation("000001.jpg", 40, 30, &[object("dog", Some(0), ["1", "1", "5", "5"], "")])
-            .replace("</pose>", "</truncated>");
+        let xml = annotation("000001.jpg", 40, 30, &[object("dog", Some(0), ["1", "1", "5", "5"], "")]).replace("</pose>", "</truncated>");
         let dir = devkit("000001\n", &[("000001", xml)], &[("000001.jpg", 40, 30)]);
         let message = open_error(&dir);
         assert!(message.contains("000001.xml") && message.contains("malformed XML at line 16"), "{message}");
@@ -545,8 +520,8 @@ mod tests {
 
     #[test]
     fn missing_tag_is_named() {
-        let xml = annotation("000001.jpg", 40, 30, &[object("dog", Some(0), ["1", "1", "5", "5"], "")])
-            .replace("\t\t\t<ymax>5</ymax>\n", "");
+        let xml =
+            annotation("000001.jpg", 40, 30, &[object("dog", Some(0), ["1", "1", "5", "5"], "")]).replace("\t\t\t<ymax>5</ymax>\n", "");
         let dir = devkit("000001\n", &[("000001", xml)], &[("000001.jpg", 40, 30)]);
         let message = open_error(&dir);
         assert!(message.contains("000001.xml") && message.contains("missing <ymax> in <bndbox> of <object> 1"), "{message}");

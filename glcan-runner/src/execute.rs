@@ -54,11 +54,16 @@ pub fn run<S: Suite>(grid: &Grid<S::Section>, out: &Path, data_dir: &Path, shard
     if shard.is_none_or(|s| s.index == 0) {
         tally += suite.baselines(grid, &mut Baselines { out, environment: &environment, done: &done, results: &results })?;
     }
-    let runs: Vec<(usize, Run<S::Point>)> = grid.runs::<S>().into_iter().enumerate().filter(|(position, _)| shard.is_none_or(|s| s.runs(*position))).collect();
+    let runs: Vec<(usize, Run<S::Point>)> =
+        grid.runs::<S>().into_iter().enumerate().filter(|(position, _)| shard.is_none_or(|s| s.runs(*position))).collect();
     for (i, (_, run)) in runs.iter().enumerate() {
         let run_config = grid.run_config::<S>(run)?;
         let is_done = |row: &ResultRow| {
-            row.status == RunStatus::Ok && row.config_hash == run_config.config_hash && row.method == run.method.name() && row.k == run.k && row.seed == run.seed
+            row.status == RunStatus::Ok
+                && row.config_hash == run_config.config_hash
+                && row.method == run.method.name()
+                && row.k == run.k
+                && row.seed == run.seed
         };
         if done.iter().any(is_done) {
             tally.skipped += 1;

@@ -94,7 +94,8 @@ impl<T: Serialize + serde::de::DeserializeOwned + Clone + std::fmt::Debug> Grid<
             table.insert("optimizer".into(), toml::Value::try_from(S::default_optimizer())?);
         }
         let mut theirs = Vec::new();
-        let common: Result<Common, _> = serde_ignored::deserialize(toml::Value::Table(table.clone()), |field| theirs.push(field.to_string()));
+        let common: Result<Common, _> =
+            serde_ignored::deserialize(toml::Value::Table(table.clone()), |field| theirs.push(field.to_string()));
         let section: toml::Table = table.into_iter().filter(|(key, _)| theirs.contains(key)).collect();
         let suite: Result<T, _> = section.try_into();
         // Both parts are read to the end, so a misspelt field is named even when it leaves a
@@ -131,7 +132,8 @@ impl<T: Serialize + serde::de::DeserializeOwned + Clone + std::fmt::Debug> Grid<
             for &method in &common.methods {
                 for k in method.module_counts(&common.ks) {
                     let run = Run { point: point.clone(), method, k, seed: common.seeds[0] };
-                    let config = self.train_config::<S>(&run, network.as_ref()).with_context(|| format!("run {}", self.run_id::<S>(&run)))?;
+                    let config =
+                        self.train_config::<S>(&run, network.as_ref()).with_context(|| format!("run {}", self.run_id::<S>(&run)))?;
                     config.validate().with_context(|| format!("run {}", self.run_id::<S>(&run)))?;
                     split::check(network.as_ref(), k, &config.split).with_context(|| format!("run {}", self.run_id::<S>(&run)))?;
                 }
@@ -169,7 +171,11 @@ impl<T: Serialize + serde::de::DeserializeOwned + Clone + std::fmt::Debug> Grid<
     }
 
     /// The trainer's config of `run` on `network`.
-    pub fn train_config<S: Suite<Section = T>>(&self, run: &Run<S::Point>, network: &dyn glcan_core::models::UnitNetwork) -> Result<TrainConfig> {
+    pub fn train_config<S: Suite<Section = T>>(
+        &self,
+        run: &Run<S::Point>,
+        network: &dyn glcan_core::models::UnitNetwork,
+    ) -> Result<TrainConfig> {
         let common = &self.common;
         Ok(TrainConfig {
             method: run.method,

@@ -108,7 +108,8 @@ mod tests {
         let held = OutLock::acquire(&out).unwrap();
         assert_eq!(held.path(), out.join(GRID_LOCK_FILE));
         let message = OutLock::acquire(&out).unwrap_err().to_string();
-        let expected = format!("{} is in use by another grid (pid {}; lock file {}", out.display(), std::process::id(), held.path().display());
+        let expected =
+            format!("{} is in use by another grid (pid {}; lock file {}", out.display(), std::process::id(), held.path().display());
         assert!(message.starts_with(&expected), "{message}");
         assert!(message.ends_with("choose another --out"), "{message}");
         drop(held);

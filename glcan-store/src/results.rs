@@ -159,11 +159,20 @@ mod tests {
     use crate::test_support::{child, child_dir, passed, run_under_file_size_limit};
 
     fn row(method: &str, k: usize, seed: u64) -> ResultRow {
-        ResultRow { dataset: "fashion-mnist".into(), network: "resnet8".into(), method: method.into(), k, seed, test_accuracy: Some(90.0), ..ResultRow::unmeasured("classify", "t") }
+        ResultRow {
+            dataset: "fashion-mnist".into(),
+            network: "resnet8".into(),
+            method: method.into(),
+            k,
+            seed,
+            test_accuracy: Some(90.0),
+            ..ResultRow::unmeasured("classify", "t")
+        }
     }
 
     fn names(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         names.sort();
         names
     }
@@ -189,7 +198,8 @@ mod tests {
         append_row(&path, &row("e2e", 1, 0)).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let column = text.lines().next().unwrap().split(',').position(|c| c == "config_hash").unwrap();
-        let drop_column = |line: &str| line.split(',').enumerate().filter(|&(i, _)| i != column).map(|(_, c)| c).collect::<Vec<_>>().join(",");
+        let drop_column =
+            |line: &str| line.split(',').enumerate().filter(|&(i, _)| i != column).map(|(_, c)| c).collect::<Vec<_>>().join(",");
         let old: Vec<String> = text.lines().map(drop_column).collect();
         std::fs::write(&path, old.join("\n") + "\n").unwrap();
         assert_eq!(read_rows(&path).unwrap(), vec![row("e2e", 1, 0)]);
@@ -237,7 +247,8 @@ mod tests {
     fn concurrent_appends_from_processes_lose_no_row() {
         let dir = tempfile::tempdir().unwrap();
         let name = "results::tests::append_as_a_child_process";
-        let children: Vec<_> = (0..4).map(|writer| child(name, dir.path(), None).env("WRITER", writer.to_string()).spawn().unwrap()).collect();
+        let children: Vec<_> =
+            (0..4).map(|writer| child(name, dir.path(), None).env("WRITER", writer.to_string()).spawn().unwrap()).collect();
         for process in children {
             passed(name, process.wait_with_output().unwrap());
         }

@@ -48,7 +48,8 @@ pub fn read_results(path: &Path) -> Result<Vec<ResultRow>, Error> {
         let headers = reader.headers().map_err(csv_error)?.clone();
         // A file that is not even a well-formed CSV says so before its columns are judged.
         let records: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>().map_err(csv_error)?;
-        let missing: Vec<String> = expected_columns().into_iter().filter(|c| !headers.iter().any(|h| h == c) && !MAY_BE_ABSENT.contains(&c.as_str())).collect();
+        let missing: Vec<String> =
+            expected_columns().into_iter().filter(|c| !headers.iter().any(|h| h == c) && !MAY_BE_ABSENT.contains(&c.as_str())).collect();
         if !missing.is_empty() {
             return Err(Error::MissingResultsColumns { path: file.clone(), columns: missing });
         }
@@ -65,7 +66,9 @@ pub fn read_results(path: &Path) -> Result<Vec<ResultRow>, Error> {
             problems.extend(row_problems(&row).into_iter().map(|p| format!("{run}: {p}")));
             if row.status == RunStatus::Ok {
                 if let Some(first) = finished.insert((ConfigKey::of(&row), row.seed), at.clone()) {
-                    problems.push(format!("{run}: the same run already finished on {first}; keep one of the two rows (both would count as two seeds)"));
+                    problems.push(format!(
+                        "{run}: the same run already finished on {first}; keep one of the two rows (both would count as two seeds)"
+                    ));
                 }
             }
             rows.push(row);
@@ -113,7 +116,9 @@ fn row_problems(row: &ResultRow) -> Vec<String> {
     for metric in Metric::ALL {
         let column = metric.column();
         match metric.recorded(row) {
-            None if row.status == RunStatus::Ok && required.contains(&metric) => problems.push(format!("`{column}` is empty: a finished {} run must record it", row.suite)),
+            None if row.status == RunStatus::Ok && required.contains(&metric) => {
+                problems.push(format!("`{column}` is empty: a finished {} run must record it", row.suite))
+            }
             None => {}
             Some(value) if !value.is_finite() => problems.push(format!("`{column}` is {value}: not a finite number")),
             Some(value) => {
@@ -134,8 +139,8 @@ fn row_problems(row: &ResultRow) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use glcan_store::append_row;
     use crate::test_rows::row;
+    use glcan_store::append_row;
 
     fn write(rows: &[ResultRow]) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -167,7 +172,16 @@ mod tests {
         let bicubic = ResultRow { step_peak_bytes: 0, images_per_s: 0.0, epochs: 0, ..sr("bicubic", 1, Some(31.9), Some(0.86)) };
         let detect = ResultRow { suite: "detect".into(), test_accuracy: None, ap: Some(0.0), ap50: Some(1.0), ..row("glcan", 2, 0, 0.0) };
         // A failed run retried until it finished: history, not a duplicate.
-        let rows = vec![row("e2e", 1, 0, 0.0), row("e2e", 1, 1, 100.0), failed("glcan", 2, 0), failed("glcan", 2, 0), row("glcan", 2, 0, 75.0), bicubic, sr("glcan", 2, Some(-3.0), Some(-1.0)), detect];
+        let rows = vec![
+            row("e2e", 1, 0, 0.0),
+            row("e2e", 1, 1, 100.0),
+            failed("glcan", 2, 0),
+            failed("glcan", 2, 0),
+            row("glcan", 2, 0, 75.0),
+            bicubic,
+            sr("glcan", 2, Some(-3.0), Some(-1.0)),
+            detect,
+        ];
         let (_dir, path) = write(&rows);
         assert_eq!(read_results(&path).unwrap(), rows);
     }
@@ -181,7 +195,10 @@ mod tests {
         assert_eq!(read_results(dir.path()).unwrap(), vec![a.clone(), b]);
         append_row(&dir.path().join("results.csv"), &a).unwrap();
         let message = crate::error::chain(&read_results(dir.path()).unwrap_err());
-        assert!(message.contains("results.shard-0-of-2.csv line 2") && message.contains("the same run already finished on results.csv line 2"), "{message}");
+        assert!(
+            message.contains("results.shard-0-of-2.csv line 2") && message.contains("the same run already finished on results.csv line 2"),
+            "{message}"
+        );
         let empty = tempfile::tempdir().unwrap();
         assert!(crate::error::chain(&read_results(empty.path()).unwrap_err()).contains("no results files"));
     }
@@ -189,7 +206,8 @@ mod tests {
     #[test]
     fn a_finished_run_without_its_metric_is_refused() {
         let path_of = |text: &str| text.split(": ").next().unwrap().to_string();
-        let text = refused(&[row("e2e", 1, 0, 76.0), ResultRow { test_accuracy: None, ..row("glcan", 2, 0, 0.0) }, row("glcan", 2, 1, f64::NAN)]);
+        let text =
+            refused(&[row("e2e", 1, 0, 76.0), ResultRow { test_accuracy: None, ..row("glcan", 2, 0, 0.0) }, row("glcan", 2, 1, f64::NAN)]);
         assert!(path_of(&text).ends_with("results.csv"), "{text}");
         assert!(text.contains(": 2 rows cannot be used:\n"), "{text}");
         assert!(text.contains("\n  line 3 (classify · fashion-mnist · resnet8 · preset test · GLCAN K = 2 seed 0): `test_accuracy` is empty: a finished classify run must record it"), "{text}");
@@ -198,7 +216,12 @@ mod tests {
         let detect = ResultRow { suite: "detect".into(), test_accuracy: None, ap: Some(0.3), ap50: None, ..row("dgl", 2, 0, 0.0) };
         assert!(refused(&[detect]).contains("DGL K = 2 seed 0): `ap50` is empty: a finished detect run must record it"));
         let text = refused(&[sr("bicubic", 1, Some(31.9), None)]);
-        assert!(text.contains("sr · fashion-mnist · resnet8 · preset test · Bicubic K = 1 seed 0): `ssim_y` is empty: a finished sr run must record it"), "{text}");
+        assert!(
+            text.contains(
+                "sr · fashion-mnist · resnet8 · preset test · Bicubic K = 1 seed 0): `ssim_y` is empty: a finished sr run must record it"
+            ),
+            "{text}"
+        );
         let text = refused(&[ResultRow { suite: "segment".into(), ..row("e2e", 1, 0, 76.0) }]);
         assert!(text.contains("`suite` is `segment`, not classify, detect or sr"), "{text}");
     }
@@ -208,8 +231,14 @@ mod tests {
         let cases: [(ResultRow, &str); 9] = [
             (row("e2e", 1, 0, 250.0), "`test_accuracy` is 250, outside [0, 100]"),
             (row("e2e", 1, 0, -0.5), "`test_accuracy` is -0.5, outside [0, 100]"),
-            (ResultRow { suite: "detect".into(), test_accuracy: None, ap: Some(1.5), ap50: Some(0.5), ..row("e2e", 1, 0, 0.0) }, "`ap` is 1.5, outside [0, 1]"),
-            (ResultRow { suite: "detect".into(), test_accuracy: None, ap: Some(0.1), ap50: Some(-0.1), ..row("e2e", 1, 0, 0.0) }, "`ap50` is -0.1, outside [0, 1]"),
+            (
+                ResultRow { suite: "detect".into(), test_accuracy: None, ap: Some(1.5), ap50: Some(0.5), ..row("e2e", 1, 0, 0.0) },
+                "`ap` is 1.5, outside [0, 1]",
+            ),
+            (
+                ResultRow { suite: "detect".into(), test_accuracy: None, ap: Some(0.1), ap50: Some(-0.1), ..row("e2e", 1, 0, 0.0) },
+                "`ap50` is -0.1, outside [0, 1]",
+            ),
             (sr("e2e", 1, Some(30.0), Some(1.2)), "`ssim_y` is 1.2, outside [-1, 1]"),
             (sr("e2e", 1, Some(f64::INFINITY), Some(0.9)), "`psnr_y` is inf: not a finite number"),
             (ResultRow { images_per_s: -3.0, ..row("e2e", 1, 0, 76.0) }, "`images_per_s` is -3: must be a finite number ≥ 0"),
@@ -229,15 +258,24 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap().replace(",50000000,", ",-5,");
         std::fs::write(&path, text).unwrap();
         let message = crate::error::chain(&read_results(&path).unwrap_err());
-        assert!(message.contains("results.csv: 1 row cannot be used:\n  line 2: `step_peak_bytes` is `-5`, which does not read: "), "{message}");
+        assert!(
+            message.contains("results.csv: 1 row cannot be used:\n  line 2: `step_peak_bytes` is `-5`, which does not read: "),
+            "{message}"
+        );
     }
 
     #[test]
     fn a_run_finished_twice_is_refused_with_both_lines() {
-        let text = refused(&[row("glcan", 2, 0, 75.0), row("e2e", 1, 0, 76.0), ResultRow { method: "GLCAN".into(), ..row("glcan", 2, 0, 10.0) }]);
+        let text =
+            refused(&[row("glcan", 2, 0, 75.0), row("e2e", 1, 0, 76.0), ResultRow { method: "GLCAN".into(), ..row("glcan", 2, 0, 10.0) }]);
         assert!(text.contains("1 row cannot be used:\n  line 4 (classify · fashion-mnist · resnet8 · preset test · GLCAN K = 2 seed 0): the same run already finished on line 2; keep one of the two rows"), "{text}");
         // Another seed, K, preset or dataset is another run.
-        let others = [row("glcan", 2, 1, 75.0), row("glcan", 4, 0, 75.0), ResultRow { preset: "quick".into(), ..row("glcan", 2, 0, 75.0) }, ResultRow { dataset: "mnist".into(), ..row("glcan", 2, 0, 75.0) }];
+        let others = [
+            row("glcan", 2, 1, 75.0),
+            row("glcan", 4, 0, 75.0),
+            ResultRow { preset: "quick".into(), ..row("glcan", 2, 0, 75.0) },
+            ResultRow { dataset: "mnist".into(), ..row("glcan", 2, 0, 75.0) },
+        ];
         let mut rows = vec![row("glcan", 2, 0, 75.0)];
         rows.extend(others);
         let (_dir, path) = write(&rows);
@@ -250,11 +288,17 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         let drop = |text: &str, column: &str| {
             let index = text.lines().next().unwrap().split(',').position(|c| c == column).unwrap();
-            text.lines().map(|line| line.split(',').enumerate().filter(|&(i, _)| i != index).map(|(_, c)| c).collect::<Vec<_>>().join(",") + "\n").collect::<String>()
+            text.lines()
+                .map(|line| line.split(',').enumerate().filter(|&(i, _)| i != index).map(|(_, c)| c).collect::<Vec<_>>().join(",") + "\n")
+                .collect::<String>()
         };
         std::fs::write(&path, drop(&text, "test_accuracy")).unwrap();
-        assert_eq!(crate::error::chain(&read_results(&path).unwrap_err()), format!("{}: column `test_accuracy` missing: a results file needs every column the suites write", path.display()));
+        assert_eq!(
+            crate::error::chain(&read_results(&path).unwrap_err()),
+            format!("{}: column `test_accuracy` missing: a results file needs every column the suites write", path.display())
+        );
         std::fs::write(&path, drop(&drop(&text, "ap"), "seconds")).unwrap();
-        assert!(crate::error::chain(&read_results(&path).unwrap_err()).ends_with(": columns `ap`, `seconds` missing: a results file needs every column the suites write"));
+        assert!(crate::error::chain(&read_results(&path).unwrap_err())
+            .ends_with(": columns `ap`, `seconds` missing: a results file needs every column the suites write"));
     }
 }

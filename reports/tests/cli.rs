@@ -86,7 +86,17 @@ fn build_writes_tables_charts_and_warnings() {
     }
 
     let out = dir.path().join("report");
-    let output = reports(&["build", "--results", results.to_str().unwrap(), "--out", out.to_str().unwrap(), "--command", "make reproduce", "--machine", "test VM"]);
+    let output = reports(&[
+        "build",
+        "--results",
+        results.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--command",
+        "make reproduce",
+        "--machine",
+        "test VM",
+    ]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("wrote") && stderr.contains("README.md"), "{stderr}");
@@ -94,7 +104,10 @@ fn build_writes_tables_charts_and_warnings() {
 
     let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
     assert!(readme.contains("reports build --results"), "the command that built it: {readme}");
-    assert!(readme.contains("*Source:* `make reproduce` · preset `quick` · commit `0123abc` · machine: test VM, device cpu, 2 threads"), "{readme}");
+    assert!(
+        readme.contains("*Source:* `make reproduce` · preset `quick` · commit `0123abc` · machine: test VM, device cpu, 2 threads"),
+        "{readme}"
+    );
     assert!(readme.contains("| Method | K = 1 | K = 2 | K = 4 |"), "{readme}");
     assert!(readme.contains("| E2E | 8.50 ± 0.71 | – | – |"), "{readme}");
     // GLCAN errors at K = 2: 100 − 88.5 and 100 − 88.7.
@@ -107,9 +120,16 @@ fn build_writes_tables_charts_and_warnings() {
     assert!(!readme.contains(dir.path().join("results/runs").to_str().unwrap()), "warnings name run files relative to the CSV: {readme}");
     assert!(!readme.contains("published"), "{readme}");
 
-    let stems = ["classify-fashion-mnist-resnet8-quick-error-vs-k", "classify-fashion-mnist-resnet8-quick-memory-vs-k", "classify-fashion-mnist-resnet8-quick-test-accuracy-vs-epoch"];
+    let stems = [
+        "classify-fashion-mnist-resnet8-quick-error-vs-k",
+        "classify-fashion-mnist-resnet8-quick-memory-vs-k",
+        "classify-fashion-mnist-resnet8-quick-test-accuracy-vs-epoch",
+    ];
     for stem in stems {
-        assert!(readme.contains(&format!("]({stem}.png)")) && readme.contains(&format!("]({stem}.svg)")), "{stem} embedded by relative path: {readme}");
+        assert!(
+            readme.contains(&format!("]({stem}.png)")) && readme.contains(&format!("]({stem}.svg)")),
+            "{stem} embedded by relative path: {readme}"
+        );
         let image = image::open(out.join(format!("{stem}.png"))).unwrap().to_rgb8();
         let first = *image.get_pixel(0, 0);
         assert!(image.pixels().any(|p| *p != first), "{stem}.png is one colour");
@@ -118,11 +138,22 @@ fn build_writes_tables_charts_and_warnings() {
             assert!(svg.contains(name), "{name} missing from {stem}.svg");
         }
     }
-    let leftovers: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.ends_with(".tmp")).collect();
+    let leftovers: Vec<_> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.ends_with(".tmp")).collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
     // A second build replaces the files and says the same.
-    let again = reports(&["build", "--results", results.to_str().unwrap(), "--out", out.to_str().unwrap(), "--command", "make reproduce", "--machine", "test VM"]);
+    let again = reports(&[
+        "build",
+        "--results",
+        results.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--command",
+        "make reproduce",
+        "--machine",
+        "test VM",
+    ]);
     assert!(again.status.success());
     assert_eq!(std::fs::read_to_string(out.join("README.md")).unwrap(), readme);
 }
@@ -142,7 +173,13 @@ fn malformed_results_csv_is_an_error_naming_the_file() {
 #[test]
 fn missing_results_csv_is_an_error_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let output = reports(&["build", "--results", dir.path().join("nowhere.csv").to_str().unwrap(), "--out", dir.path().join("out").to_str().unwrap()]);
+    let output = reports(&[
+        "build",
+        "--results",
+        dir.path().join("nowhere.csv").to_str().unwrap(),
+        "--out",
+        dir.path().join("out").to_str().unwrap(),
+    ]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("nowhere.csv") && stderr.contains("No such file"), "{stderr}");
@@ -192,14 +229,24 @@ fn compare_passes_an_unchanged_run_and_fails_a_regression() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("regression check passed (2 configurations within tolerance)"), "{stderr}");
-    assert!(String::from_utf8_lossy(&output.stdout).contains("  ok    GLCAN K = 2  seeds 0, 1, 2"), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("  ok    GLCAN K = 2  seeds 0, 1, 2"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     assert!(std::fs::read_to_string(dir.path().join("ok/README.md")).unwrap().starts_with("# Regression check: passed"));
 
     // GLCAN with its global branch gone: less memory and 3 points less accuracy.
     let regressed = dir.path().join("regressed.csv");
     let rows: Vec<ResultRow> = smoke_rows()
         .into_iter()
-        .map(|r| if r.method == "glcan" { ResultRow { step_peak_bytes: r.step_peak_bytes * 3 / 4, test_accuracy: r.test_accuracy.map(|a| a - 3.0), ..r } } else { r })
+        .map(|r| {
+            if r.method == "glcan" {
+                ResultRow { step_peak_bytes: r.step_peak_bytes * 3 / 4, test_accuracy: r.test_accuracy.map(|a| a - 3.0), ..r }
+            } else {
+                r
+            }
+        })
         .collect();
     write_rows(&regressed, &rows);
     let out = dir.path().join("failed");
@@ -226,7 +273,11 @@ fn compare_flags_a_missing_run() {
     let output = compare(&baseline, &current, &dir.path().join("out"));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("REGRESSION: classify · fashion-mnist · resnet8 · preset smoke · E2E K = 1: seed 1 missing from the current results"), "{stderr}");
+    assert!(
+        stderr
+            .contains("REGRESSION: classify · fashion-mnist · resnet8 · preset smoke · E2E K = 1: seed 1 missing from the current results"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -259,13 +310,28 @@ fn help_explains_the_compare_rule_with_the_floors_in_force() {
     let output = reports(&["compare", "--help"]);
     let help = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success());
-    for word in ["--baseline", "--current", "--out", "--sigmas", "--memory-tolerance", "suite, dataset, network, method, K and preset", "never judged", "Exit", "1 on a regression, 2"] {
+    for word in [
+        "--baseline",
+        "--current",
+        "--out",
+        "--sigmas",
+        "--memory-tolerance",
+        "suite, dataset, network, method, K and preset",
+        "never judged",
+        "Exit",
+        "1 on a regression, 2",
+    ] {
         assert!(help.contains(word), "{word} missing from help: {help}");
     }
     // The floors the help states are the ones the code applies.
     use reports::compare::band_floor;
     use reports::Metric;
-    for (metric, floor, text) in [(Metric::TestError, 0.5, "test error, AP and AP50 0.5 points"), (Metric::Ap50, 0.5, "AP50 0.5 points"), (Metric::PsnrY, 0.05, "PSNR 0.05 dB"), (Metric::SsimY, 0.002, "SSIM 0.002")] {
+    for (metric, floor, text) in [
+        (Metric::TestError, 0.5, "test error, AP and AP50 0.5 points"),
+        (Metric::Ap50, 0.5, "AP50 0.5 points"),
+        (Metric::PsnrY, 0.05, "PSNR 0.05 dB"),
+        (Metric::SsimY, 0.002, "SSIM 0.002"),
+    ] {
         assert_eq!(band_floor(metric), floor, "{metric:?}");
         assert!(help.contains(text), "{text} missing from help: {help}");
     }
@@ -275,7 +341,10 @@ fn help_explains_the_compare_rule_with_the_floors_in_force() {
 fn drop_column(path: &Path, column: &str) {
     let text = std::fs::read_to_string(path).unwrap();
     let index = text.lines().next().unwrap().split(',').position(|c| c == column).unwrap();
-    let kept: String = text.lines().map(|line| line.split(',').enumerate().filter(|&(i, _)| i != index).map(|(_, c)| c).collect::<Vec<_>>().join(",") + "\n").collect();
+    let kept: String = text
+        .lines()
+        .map(|line| line.split(',').enumerate().filter(|&(i, _)| i != index).map(|(_, c)| c).collect::<Vec<_>>().join(",") + "\n")
+        .collect();
     std::fs::write(path, kept).unwrap();
 }
 
@@ -287,7 +356,11 @@ fn build_rows(rows: &[ResultRow], edit: impl Fn(&Path)) -> (Option<i32>, String,
     edit(&results);
     let out = dir.path().join("out");
     let output = reports(&["build", "--results", results.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    (output.status.code(), String::from_utf8_lossy(&output.stderr).replace(dir.path().to_str().unwrap(), "DIR"), out.join("README.md").exists())
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).replace(dir.path().to_str().unwrap(), "DIR"),
+        out.join("README.md").exists(),
+    )
 }
 
 #[test]
@@ -314,7 +387,10 @@ fn build_refuses_a_results_file_missing_a_column() {
     let (code, stderr, wrote) = build_rows(&smoke_rows(), |path| drop_column(path, "test_accuracy"));
     assert_eq!(code, Some(2), "{stderr}");
     assert!(!wrote);
-    assert!(stderr.ends_with("DIR/results.csv: column `test_accuracy` missing: a results file needs every column the suites write\n"), "{stderr}");
+    assert!(
+        stderr.ends_with("DIR/results.csv: column `test_accuracy` missing: a results file needs every column the suites write\n"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -322,7 +398,13 @@ fn build_accepts_the_shapes_the_suites_write() {
     // Detection, SR with its bicubic baseline row (K = 1, nothing trained: no memory or
     // speed), and a failed run retried until it finished.
     let detect = ResultRow { suite: "detect".into(), test_accuracy: None, ap: Some(0.05), ap50: Some(0.12), ..row("e2e", 1, 0, 0.0) };
-    let sr = |method: &str, k: usize, psnr: f64| ResultRow { suite: "sr".into(), test_accuracy: None, psnr_y: Some(psnr), ssim_y: Some(0.86), ..row(method, k, 0, 0.0) };
+    let sr = |method: &str, k: usize, psnr: f64| ResultRow {
+        suite: "sr".into(),
+        test_accuracy: None,
+        psnr_y: Some(psnr),
+        ssim_y: Some(0.86),
+        ..row(method, k, 0, 0.0)
+    };
     let bicubic = ResultRow { epochs: 0, step_peak_bytes: 0, images_per_s: 0.0, ..sr("bicubic", 1, 31.9) };
     let failed = ResultRow { status: RunStatus::Failed, test_accuracy: None, error: "killed".into(), ..row("glcan", 2, 0, 0.0) };
     let rows = vec![detect, bicubic, sr("e2e", 1, 32.6), failed, row("glcan", 2, 0, 75.0), row("e2e", 1, 0, 76.0)];
@@ -343,9 +425,13 @@ fn compare_rows(baseline: &[ResultRow], current: &[ResultRow]) -> (Option<i32>, 
 
 #[test]
 fn compare_refuses_a_baseline_without_the_metric_however_far_the_current_fell() {
-    let fallen: Vec<ResultRow> = smoke_rows().into_iter().map(|r| if r.method == "glcan" { ResultRow { test_accuracy: Some(10.0), ..r } } else { r }).collect();
+    let fallen: Vec<ResultRow> =
+        smoke_rows().into_iter().map(|r| if r.method == "glcan" { ResultRow { test_accuracy: Some(10.0), ..r } } else { r }).collect();
     for (lost, shown) in [(None, "is empty: a finished classify run must record it"), (Some(f64::NAN), "is NaN: not a finite number")] {
-        let baseline: Vec<ResultRow> = smoke_rows().into_iter().map(|r| if r.method == "glcan" && r.seed == 1 { ResultRow { test_accuracy: lost, ..r } } else { r }).collect();
+        let baseline: Vec<ResultRow> = smoke_rows()
+            .into_iter()
+            .map(|r| if r.method == "glcan" && r.seed == 1 { ResultRow { test_accuracy: lost, ..r } } else { r })
+            .collect();
         let (code, stderr) = compare_rows(&baseline, &fallen);
         assert_eq!(code, Some(2), "{stderr}");
         assert!(stderr.contains(&format!("DIR/baseline.csv: 1 row cannot be used:\n  line 5 (classify · fashion-mnist · resnet8 · preset smoke · GLCAN K = 2 seed 1): `test_accuracy` {shown}")), "{stderr}");
@@ -366,7 +452,10 @@ fn compare_refuses_a_run_finished_twice_on_either_side() {
 
 #[test]
 fn compare_refuses_out_of_range_current_values_and_missing_columns() {
-    let current: Vec<ResultRow> = smoke_rows().into_iter().map(|r| if r.method == "e2e" && r.seed == 2 { ResultRow { images_per_s: -1.0, ..r } } else { r }).collect();
+    let current: Vec<ResultRow> = smoke_rows()
+        .into_iter()
+        .map(|r| if r.method == "e2e" && r.seed == 2 { ResultRow { images_per_s: -1.0, ..r } } else { r })
+        .collect();
     let (code, stderr) = compare_rows(&smoke_rows(), &current);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("DIR/current.csv: 1 row cannot be used:\n  line 6 (classify · fashion-mnist · resnet8 · preset smoke · E2E K = 1 seed 2): `images_per_s` is -1: must be a finite number ≥ 0"), "{stderr}");

@@ -187,8 +187,7 @@ impl CocoEvaluator {
         let mut category_ids = category_ids.to_vec();
         category_ids.sort_unstable();
         category_ids.dedup();
-        let mut evaluator =
-            CocoEvaluator { ground_truth: vec![Vec::new(); image_ids.len() * category_ids.len()], image_ids, category_ids };
+        let mut evaluator = CocoEvaluator { ground_truth: vec![Vec::new(); image_ids.len() * category_ids.len()], image_ids, category_ids };
         for (index, gt) in ground_truth.iter().enumerate() {
             let slot = evaluator
                 .slot(gt.image_id, gt.category_id)
@@ -449,8 +448,7 @@ fn accumulate(images: &[ImageEval]) -> Option<Vec<[f64; NUM_RECALL_POINTS]>> {
         return None;
     }
     // (image, rank) of every kept detection, by score; stable, so ties keep image order.
-    let mut ranked: Vec<(usize, usize)> =
-        images.iter().enumerate().flat_map(|(i, e)| (0..e.scores.len()).map(move |d| (i, d))).collect();
+    let mut ranked: Vec<(usize, usize)> = images.iter().enumerate().flat_map(|(i, e)| (0..e.scores.len()).map(move |d| (i, d))).collect();
     ranked.sort_by(|&(i, d), &(j, e)| images[j].scores[e].total_cmp(&images[i].scores[d]));
 
     let recall_thresholds = recall_thresholds();
@@ -783,12 +781,8 @@ mod tests {
         // (0.85) lie inside C (IoU 1 by the crowd rule; a crowd takes any number): ignored.
         // FP (0.92) far away, d2 = A (0.9). Counted ranking FP, TP with P = 1 -> AP 1/2.
         let gts = [gt(1, 1, A), crowd(1, 1, [20.0, 0.0, 40.0, 40.0])];
-        let dets = [
-            det(1, 1, [25.0, 5.0, 10.0, 10.0], 0.95),
-            det(1, 1, FAR, 0.92),
-            det(1, 1, A, 0.9),
-            det(1, 1, [40.0, 20.0, 10.0, 10.0], 0.85),
-        ];
+        let dets =
+            [det(1, 1, [25.0, 5.0, 10.0, 10.0], 0.95), det(1, 1, FAR, 0.92), det(1, 1, A, 0.9), det(1, 1, [40.0, 20.0, 10.0, 10.0], 0.85)];
         assert_close!(evaluate(&gts, &dets).summary().ap, 0.5);
         // Were C an ordinary box, d1 and d3 would be false positives (IoU 1/16 with C), and
         // C a box to find: FP, FP, TP, FP with P = 2 -> recall reaches only 1/2 at precision

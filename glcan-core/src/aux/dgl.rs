@@ -94,7 +94,8 @@ mod tests {
     fn with_a_task_head_it_is_convolutions_then_that_head() {
         let net = testing::network();
         let vs = nn::VarStore::new(tch::Device::Cpu);
-        let classifier = |p: nn::Path, channels: i64| -> Box<dyn TaskHead> { Box::new(super::super::task_head::ClassifierHead::new(p, channels, 10)) };
+        let classifier =
+            |p: nn::Path, channels: i64| -> Box<dyn TaskHead> { Box::new(super::super::task_head::ClassifierHead::new(p, channels, 10)) };
         let ctx = AuxContext { task_head: Some(&classifier), ..testing::context(&net, 4) };
         let aux = DglAux::new(vs.root(), &DglConfig::default(), &ctx);
         assert!(matches!(&aux, DglAux::Plain { convs, .. } if convs.len() == 2));

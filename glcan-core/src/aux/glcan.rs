@@ -249,9 +249,14 @@ enum FusionLayers {
     Concat,
     ConcatUp,
     /// The 1x1 projection of the local branch and the gate's logits.
-    GatedSum { projection: nn::Conv2D, logits: Tensor },
+    GatedSum {
+        projection: nn::Conv2D,
+        logits: Tensor,
+    },
     /// One 1x1 lateral per global unit, to the local width.
-    TopDown { laterals: Vec<nn::Conv2D> },
+    TopDown {
+        laterals: Vec<nn::Conv2D>,
+    },
 }
 
 impl FusionLayers {
@@ -270,8 +275,12 @@ impl FusionLayers {
                 (FusionLayers::GatedSum { projection, logits }, c_global)
             }
             Fusion::TopDown => {
-                let laterals =
-                    global.units_out_channels.iter().enumerate().map(|(i, &c_in)| nn::conv2d(p / "lateral" / i, c_in, c_local, 1, Default::default())).collect();
+                let laterals = global
+                    .units_out_channels
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &c_in)| nn::conv2d(p / "lateral" / i, c_in, c_local, 1, Default::default()))
+                    .collect();
                 (FusionLayers::TopDown { laterals }, c_local)
             }
         }
@@ -293,15 +302,25 @@ impl GlcanAux {
     pub fn new(p: nn::Path, config: &GlcanConfig, ctx: &AuxContext) -> Result<Self> {
         config.validate()?;
         let c = ctx.channels();
-        let local: Vec<ConvBnRelu> =
-            if config.use_local { (0..config.local_layers).map(|i| ConvBnRelu::new(&p / "local" / i, c, c, 3, 1)).collect() } else { Vec::new() };
+        let local: Vec<ConvBnRelu> = if config.use_local {
+            (0..config.local_layers).map(|i| ConvBnRelu::new(&p / "local" / i, c, c, 3, 1)).collect()
+        } else {
+            Vec::new()
+        };
         let global = if config.use_global { Some(GlobalBranch::new(&p, config, ctx)?) } else { None };
         let c_local = if config.use_local { c } else { 0 };
         let c_global = global.as_ref().map_or(0, |g| g.out_channels);
         let (fusion, c_fused) = FusionLayers::new(&p, config.fusion, c_local, global.as_ref());
         let branch_heads = (config.branch_loss_weight > 0.0 && config.use_local && config.use_global)
             .then(|| (ctx.build_task_head(&p / "local_head", c_local), ctx.build_task_head(&p / "global_head", c_global)));
-        Ok(GlcanAux { local, global, fusion, head: ctx.build_task_head(&p / "head", c_fused), branch_heads, branch_loss_weight: config.branch_loss_weight })
+        Ok(GlcanAux {
+            local,
+            global,
+            fusion,
+            head: ctx.build_task_head(&p / "head", c_fused),
+            branch_heads,
+            branch_loss_weight: config.branch_loss_weight,
+        })
     }
 
     /// Local features, global features (either may be absent) and their fusion.

@@ -39,7 +39,8 @@ pub enum Method {
 }
 
 impl Method {
-    pub const ALL: [Method; 6] = [Method::E2e, Method::GreedySl, Method::Dgl, Method::InfoproSoftmax, Method::InfoproContrast, Method::Glcan];
+    pub const ALL: [Method; 6] =
+        [Method::E2e, Method::GreedySl, Method::Dgl, Method::InfoproSoftmax, Method::InfoproContrast, Method::Glcan];
 
     /// The name used in configs, result rows and command lines.
     pub fn name(self) -> &'static str {
@@ -190,7 +191,10 @@ pub fn build(method: Method, config: &AuxConfig, p: nn::Path, ctx: &AuxContext) 
     // A task with its own aux head (detection, SR) has no class labels to classify.
     if ctx.task_head.is_some() && !Method::TASK_HEADED.contains(&method) {
         let names: Vec<_> = Method::TASK_HEADED.iter().map(|m| m.name()).collect();
-        return Err(Error::config("method", format!("{method} needs class labels, which this task does not have; it runs {}", names.join(", "))));
+        return Err(Error::config(
+            "method",
+            format!("{method} needs class labels, which this task does not have; it runs {}", names.join(", ")),
+        ));
     }
     Ok(match method {
         Method::E2e => return Err(Error::config("method", "e2e trains one module and has no aux net")),
@@ -212,7 +216,10 @@ pub struct ConvBnRelu {
 impl ConvBnRelu {
     pub fn new(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, stride: i64) -> Self {
         let config = nn::ConvConfig { stride, padding: kernel / 2, bias: false, ..Default::default() };
-        ConvBnRelu { conv: nn::conv2d(&p / "conv", c_in, c_out, kernel, config), bn: nn::batch_norm2d(&p / "bn", c_out, Default::default()) }
+        ConvBnRelu {
+            conv: nn::conv2d(&p / "conv", c_in, c_out, kernel, config),
+            bn: nn::batch_norm2d(&p / "bn", c_out, Default::default()),
+        }
     }
 }
 
@@ -234,7 +241,16 @@ pub(crate) mod testing {
     }
 
     pub fn context(network: &ResNetCifar, last_unit: usize) -> AuxContext<'_> {
-        AuxContext { network, module: 0, num_modules: 3, last_unit, image_channels: 3, image_size: 32, real_unit_variables: None, task_head: None }
+        AuxContext {
+            network,
+            module: 0,
+            num_modules: 3,
+            last_unit,
+            image_channels: 3,
+            image_size: 32,
+            real_unit_variables: None,
+            task_head: None,
+        }
     }
 
     /// Runs the aux net on a random module output and checks the loss is a finite scalar
@@ -269,7 +285,10 @@ mod tests {
     fn a_suite_refuses_a_method_it_does_not_run() {
         assert!(Method::Glcan.check_suite("bench-sr", &Method::TASK_HEADED).is_ok());
         let message = Method::GreedySl.check_suite("bench-sr", &Method::TASK_HEADED).unwrap_err().to_string();
-        assert_eq!(message, "invalid method: bench-sr does not run greedy-sl (greedy-sl's aux net needs class labels); it runs e2e, dgl, glcan");
+        assert_eq!(
+            message,
+            "invalid method: bench-sr does not run greedy-sl (greedy-sl's aux net needs class labels); it runs e2e, dgl, glcan"
+        );
         let message = Method::Dgl.check_suite("demo", &[Method::E2e]).unwrap_err().to_string();
         assert_eq!(message, "invalid method: demo does not run dgl; it runs e2e");
     }
@@ -277,7 +296,8 @@ mod tests {
     #[test]
     fn a_task_without_class_labels_refuses_classifier_aux_nets() {
         let network = testing::network();
-        let factory = |p: nn::Path, channels: i64| -> Box<dyn task_head::TaskHead> { Box::new(task_head::ClassifierHead::new(p, channels, 3)) };
+        let factory =
+            |p: nn::Path, channels: i64| -> Box<dyn task_head::TaskHead> { Box::new(task_head::ClassifierHead::new(p, channels, 3)) };
         let ctx = AuxContext { task_head: Some(&factory), ..testing::context(&network, 3) };
         let vs = nn::VarStore::new(tch::Device::Cpu);
         for method in [Method::GreedySl, Method::InfoproSoftmax, Method::InfoproContrast] {

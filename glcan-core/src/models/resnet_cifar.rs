@@ -45,7 +45,14 @@ impl ResNetCifar {
         for (stage, &width) in CIFAR_WIDTHS.iter().enumerate() {
             for index in 0..blocks_per_stage {
                 let stride = if stage > 0 && index == 0 { 2 } else { 1 };
-                units.push(UnitSpec { id: UnitId::new(stage + 1, index), kind: UnitKind::Basic, in_channels: c_in, out_channels: width, stride, mid_channels: width });
+                units.push(UnitSpec {
+                    id: UnitId::new(stage + 1, index),
+                    kind: UnitKind::Basic,
+                    in_channels: c_in,
+                    out_channels: width,
+                    stride,
+                    mid_channels: width,
+                });
                 c_in = width;
             }
         }

@@ -29,7 +29,12 @@ struct GridRunFile<'a> {
 pub(crate) fn to_json(config: &TrainConfig, grid: Option<&RunConfig>) -> String {
     match grid {
         None => serde_json::to_string_pretty(config),
-        Some(grid) => serde_json::to_string_pretty(&GridRunFile { config_hash: &grid.config_hash, run: &grid.run, train: config, preset: &grid.preset }),
+        Some(grid) => serde_json::to_string_pretty(&GridRunFile {
+            config_hash: &grid.config_hash,
+            run: &grid.run,
+            train: config,
+            preset: &grid.preset,
+        }),
     }
     .expect("configs serialise")
 }
@@ -54,7 +59,8 @@ pub fn write_grid_run_config(run_dir: &Path, config: &TrainConfig, grid: &RunCon
     let json = to_json(config, Some(grid));
     match std::fs::read_to_string(&path) {
         Ok(existing) => {
-            let same = serde_json::from_str::<Value>(&existing).is_ok_and(|old| serde_json::from_str::<Value>(&json).is_ok_and(|new| old == new));
+            let same =
+                serde_json::from_str::<Value>(&existing).is_ok_and(|old| serde_json::from_str::<Value>(&json).is_ok_and(|new| old == new));
             if !same {
                 return Err(Error::bad_data(&path, "this run directory belongs to a different configuration; choose another directory"));
             }
@@ -74,13 +80,17 @@ mod tests {
     fn a_grid_run_file_reads_back_as_its_train_config_and_refuses_another() {
         let dir = tempfile::tempdir().unwrap();
         let config = TrainConfig::new(Method::Dgl, 2, 3, 32, 0.05);
-        let grid = RunConfig::new(&serde_json::json!({"epochs": 3, "seeds": [0]}), &["seeds"], &serde_json::json!({"method": "dgl"})).unwrap();
+        let grid =
+            RunConfig::new(&serde_json::json!({"epochs": 3, "seeds": [0]}), &["seeds"], &serde_json::json!({"method": "dgl"})).unwrap();
         write_grid_run_config(dir.path(), &config, &grid).unwrap();
         let path = dir.path().join("config.json");
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(train_config(&path, &text).unwrap(), config);
         let json: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!((json["config_hash"].as_str(), &json["preset"]["epochs"], &json["run"]["method"]), (Some(grid.config_hash.as_str()), &Value::from(3), &Value::from("dgl")));
+        assert_eq!(
+            (json["config_hash"].as_str(), &json["preset"]["epochs"], &json["run"]["method"]),
+            (Some(grid.config_hash.as_str()), &Value::from(3), &Value::from("dgl"))
+        );
         write_grid_run_config(dir.path(), &config, &grid).expect("the same run may write it again");
         let other = TrainConfig { lr: 0.5, ..config };
         let message = write_grid_run_config(dir.path(), &other, &grid).unwrap_err().to_string();

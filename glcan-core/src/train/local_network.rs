@@ -44,8 +44,13 @@ enum Objective {
 impl LocalModule {
     /// Copies of the gradients of the module's trainable variables (undefined ones left out).
     pub fn gradients(&self) -> Vec<(String, Tensor)> {
-        let mut grads: Vec<_> =
-            self.store.variables().into_iter().filter(|(_, t)| t.requires_grad() && t.grad().defined()).map(|(n, t)| (n, t.grad().copy())).collect();
+        let mut grads: Vec<_> = self
+            .store
+            .variables()
+            .into_iter()
+            .filter(|(_, t)| t.requires_grad() && t.grad().defined())
+            .map(|(n, t)| (n, t.grad().copy()))
+            .collect();
         grads.sort_by(|a, b| a.0.cmp(&b.0));
         grads
     }
@@ -99,11 +104,21 @@ impl LocalNetwork {
     /// Builds the modules of `network` for `task` as `config` says, for images of
     /// `image_channels` x `image_size`^2, on `device`. Call `tch::manual_seed` first for
     /// reproducible weights.
-    pub fn build(network: &dyn UnitNetwork, task: &dyn Task, config: &TrainConfig, image_channels: i64, image_size: i64, device: Device) -> Result<Self> {
+    pub fn build(
+        network: &dyn UnitNetwork,
+        task: &dyn Task,
+        config: &TrainConfig,
+        image_channels: i64,
+        image_size: i64,
+        device: Device,
+    ) -> Result<Self> {
         config.validate()?;
         let head_inputs = task.head_inputs(network);
         if let Some(&bad) = head_inputs.iter().find(|&&p| p >= network.units().len()) {
-            return Err(Error::config("task", format!("the head reads unit {bad}, but {} has {} units", network.name(), network.units().len())));
+            return Err(Error::config(
+                "task",
+                format!("the head reads unit {bad}, but {} has {} units", network.name(), network.units().len()),
+            ));
         }
         let split = match &config.split {
             SplitStrategy::MemoryBalanced => {
@@ -120,7 +135,11 @@ impl LocalNetwork {
         }
         let real_unit_variables = |position: usize| -> Vec<(String, Tensor)> {
             let prefix = format!("units.{position}.");
-            stores[module_of(position)].variables().into_iter().filter_map(|(name, t)| name.strip_prefix(&prefix).map(|rest| (rest.to_owned(), t))).collect()
+            stores[module_of(position)]
+                .variables()
+                .into_iter()
+                .filter_map(|(name, t)| name.strip_prefix(&prefix).map(|rest| (rest.to_owned(), t)))
+                .collect()
         };
         let mut objectives = Vec::new();
         for (m, range) in split.modules.iter().enumerate() {
@@ -239,7 +258,8 @@ impl LocalNetwork {
     pub fn predict(&self, images: &Tensor) -> Tensor {
         tch::no_grad(|| {
             let mut tapped = Vec::new();
-            let _output = self.modules.iter().fold(images.shallow_clone(), |h, m| m.forward_tapped(&h, false, &self.head_inputs, &mut tapped));
+            let _output =
+                self.modules.iter().fold(images.shallow_clone(), |h, m| m.forward_tapped(&h, false, &self.head_inputs, &mut tapped));
             match &self.modules.last().expect("K >= 1").objective {
                 Objective::Head(head) => head.forward(&head_features(&self.head_inputs, &tapped), false),
                 Objective::Aux(_) => unreachable!("the last module holds the head"),

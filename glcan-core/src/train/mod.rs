@@ -9,7 +9,9 @@ pub mod trainer;
 pub use config_file::write_grid_run_config;
 pub use local_network::{LocalModule, LocalNetwork};
 pub use task::{Classification, NetworkHead, Task};
-pub use trainer::{train_classifier, train_local, ClassificationData, EpochMetrics, Evaluation, LogProgress, Progress, TaskData, TrainBatch, TrainOutcome};
+pub use trainer::{
+    train_classifier, train_local, ClassificationData, EpochMetrics, Evaluation, LogProgress, Progress, TaskData, TrainBatch, TrainOutcome,
+};
 
 use crate::aux::{AuxConfig, Method};
 use crate::optim::{OptimizerConfig, Schedule};
@@ -86,8 +88,12 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         match (self.method, self.k) {
             (_, 0) => return Err(Error::config("k", "must be at least 1")),
-            (Method::E2e, k) if k != 1 => return Err(Error::config("k", format!("e2e trains the network as one module, so K must be 1, not {k}"))),
-            (method, 1) if method != Method::E2e => return Err(Error::config("k", format!("{method} needs K >= 2 local modules (K = 1 is e2e)"))),
+            (Method::E2e, k) if k != 1 => {
+                return Err(Error::config("k", format!("e2e trains the network as one module, so K must be 1, not {k}")))
+            }
+            (method, 1) if method != Method::E2e => {
+                return Err(Error::config("k", format!("{method} needs K >= 2 local modules (K = 1 is e2e)")))
+            }
             _ => {}
         }
         self.optimizer.validate()?;

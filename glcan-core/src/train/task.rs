@@ -137,7 +137,9 @@ mod tests {
             }
         }
         let network = ResNetCifar::new(8, 3, 10, 16).unwrap();
-        let message = LocalNetwork::build(&network, &Beyond, &TrainConfig::new(Method::E2e, 1, 1, 4, 0.1), 3, 16, Device::Cpu).unwrap_err().to_string();
+        let message = LocalNetwork::build(&network, &Beyond, &TrainConfig::new(Method::E2e, 1, 1, 4, 0.1), 3, 16, Device::Cpu)
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("task") && message.contains("unit 99"), "{message}");
     }
 }

@@ -191,7 +191,10 @@ pub fn train_local(
         return Err(Error::config("batch_size", format!("{} leaves no full training batch", config.batch_size)));
     }
     let measure_memory = device.is_cuda() || memory::counting_allocator_installed();
-    let mut final_evaluation = history.last().map(|m: &EpochMetrics| Evaluation { metric: m.test_metric, loss: m.test_loss, details: Vec::new() }).unwrap_or_default();
+    let mut final_evaluation = history
+        .last()
+        .map(|m: &EpochMetrics| Evaluation { metric: m.test_metric, loss: m.test_loss, details: Vec::new() })
+        .unwrap_or_default();
 
     for epoch in history.len()..config.epochs {
         // Whatever draws from libtorch's generator while training (dropout, random ops) then
@@ -212,9 +215,12 @@ pub fn train_local(
             // Step 1 is measured: step 0 allocates the optimizer state, later steps repeat step 1.
             let meter = if measure_memory && step == 1 { Some(PeakMeter::start(device)?) } else { None };
             let targets = LocalTargets { images: &images, raw_images: &raw, target: &target };
-            let losses = net
-                .train_step(&images, &targets, lr)
-                .map_err(|fault| Error::Diverged { epoch: epoch + 1, step, module: fault.module, value: fault.value })?;
+            let losses = net.train_step(&images, &targets, lr).map_err(|fault| Error::Diverged {
+                epoch: epoch + 1,
+                step,
+                module: fault.module,
+                value: fault.value,
+            })?;
             if let Some(meter) = meter {
                 step_peak = step_peak.max(meter.peak()?.tensor_peak_bytes);
             }
@@ -302,7 +308,10 @@ where
     fn new(data: &ClassificationData<Train, Test>, config: &TrainConfig, device: Device) -> Result<Self> {
         let train = BatchLoader::new(
             data.train.clone(),
-            ClassificationCollate { size: data.size_transforms.map(|(train, _)| train), ..ClassificationCollate::new(data.augmentation, data.normalization.clone()) },
+            ClassificationCollate {
+                size: data.size_transforms.map(|(train, _)| train),
+                ..ClassificationCollate::new(data.augmentation, data.normalization.clone())
+            },
             LoaderConfig::train(config.batch_size, config.seed),
         )?;
         if train.batches_per_epoch() == 0 {
@@ -310,7 +319,10 @@ where
         }
         let test = BatchLoader::new(
             data.test.clone(),
-            ClassificationCollate { size: data.size_transforms.map(|(_, test)| test), ..ClassificationCollate::new(Augmentation::NONE, data.normalization.clone()) },
+            ClassificationCollate {
+                size: data.size_transforms.map(|(_, test)| test),
+                ..ClassificationCollate::new(Augmentation::NONE, data.normalization.clone())
+            },
             LoaderConfig::eval(config.eval_batch_size),
         )?;
         let channels = data.normalization.channels() as i64;
@@ -391,12 +403,17 @@ impl RunFiles {
         match std::fs::read_to_string(&path) {
             // A grid run's file carries more than the trainer's config: compare that part.
             Ok(existing) if config_file::train_config(&path, &existing)? == *config => {}
-            Ok(_) => return Err(Error::bad_data(&path, "this run directory belongs to a different configuration; choose another directory")),
+            Ok(_) => {
+                return Err(Error::bad_data(&path, "this run directory belongs to a different configuration; choose another directory"))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => write_atomic(&path, config_file::to_json(config, None).as_bytes())?,
             Err(e) => return Err(Error::io(&path, e)),
         }
         if !resume && self.checkpoint_path().exists() {
-            return Err(Error::bad_data(self.checkpoint_path(), "a checkpoint is already here: pass resume to continue it, or choose another directory"));
+            return Err(Error::bad_data(
+                self.checkpoint_path(),
+                "a checkpoint is already here: pass resume to continue it, or choose another directory",
+            ));
         }
         Ok(())
     }
@@ -407,7 +424,9 @@ impl RunFiles {
         let path = self.checkpoint_path();
         match path.try_exists() {
             Ok(true) => Ok(()),
-            Ok(false) => Err(Error::bad_data(&path, "no checkpoint to resume from: the run has not finished an epoch here; start it without resume")),
+            Ok(false) => {
+                Err(Error::bad_data(&path, "no checkpoint to resume from: the run has not finished an epoch here; start it without resume"))
+            }
             Err(e) => Err(Error::io(&path, e)),
         }
     }
@@ -417,12 +436,14 @@ impl RunFiles {
         self.require_checkpoint()?;
         let path = self.checkpoint_path();
         let mut tensors = Tensor::load_multi(&path).map_err(|e| Error::bad_data(&path, format!("unreadable checkpoint: {e}")))?;
-        let position = tensors.iter().position(|(name, _)| name == "#epochs").ok_or_else(|| Error::bad_data(&path, "checkpoint lacks #epochs"))?;
+        let position =
+            tensors.iter().position(|(name, _)| name == "#epochs").ok_or_else(|| Error::bad_data(&path, "checkpoint lacks #epochs"))?;
         let epochs = tensors.swap_remove(position).1.int64_value(&[0]) as usize;
         net.load_state(tensors, &path)?;
         let metrics_path = self.metrics_path();
         let mut reader = csv::Reader::from_path(&metrics_path).map_err(|cause| Error::Csv { path: metrics_path.clone(), cause })?;
-        let mut history: Vec<EpochMetrics> = reader.deserialize().collect::<Result<_, _>>().map_err(|cause| Error::Csv { path: metrics_path.clone(), cause })?;
+        let mut history: Vec<EpochMetrics> =
+            reader.deserialize().collect::<Result<_, _>>().map_err(|cause| Error::Csv { path: metrics_path.clone(), cause })?;
         if history.len() < epochs {
             return Err(Error::bad_data(&metrics_path, format!("holds {} epochs, the checkpoint {epochs}", history.len())));
         }
@@ -448,7 +469,8 @@ impl RunFiles {
         let mut named = net.state();
         named.push(("#epochs".to_owned(), Tensor::from_slice(&[epochs as i64])));
         let mut bytes = Vec::new();
-        Tensor::save_multi_to_stream(&named, &mut bytes).map_err(|e| Error::bad_data(&path, format!("cannot serialise the checkpoint: {e}")))?;
+        Tensor::save_multi_to_stream(&named, &mut bytes)
+            .map_err(|e| Error::bad_data(&path, format!("cannot serialise the checkpoint: {e}")))?;
         Ok(write_atomic(&path, &bytes)?)
     }
 }
