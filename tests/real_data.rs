@@ -4,13 +4,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use glcan_core::data::augment::{Augmentation, Normalization};
-use glcan_core::data::folder::FileNameLabelled;
-use glcan_core::data::idx::IdxDataset;
-use glcan_core::data::loader::{BatchLoader, ClassificationCollate, LoaderConfig};
-use glcan_core::data::voc::VocDataset;
-use glcan_core::data::{Dataset, Split};
 use glcan_core::paths::data_root;
+use glcan_data::augment::{Augmentation, Normalization};
+use glcan_data::folder::FileNameLabelled;
+use glcan_data::idx::IdxDataset;
+use glcan_data::loader::{BatchLoader, ClassificationCollate, LoaderConfig};
+use glcan_data::voc::VocDataset;
+use glcan_data::{Dataset, Split};
 
 fn dataset_dir(name: &str) -> PathBuf {
     let dir = data_root().join(name);
@@ -86,7 +86,7 @@ fn a_shuffled_fashion_mnist_epoch_covers_each_image_once() {
 
 #[test]
 fn sr_pool_lists_open_as_x2_pairs() {
-    use glcan_core::data::sr::HrFolderDataset;
+    use glcan_data::sr::HrFolderDataset;
     let dir = dataset_dir("sr-pool");
     let train = HrFolderDataset::from_list_file(&dir, dir.join("train.txt"), 2).unwrap();
     let test = HrFolderDataset::from_list_file(&dir, dir.join("test.txt"), 2).unwrap();
@@ -99,7 +99,7 @@ fn sr_pool_lists_open_as_x2_pairs() {
 
 #[test]
 fn every_real_photo_decodes_and_half_a_real_jpeg_is_refused() {
-    use glcan_core::data::ImageU8;
+    use glcan_data::ImageU8;
     let mut jpegs = Vec::new();
     for name in ["foolbox", "sr-pool", "deepforest"] {
         for entry in std::fs::read_dir(dataset_dir(name)).unwrap() {

@@ -6,14 +6,16 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use glcan_core::data::augment::{Augmentation, Normalization};
-use glcan_core::data::cifar::{Cifar100Labels, CifarDataset};
-use glcan_core::data::folder::ImageFolder;
-use glcan_core::data::idx::{IdxDataset, IdxShape};
-use glcan_core::data::size_transform::SizeTransform;
-use glcan_core::data::stl10::Stl10Dataset;
-use glcan_core::data::svhn::SvhnDataset;
-use glcan_core::data::{ClassLabel, DynDataset, Split};
+use glcan_data::augment::{Augmentation, Normalization};
+use glcan_data::cifar::{Cifar100Labels, CifarDataset};
+use glcan_data::cifar_pickle::{CIFAR100_FOLDER, CIFAR10_FOLDER};
+use glcan_data::folder::ImageFolder;
+use glcan_data::idx::{IdxDataset, IdxShape};
+use glcan_data::imagenet;
+use glcan_data::size_transform::SizeTransform;
+use glcan_data::stl10::Stl10Dataset;
+use glcan_data::svhn::SvhnDataset;
+use glcan_data::{ClassLabel, DynDataset, Split};
 
 /// A classification dataset this suite knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -102,9 +104,12 @@ impl DatasetName {
         (self == DatasetName::Imagenet).then(|| (SizeTransform::imagenet(true), SizeTransform::imagenet(false)))
     }
 
-    /// Opens one split from `data_dir`.
+    /// Opens one split from `data_dir`. CIFAR's python version (torchvision's download) is
+    /// read when the binary folder is absent; ImageNet's validation images may be the flat
+    /// folder of the official archive, labelled by the devkit beside it.
     pub fn open(self, data_dir: &Path, split: Split) -> Result<DynDataset<ClassLabel>> {
         let dir = data_dir.join(self.folder());
+        let python = |folder: &str| (!dir.exists() && data_dir.join(folder).is_dir()).then(|| data_dir.join(folder));
         let dataset: DynDataset<ClassLabel> = match self {
             DatasetName::Mnist | DatasetName::FashionMnist => {
                 // IDX files do not know the dataset: check its geometry and label range here.
@@ -112,8 +117,14 @@ impl DatasetName {
                 let shape = IdxShape { rows: size as usize, cols: size as usize, classes: classes as usize };
                 Box::new(IdxDataset::open_split(&dir, split)?.expect(shape)?)
             }
-            DatasetName::Cifar10 => Box::new(CifarDataset::cifar10(&dir, split)?),
-            DatasetName::Cifar100 => Box::new(CifarDataset::cifar100(&dir, split, Cifar100Labels::Fine)?),
+            DatasetName::Cifar10 => match python(CIFAR10_FOLDER) {
+                Some(pickles) => Box::new(CifarDataset::cifar10_pickle(&pickles, split)?),
+                None => Box::new(CifarDataset::cifar10(&dir, split)?),
+            },
+            DatasetName::Cifar100 => match python(CIFAR100_FOLDER) {
+                Some(pickles) => Box::new(CifarDataset::cifar100_pickle(&pickles, split, Cifar100Labels::Fine)?),
+                None => Box::new(CifarDataset::cifar100(&dir, split, Cifar100Labels::Fine)?),
+            },
             DatasetName::Svhn => Box::new(SvhnDataset::open_split(&dir, split)?),
             DatasetName::Stl10 => Box::new(Stl10Dataset::open(&dir, split)?),
             DatasetName::Imagenet => {
@@ -121,6 +132,7 @@ impl DatasetName {
                 match split {
                     Split::Train => Box::new(train),
                     // Validation folders take the training class order.
+                    Split::Test if is_flat_val(&dir) => Box::new(imagenet::open_val_with_classes(&dir, train.classes())?),
                     Split::Test => Box::new(ImageFolder::with_classes(dir.join("val"), train.classes())?),
                 }
             }
@@ -145,5 +157,48 @@ impl DatasetName {
 impl std::fmt::Display for DatasetName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// Whether `imagenet` holds the devkit and a validation folder without class folders (the
+/// flat layout of `ILSVRC2012_img_val.tar`).
+fn is_flat_val(imagenet: &Path) -> bool {
+    let has_subfolder =
+        std::fs::read_dir(imagenet.join("val")).map(|entries| entries.flatten().any(|e| e.path().is_dir())).unwrap_or(false);
+    imagenet.join(imagenet::DEVKIT_FOLDER).is_dir() && !has_subfolder
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cifar_python_folder_is_read_when_the_binary_one_is_absent() {
+        let data = tempfile::tempdir().unwrap();
+        for folder in [CIFAR10_FOLDER, CIFAR100_FOLDER] {
+            std::fs::create_dir_all(data.path().join(folder)).unwrap();
+        }
+        std::fs::write(data.path().join(CIFAR10_FOLDER).join("test_batch"), b"not a pickle").unwrap();
+        let message = format!("{:#}", DatasetName::Cifar10.open(data.path(), Split::Test).err().unwrap());
+        assert!(message.contains("cifar-10-batches-py/test_batch") && message.contains("not a readable pickle"), "{message}");
+        let message = format!("{:#}", DatasetName::Cifar100.open(data.path(), Split::Train).err().unwrap());
+        assert!(message.contains("cifar-100-python/train"), "{message}");
+        // With the binary folder present, it is the one read.
+        std::fs::create_dir_all(data.path().join("cifar-10-batches-bin")).unwrap();
+        let message = format!("{:#}", DatasetName::Cifar10.open(data.path(), Split::Test).err().unwrap());
+        assert!(message.contains("cifar-10-batches-bin/test_batch.bin"), "{message}");
+    }
+
+    #[test]
+    fn flat_imagenet_validation_folder_is_recognised() {
+        let data = tempfile::tempdir().unwrap();
+        let root = data.path().join("imagenet");
+        std::fs::create_dir_all(root.join("val")).unwrap();
+        assert!(!is_flat_val(&root));
+        std::fs::create_dir_all(root.join(imagenet::DEVKIT_FOLDER)).unwrap();
+        std::fs::write(root.join("val/ILSVRC2012_val_00000001.JPEG"), b"").unwrap();
+        assert!(is_flat_val(&root));
+        std::fs::create_dir_all(root.join("val/n01440764")).unwrap();
+        assert!(!is_flat_val(&root));
     }
 }

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use glcan_core::aux::Method;
-use glcan_core::data::subset::Subset;
-use glcan_core::data::Dataset;
 use glcan_core::models::{NetworkName, UnitNetwork};
 use glcan_core::optim::OptimizerConfig;
 use glcan_core::split::SplitStrategy;
 use glcan_core::train::{train_classifier, ClassificationData};
+use glcan_data::subset::Subset;
+use glcan_data::Dataset;
 use glcan_runner::{Grid, Run, RunJob, Suite, Trained};
 use glcan_store::ResultRow;
 
@@ -78,7 +78,11 @@ impl Suite for Classify {
     }
 
     fn points(section: &Section) -> Vec<Point> {
-        section.datasets.iter().flat_map(|&dataset| section.networks.iter().map(move |network| Point { dataset, network: network.clone() })).collect()
+        section
+            .datasets
+            .iter()
+            .flat_map(|&dataset| section.networks.iter().map(move |network| Point { dataset, network: network.clone() }))
+            .collect()
     }
 
     fn point_id(_: &Section, point: &Point) -> String {
@@ -117,7 +121,10 @@ impl Suite for Classify {
         let (train, test) = run.point.dataset.open_both(&self.data_dir)?;
         let train = Arc::new(train);
         let (train, test) = match section.validation {
-            None => (Subset::first(train, section.train_subset.unwrap_or(usize::MAX)), Arc::new(Subset::first(Arc::new(test), section.test_subset.unwrap_or(usize::MAX)))),
+            None => (
+                Subset::first(train, section.train_subset.unwrap_or(usize::MAX)),
+                Arc::new(Subset::first(Arc::new(test), section.test_subset.unwrap_or(usize::MAX))),
+            ),
             Some(held_out) => {
                 let (kept, validation) = validation_split(train.len(), section.train_subset, held_out)?;
                 (Subset::new(train.clone(), kept.collect())?, Arc::new(Subset::new(train, validation.collect())?))
@@ -136,7 +143,8 @@ impl Suite for Classify {
             image_size: size,
         };
         let mut progress = RunProgress::new(job.id.clone());
-        let outcome = train_classifier(network.as_ref(), &data, &job.train_config, job.device, Some(&job.run_dir), job.resume, &mut progress)?;
+        let outcome =
+            train_classifier(network.as_ref(), &data, &job.train_config, job.device, Some(&job.run_dir), job.resume, &mut progress)?;
         let row = ResultRow { test_images, test_accuracy: Some(outcome.last().test_metric), ..job.row.clone() };
         Ok(Trained { outcome, train_images, rows: vec![row] })
     }
@@ -144,7 +152,11 @@ impl Suite for Classify {
 
 /// Training and validation indices when the last `held_out` of `total` training images are
 /// held out: the two never overlap.
-fn validation_split(total: usize, train_subset: Option<usize>, held_out: usize) -> Result<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+fn validation_split(
+    total: usize,
+    train_subset: Option<usize>,
+    held_out: usize,
+) -> Result<(std::ops::Range<usize>, std::ops::Range<usize>)> {
     if held_out == 0 || held_out >= total {
         bail!("validation = {held_out} must be between 1 and {} (the training images less one)", total.saturating_sub(1));
     }

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Result;
-use glcan_core::data::folder::ImageFolder;
-use glcan_core::data::loader::{BatchLoader, ClassificationCollate, LoaderConfig};
-use glcan_core::data::{ClassLabel, Dataset, DynDataset};
+use glcan_data::folder::ImageFolder;
+use glcan_data::loader::{BatchLoader, ClassificationCollate, LoaderConfig};
+use glcan_data::{ClassLabel, Dataset, DynDataset};
 
 use crate::datasets::DatasetName;
 

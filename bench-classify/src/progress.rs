@@ -23,7 +23,11 @@ impl Progress for RunProgress {
         }
         let bar = self.bar.get_or_insert_with(|| {
             let bar = ProgressBar::new(steps as u64);
-            bar.set_style(ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({eta})").expect("valid template").progress_chars("=> "));
+            bar.set_style(
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({eta})")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
             bar
         });
         bar.set_prefix(format!("{} epoch {epoch}", self.log.label));

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use glcan_core::aux::Method;
-use glcan_core::data::subset::Subset;
 use glcan_core::models::{registry, NetworkName};
 use glcan_core::train::{train_classifier, ClassificationData, TrainConfig, TrainOutcome};
+use glcan_data::subset::Subset;
 use tch::Device;
 
 use crate::args::{parse_device, parse_method, ScheduleArgs, SplitArg};

@@ -8,7 +8,21 @@ fn bench_classify(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn measure_prints_one_json_object_with_a_measured_peak() {
-    let out = bench_classify(&["measure", "--net", "resnet8", "--method", "dgl", "--k", "2", "--batch-size", "8", "--steps", "1", "--warmup", "1"]);
+    let out = bench_classify(&[
+        "measure",
+        "--net",
+        "resnet8",
+        "--method",
+        "dgl",
+        "--k",
+        "2",
+        "--batch-size",
+        "8",
+        "--steps",
+        "1",
+        "--warmup",
+        "1",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["k"], 2);
@@ -20,7 +34,23 @@ fn measure_prints_one_json_object_with_a_measured_peak() {
 
 #[test]
 fn memory_balanced_split_runs_from_the_command_line() {
-    let out = bench_classify(&["measure", "--net", "resnet20", "--method", "glcan", "--k", "3", "--split", "memory-balanced", "--batch-size", "4", "--steps", "1", "--warmup", "0"]);
+    let out = bench_classify(&[
+        "measure",
+        "--net",
+        "resnet20",
+        "--method",
+        "glcan",
+        "--k",
+        "3",
+        "--split",
+        "memory-balanced",
+        "--batch-size",
+        "4",
+        "--steps",
+        "1",
+        "--warmup",
+        "0",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["split_points"].as_array().unwrap().len(), 2);
@@ -31,8 +61,27 @@ fn train_writes_a_run_directory_and_a_summary() {
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("run");
     let out = bench_classify(&[
-        "train", "--dataset", "fashion-mnist", "--net", "resnet8", "--method", "glcan", "--k", "2", "--epochs", "1", "--train-subset", "256",
-        "--test-subset", "128", "--batch-size", "32", "--lr", "0.05", "--run-dir", run_dir.to_str().unwrap(),
+        "train",
+        "--dataset",
+        "fashion-mnist",
+        "--net",
+        "resnet8",
+        "--method",
+        "glcan",
+        "--k",
+        "2",
+        "--epochs",
+        "1",
+        "--train-subset",
+        "256",
+        "--test-subset",
+        "128",
+        "--batch-size",
+        "32",
+        "--lr",
+        "0.05",
+        "--run-dir",
+        run_dir.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -8,19 +8,19 @@
 
 use std::sync::{Arc, Mutex};
 
-use glcan_core::data::augment::Normalization;
-use glcan_core::data::loader::{BatchLoader, Collate, LoaderConfig};
-use glcan_core::data::resize::imresize_bicubic;
-use glcan_core::data::{Dataset, DetectionTarget, DynDataset, ImageU8, Sample};
-use glcan_core::metrics::coco_eval::{CocoEvaluator, Detection, GroundTruth};
 use glcan_core::train::{Evaluation, LocalNetwork, TaskData, TrainBatch};
 use glcan_core::{Error, Result};
+use glcan_data::augment::Normalization;
+use glcan_data::loader::{BatchLoader, Collate, LoaderConfig};
+use glcan_data::resize::imresize_bicubic;
+use glcan_data::{Dataset, DetectionTarget, DynDataset, ImageU8, Sample};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
 use crate::detector::nms::Candidate;
 use crate::detector::{decode, loss, DetectorConfig};
+use crate::metrics::coco_eval::{CocoEvaluator, Detection, GroundTruth};
 
 /// A dataset of detection images, chosen at run time.
 pub type DetectionSet = DynDataset<DetectionTarget>;
@@ -45,7 +45,7 @@ pub struct DetectionCollate {
 }
 
 impl DetectionCollate {
-    fn prepare(&self, sample: Sample<DetectionTarget>, rng: &mut ChaCha8Rng) -> Result<(ImageU8, DetectionTarget)> {
+    fn prepare(&self, sample: Sample<DetectionTarget>, rng: &mut ChaCha8Rng) -> glcan_data::Result<(ImageU8, DetectionTarget)> {
         let Sample { mut image, mut target } = sample;
         let (w, h) = (image.width(), image.height());
         if (w, h) != (self.size, self.size) {
@@ -76,14 +76,17 @@ impl DetectionCollate {
 impl Collate<DetectionTarget> for DetectionCollate {
     type Batch = DetectionBatch;
 
-    fn collate(&self, samples: Vec<Sample<DetectionTarget>>, rng: &mut ChaCha8Rng) -> Result<DetectionBatch> {
+    fn collate(&self, samples: Vec<Sample<DetectionTarget>>, rng: &mut ChaCha8Rng) -> glcan_data::Result<DetectionBatch> {
         let batch = samples.len();
         let mut pixels = Vec::with_capacity(batch * 3 * self.size * self.size);
         let (mut truths, mut images) = (Vec::with_capacity(batch), Vec::with_capacity(batch));
         for sample in samples {
             let (image, target) = self.prepare(sample, rng)?;
             if image.channels() != self.normalization.channels() {
-                return Err(Error::config("normalization", format!("{} channel statistics for {} channels", self.normalization.channels(), image.channels())));
+                return Err(glcan_data::Error::config(
+                    "normalization",
+                    format!("{} channel statistics for {} channels", self.normalization.channels(), image.channels()),
+                ));
             }
             self.normalization.extend_normalized(&image, &mut pixels);
             truths.push(target);
@@ -136,7 +139,6 @@ pub struct DetectionData {
 }
 
 impl DetectionData {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         train: DetectionSet,
         test: DetectionSet,
@@ -194,7 +196,7 @@ impl TaskData for DetectionData {
     }
 
     fn train_epoch(&self, epoch: u64) -> Box<dyn Iterator<Item = Result<TrainBatch>> + Send + '_> {
-        Box::new(self.train.epoch(epoch).map(|batch| batch.map(|b| TrainBatch { images: b.images, target: b.target })))
+        Box::new(self.train.epoch(epoch).map(|batch| Ok(batch.map(|b| TrainBatch { images: b.images, target: b.target })?)))
     }
 
     fn raw_images(&self, images: &Tensor) -> Tensor {
@@ -233,7 +235,12 @@ impl TaskData for DetectionData {
                 }
                 for d in &dets {
                     let [x1, y1, x2, y2] = d.bbox.map(f64::from);
-                    found.push(Detection { image_id: truth.image_id, category_id: d.class as i64, bbox: [x1, y1, x2 - x1, y2 - y1], score: f64::from(d.score) });
+                    found.push(Detection {
+                        image_id: truth.image_id,
+                        category_id: d.class as i64,
+                        bbox: [x1, y1, x2 - x1, y2 - y1],
+                        score: f64::from(d.score),
+                    });
                 }
                 if examples.len() < self.keep_examples {
                     examples.push(Example { image, truth, detections: dets });

@@ -10,11 +10,11 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use glcan_core::data::augment::Normalization;
-use glcan_core::data::coco::CocoDataset;
-use glcan_core::data::subset::Subset;
-use glcan_core::data::voc::{VocDataset, VOC_CLASSES};
-use glcan_core::data::{Dataset, DetectionTarget, DynDataset};
+use glcan_data::augment::Normalization;
+use glcan_data::coco::CocoDataset;
+use glcan_data::subset::Subset;
+use glcan_data::voc::{VocDataset, VOC_CLASSES};
+use glcan_data::{Dataset, DetectionTarget, DynDataset};
 
 use std::sync::Arc;
 
@@ -65,52 +65,76 @@ impl DatasetName {
     /// Opens the set. `validation > 0` holds out the last `validation` training images and
     /// evaluates on them instead of the test set (for tuning); `train_subset` keeps the
     /// first N training images.
-    #[allow(clippy::too_many_arguments)]
-    pub fn open(self, data_dir: &Path, digits_dir: &Path, digits: &DigitsConfig, format: Format, validation: usize, train_subset: Option<usize>, tile: usize) -> Result<OpenedSets> {
-        let (train, test, num_classes, normalization, horizontal_flip): (DynDataset<DetectionTarget>, DynDataset<DetectionTarget>, usize, Normalization, bool) =
-            match self {
-                DatasetName::Digits => {
-                    let root = data_dir.join(digits_dir);
-                    let mnist = data_dir.join("mnist");
-                    if digits::generate(&mnist, &root, digits)? {
-                        eprintln!("made the digit-detection set in {}", root.display());
-                    }
-                    let (train, test) = open_pair(&root, format, "train", "test", &digits::class_names())?;
-                    // Mostly black canvases of MNIST ink, the same in R, G and B.
-                    (train, test, 10, Normalization::new(vec![0.05; 3], vec![0.2; 3])?, false)
+    pub fn open(
+        self,
+        data_dir: &Path,
+        digits_dir: &Path,
+        digits: &DigitsConfig,
+        format: Format,
+        validation: usize,
+        train_subset: Option<usize>,
+        tile: usize,
+    ) -> Result<OpenedSets> {
+        let (train, test, num_classes, normalization, horizontal_flip): (
+            DynDataset<DetectionTarget>,
+            DynDataset<DetectionTarget>,
+            usize,
+            Normalization,
+            bool,
+        ) = match self {
+            DatasetName::Digits => {
+                let root = data_dir.join(digits_dir);
+                let mnist = data_dir.join("mnist");
+                if digits::generate(&mnist, &root, digits)? {
+                    eprintln!("made the digit-detection set in {}", root.display());
                 }
-                DatasetName::Coco => {
-                    let root = data_dir.join("coco");
-                    let open = |split: &str| -> Result<CocoDataset> {
-                        Ok(CocoDataset::open(root.join("annotations").join(format!("instances_{split}.json")), root.join(split))?)
-                    };
-                    let (train, test) = (open("train2017")?, open("val2017")?);
-                    let classes = train.categories().len();
-                    (Box::new(train), Box::new(test), classes, Normalization::imagenet(), true)
-                }
-                DatasetName::Voc => {
-                    let root = data_dir.join("VOCdevkit").join("VOC2007");
-                    let train = VocDataset::open(&root, "trainval", &VOC_CLASSES).with_context(|| format!("reading VOC from {}", root.display()))?;
-                    let test = VocDataset::open(&root, "test", &VOC_CLASSES)?;
-                    (Box::new(train), Box::new(test), VOC_CLASSES.len(), Normalization::imagenet(), true)
-                }
-                DatasetName::Deepforest => {
-                    let root = data_dir.join("deepforest");
-                    let all = Arc::new(VocDataset::from_folder(&root, &["Tree", "Alive", "Dead"]).with_context(|| format!("reading deepforest from {}", root.display()))?);
-                    let held_out = all.image_ids().iter().position(|id| *id == DEEPFOREST_TEST_IMAGE).with_context(|| format!("{} lacks {DEEPFOREST_TEST_IMAGE}.xml", root.display()))?;
-                    let rest: Vec<usize> = (0..all.len()).filter(|&i| i != held_out).collect();
-                    let train = Tiles::new(&Subset::new(all.clone(), rest)?, tile, 0.5, true)?;
-                    let test = Tiles::new(&Subset::new(all, vec![held_out])?, tile, 0.5, true)?;
-                    (Box::new(train), Box::new(test), 1, Normalization::imagenet(), true)
-                }
-            };
+                let (train, test) = open_pair(&root, format, "train", "test", &digits::class_names())?;
+                // Mostly black canvases of MNIST ink, the same in R, G and B.
+                (train, test, 10, Normalization::new(vec![0.05; 3], vec![0.2; 3])?, false)
+            }
+            DatasetName::Coco => {
+                let root = data_dir.join("coco");
+                let open = |split: &str| -> Result<CocoDataset> {
+                    Ok(CocoDataset::open(root.join("annotations").join(format!("instances_{split}.json")), root.join(split))?)
+                };
+                let (train, test) = (open("train2017")?, open("val2017")?);
+                let classes = train.categories().len();
+                (Box::new(train), Box::new(test), classes, Normalization::imagenet(), true)
+            }
+            DatasetName::Voc => {
+                let root = data_dir.join("VOCdevkit").join("VOC2007");
+                let train =
+                    VocDataset::open(&root, "trainval", &VOC_CLASSES).with_context(|| format!("reading VOC from {}", root.display()))?;
+                let test = VocDataset::open(&root, "test", &VOC_CLASSES)?;
+                (Box::new(train), Box::new(test), VOC_CLASSES.len(), Normalization::imagenet(), true)
+            }
+            DatasetName::Deepforest => {
+                let root = data_dir.join("deepforest");
+                let all = Arc::new(
+                    VocDataset::from_folder(&root, &["Tree", "Alive", "Dead"])
+                        .with_context(|| format!("reading deepforest from {}", root.display()))?,
+                );
+                let held_out = all
+                    .image_ids()
+                    .iter()
+                    .position(|id| *id == DEEPFOREST_TEST_IMAGE)
+                    .with_context(|| format!("{} lacks {DEEPFOREST_TEST_IMAGE}.xml", root.display()))?;
+                let rest: Vec<usize> = (0..all.len()).filter(|&i| i != held_out).collect();
+                let train = Tiles::new(&Subset::new(all.clone(), rest)?, tile, 0.5, true)?;
+                let test = Tiles::new(&Subset::new(all, vec![held_out])?, tile, 0.5, true)?;
+                (Box::new(train), Box::new(test), 1, Normalization::imagenet(), true)
+            }
+        };
         let train: std::sync::Arc<DynDataset<DetectionTarget>> = Arc::new(train);
         let (train, test): (DynDataset<DetectionTarget>, DynDataset<DetectionTarget>) = if validation > 0 {
             let n = train.len();
             if validation >= n {
                 bail!("validation = {validation} leaves none of the {n} training images to train on");
             }
-            (Box::new(Subset::new(train.clone(), (0..n - validation).collect())?), Box::new(Subset::new(train, (n - validation..n).collect())?))
+            (
+                Box::new(Subset::new(train.clone(), (0..n - validation).collect())?),
+                Box::new(Subset::new(train, (n - validation..n).collect())?),
+            )
         } else {
             (Box::new(Subset::first(train, usize::MAX)), test)
         };
@@ -123,13 +147,21 @@ impl DatasetName {
 }
 
 /// The train and test halves of a generated set, read as COCO or as VOC.
-pub fn open_pair(root: &Path, format: Format, train: &str, test: &str, classes: &[String]) -> Result<(DynDataset<DetectionTarget>, DynDataset<DetectionTarget>)> {
+pub fn open_pair(
+    root: &Path,
+    format: Format,
+    train: &str,
+    test: &str,
+    classes: &[String],
+) -> Result<(DynDataset<DetectionTarget>, DynDataset<DetectionTarget>)> {
     let names: Vec<&str> = classes.iter().map(String::as_str).collect();
     Ok(match format {
         Format::Coco => (
             Box::new(CocoDataset::open(root.join("annotations").join(format!("instances_{train}.json")), root.join(train))?),
             Box::new(CocoDataset::open(root.join("annotations").join(format!("instances_{test}.json")), root.join(test))?),
         ),
-        Format::Voc => (Box::new(VocDataset::from_folder(root.join(train), &names)?), Box::new(VocDataset::from_folder(root.join(test), &names)?)),
+        Format::Voc => {
+            (Box::new(VocDataset::from_folder(root.join(train), &names)?), Box::new(VocDataset::from_folder(root.join(test), &names)?))
+        }
     })
 }

@@ -20,9 +20,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
-use glcan_core::data::idx::{IdxDataset, IdxShape};
-use glcan_core::data::resize::imresize_bicubic;
-use glcan_core::data::{Dataset, ImageU8, Split};
+use glcan_data::idx::{IdxDataset, IdxShape};
+use glcan_data::resize::imresize_bicubic;
+use glcan_data::{Dataset, ImageU8, Split};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -145,7 +145,8 @@ pub fn generate(mnist_dir: &Path, out: &Path, config: &DigitsConfig) -> Result<b
     let manifest = out.join("digits.json");
     let wanted = serde_json::to_string_pretty(config)?;
     if out.exists() {
-        let existing = std::fs::read_to_string(&manifest).with_context(|| format!("{} exists but is no digit set (no digits.json)", out.display()))?;
+        let existing =
+            std::fs::read_to_string(&manifest).with_context(|| format!("{} exists but is no digit set (no digits.json)", out.display()))?;
         if existing == wanted {
             return Ok(false);
         }
@@ -175,7 +176,8 @@ pub fn generate(mnist_dir: &Path, out: &Path, config: &DigitsConfig) -> Result<b
                 .save(&png)
                 .with_context(|| format!("cannot write {}", png.display()))?;
             let xml = dir.join(format!("{name}.xml"));
-            std::fs::write(&xml, voc_xml(folder, &format!("{name}.png"), config.canvas, &canvas.digits)).with_context(|| format!("cannot write {}", xml.display()))?;
+            std::fs::write(&xml, voc_xml(folder, &format!("{name}.png"), config.canvas, &canvas.digits))
+                .with_context(|| format!("cannot write {}", xml.display()))?;
             coco.add(i as i64 + 1, &format!("{name}.png"), config.canvas, &canvas.digits);
         }
         let annotations = partial.join("annotations");
@@ -236,7 +238,8 @@ impl CocoWriter {
     }
 
     fn finish(self) -> String {
-        let categories: Vec<_> = (0..10).map(|d| serde_json::json!({"id": d + 1, "name": d.to_string(), "supercategory": "digit"})).collect();
+        let categories: Vec<_> =
+            (0..10).map(|d| serde_json::json!({"id": d + 1, "name": d.to_string(), "supercategory": "digit"})).collect();
         serde_json::json!({"images": self.images, "annotations": self.annotations, "categories": categories}).to_string()
     }
 }

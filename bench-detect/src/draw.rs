@@ -80,7 +80,6 @@ fn rectangle(canvas: &mut RgbImage, ox: u32, oy: u32, side: u32, [x1, y1, x2, y2
 }
 
 /// The class index in glyphs (classes past 9 as several digits).
-#[allow(clippy::too_many_arguments)]
 fn label(canvas: &mut RgbImage, ox: u32, oy: u32, side: u32, x: i64, y: i64, class: usize, colour: Rgb<u8>) {
     for (i, ch) in class.to_string().bytes().enumerate() {
         let glyph = GLYPHS[usize::from(ch - b'0')];

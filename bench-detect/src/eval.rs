@@ -1,11 +1,11 @@
 //! `bench-detect eval`: COCO-style AP and VOC AP50 of a COCO results file against a COCO
-//! instances file (the rules are in `glcan_core::metrics::coco_eval` and `voc_ap`).
+//! instances file (the rules are in [`bench_detect::metrics::coco_eval`] and [`bench_detect::metrics::voc_ap`]).
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use glcan_core::data::coco::CocoDataset;
-use glcan_core::metrics::coco_eval::{CocoEvaluator, CocoSummary};
+use bench_detect::metrics::coco_eval::{CocoEvaluator, CocoSummary};
+use glcan_data::coco::CocoDataset;
 use serde::Serialize;
 
 #[derive(Debug, clap::Args)]

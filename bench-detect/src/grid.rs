@@ -84,7 +84,6 @@ fn default_digits_dir() -> PathBuf {
     PathBuf::from("digits")
 }
 
-
 /// The split points of `strategy` for K modules.
 pub fn split_strategy(network: &dyn UnitNetwork, k: usize, strategy: DetectSplit) -> Result<SplitStrategy> {
     if k <= 1 || strategy == DetectSplit::Even {
@@ -129,7 +128,10 @@ impl Suite for Detect {
 
     fn check(section: &Section) -> Result<()> {
         if section.network.family() != Family::ImageNet {
-            bail!("network {}: detection needs an ImageNet-style ResNet (resnetD or resnetD-wW), whose four stages feed the pyramid", section.network);
+            bail!(
+                "network {}: detection needs an ImageNet-style ResNet (resnetD or resnetD-wW), whose four stages feed the pyramid",
+                section.network
+            );
         }
         section.detector.validate()?;
         if section.dataset == DatasetName::Digits {
@@ -172,17 +174,32 @@ impl Suite for Detect {
         let parts = RunParts::new(grid, &self.data_dir, run.seed, job.train_config.eval_batch_size)?;
         glcan_store::write_atomic(&job.run_dir.join("detector.json"), serde_json::to_string_pretty(&section.detector)?.as_bytes())?;
         let mut progress = LogProgress { label: job.id.clone() };
-        let outcome = train_local(parts.network.as_ref(), &parts.task, &parts.data, &job.train_config, job.device, Some(&job.run_dir), job.resume, &mut progress)?;
-        let details: serde_json::Map<String, serde_json::Value> = std::iter::once(("AP50".to_owned(), outcome.final_evaluation.metric.into()))
-            .chain(outcome.final_evaluation.details.iter().map(|(name, value)| (name.clone(), (*value).into())))
-            .collect();
+        let outcome = train_local(
+            parts.network.as_ref(),
+            &parts.task,
+            &parts.data,
+            &job.train_config,
+            job.device,
+            Some(&job.run_dir),
+            job.resume,
+            &mut progress,
+        )?;
+        let details: serde_json::Map<String, serde_json::Value> =
+            std::iter::once(("AP50".to_owned(), outcome.final_evaluation.metric.into()))
+                .chain(outcome.final_evaluation.details.iter().map(|(name, value)| (name.clone(), (*value).into())))
+                .collect();
         glcan_store::write_atomic(&job.run_dir.join("evaluation.json"), serde_json::to_string_pretty(&details)?.as_bytes())?;
         let examples = parts.data.examples();
         if !examples.is_empty() {
             crate::draw::predictions_png(&examples, &job.run_dir.join("predictions.png"), 2, 0.3)?;
         }
         // A run resumed past its last epoch has no fresh details: AP is then unknown.
-        let row = ResultRow { test_images: parts.data.test_images(), ap50: Some(outcome.last().test_metric), ap: detail(&outcome, "AP"), ..job.row.clone() };
+        let row = ResultRow {
+            test_images: parts.data.test_images(),
+            ap50: Some(outcome.last().test_metric),
+            ap: detail(&outcome, "AP"),
+            ..job.row.clone()
+        };
         Ok(Trained { train_images: parts.data.train_images(), rows: vec![row], outcome })
     }
 }
@@ -199,7 +216,15 @@ impl RunParts {
     /// The parts of a run of `grid` seeded `seed`, its data read under `data_dir`.
     pub fn new(grid: &Grid<Section>, data_dir: &Path, seed: u64, eval_batch_size: usize) -> Result<Self> {
         let section = &grid.suite;
-        let sets = section.dataset.open(data_dir, &section.digits_dir, &section.digits, section.format, section.validation, section.train_subset, section.image_size)?;
+        let sets = section.dataset.open(
+            data_dir,
+            &section.digits_dir,
+            &section.digits,
+            section.format,
+            section.validation,
+            section.train_subset,
+            section.image_size,
+        )?;
         let network = section.network.build(3, sets.num_classes as i64, section.image_size as i64)?;
         let task = DetectionTask::new(network.as_ref(), sets.num_classes as i64, &section.detector)?;
         let data = DetectionData::new(

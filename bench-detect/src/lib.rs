@@ -6,4 +6,5 @@ pub mod detector;
 pub mod digits;
 pub mod draw;
 pub mod grid;
+pub mod metrics;
 pub mod tiles;

@@ -2,8 +2,8 @@
 //! it (clipped to the tile): how the deepforest sample images (2 of them 1-2k px wide)
 //! become a detection set a small network trains on.
 
-use glcan_core::data::{BoundingBox, Dataset, DetectionTarget, ImageU8, ObjectBox, Sample};
 use glcan_core::{Error, Result};
+use glcan_data::{BoundingBox, Dataset, DetectionTarget, ImageU8, ObjectBox, Sample};
 
 /// Every tile of some images, decoded once and held in memory.
 pub struct Tiles {
@@ -58,8 +58,9 @@ impl Dataset for Tiles {
         self.tiles.len()
     }
 
-    fn get(&self, index: usize) -> Result<Sample<DetectionTarget>> {
-        let &(image, x0, y0) = self.tiles.get(index).ok_or_else(|| Error::config("index", format!("tile {index} of {}", self.tiles.len())))?;
+    fn get(&self, index: usize) -> glcan_data::Result<Sample<DetectionTarget>> {
+        let &(image, x0, y0) =
+            self.tiles.get(index).ok_or_else(|| glcan_data::Error::config("index", format!("tile {index} of {}", self.tiles.len())))?;
         let source = &self.images[image];
         let (c, s) = (source.channels(), self.side);
         let mut data = Vec::with_capacity(c * s * s);
@@ -80,7 +81,11 @@ impl Dataset for Tiles {
                     x_max: (b.x_max - fx).clamp(0.0, fs),
                     y_max: (b.y_max - fy).clamp(0.0, fs),
                 };
-                (b.area() > 0.0 && clipped.area() >= self.min_visible * b.area()).then_some(ObjectBox { bbox: clipped, class: if self.one_class { 0 } else { o.class }, ignore: o.ignore })
+                (b.area() > 0.0 && clipped.area() >= self.min_visible * b.area()).then_some(ObjectBox {
+                    bbox: clipped,
+                    class: if self.one_class { 0 } else { o.class },
+                    ignore: o.ignore,
+                })
             })
             .collect();
         Ok(Sample { image: ImageU8::from_chw(c, s, s, data), target: DetectionTarget { image_id: index as i64, objects } })
@@ -98,7 +103,7 @@ mod tests {
         fn len(&self) -> usize {
             1
         }
-        fn get(&self, _: usize) -> Result<Sample<DetectionTarget>> {
+        fn get(&self, _: usize) -> glcan_data::Result<Sample<DetectionTarget>> {
             Ok(self.0.clone())
         }
     }

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use bench_detect::digits::{self, class_names, DigitsConfig, INK};
-use glcan_core::data::coco::CocoDataset;
-use glcan_core::data::voc::VocDataset;
-use glcan_core::data::Dataset;
+use glcan_data::coco::CocoDataset;
+use glcan_data::voc::VocDataset;
+use glcan_data::Dataset;
 
 fn mnist() -> PathBuf {
     let dir = glcan_core::paths::data_root().join("mnist");

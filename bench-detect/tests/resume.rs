@@ -6,9 +6,9 @@ use std::path::Path;
 
 use bench_detect::grid::{Detect, Point, RunParts};
 use glcan_core::aux::Method;
-use glcan_runner::{Grid, Run, Suite};
 use glcan_core::train::{train_local, EpochMetrics, Progress, TrainOutcome};
 use glcan_core::Error;
+use glcan_runner::{Grid, Run, Suite};
 use tch::Device;
 
 const PRESET: &str = r#"
@@ -76,7 +76,9 @@ fn a_stopped_glcan_ema_detection_run_resumes_bit_for_bit() {
     let config = grid.train_config::<Detect>(&run, Detect::network(&grid.suite, &run.point).unwrap().as_ref()).unwrap();
     let RunParts { network, task, data } = RunParts::new(&grid, &data_dir, run.seed, config.eval_batch_size).unwrap();
     let network = network.as_ref();
-    let train = |run_dir: &Path, resume: bool, progress: &mut dyn Progress| train_local(network, &task, &data, &config, Device::Cpu, Some(run_dir), resume, progress);
+    let train = |run_dir: &Path, resume: bool, progress: &mut dyn Progress| {
+        train_local(network, &task, &data, &config, Device::Cpu, Some(run_dir), resume, progress)
+    };
 
     let (straight_dir, stopped_dir) = (dir.path().join("straight"), dir.path().join("stopped"));
     let straight = train(&straight_dir, false, &mut ()).unwrap();
@@ -84,7 +86,9 @@ fn a_stopped_glcan_ema_detection_run_resumes_bit_for_bit() {
     assert!(matches!(stopped, Err(Error::Stopped { epoch: 1 })), "{stopped:?}");
     let resumed = train(&stopped_dir, true, &mut ()).unwrap();
 
-    let figures = |o: &TrainOutcome| o.epochs.iter().map(|e: &EpochMetrics| (e.lr, e.module_losses.clone(), e.test_metric, e.test_loss)).collect::<Vec<_>>();
+    let figures = |o: &TrainOutcome| {
+        o.epochs.iter().map(|e: &EpochMetrics| (e.lr, e.module_losses.clone(), e.test_metric, e.test_loss)).collect::<Vec<_>>()
+    };
     assert_eq!(figures(&resumed), figures(&straight));
     let (a, b) = (checkpoint(&straight_dir), checkpoint(&stopped_dir));
     assert!(a.iter().any(|(name, _)| name.starts_with("m0/aux-state/ema-global.")), "the EMA global branch is in the checkpoint");

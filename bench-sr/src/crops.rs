@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use glcan_core::data::ImageU8;
+use glcan_data::ImageU8;
 
 /// Grid step, in pixels, of the candidate windows' top-left corners.
 const STEP: usize = 8;

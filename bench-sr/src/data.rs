@@ -9,11 +9,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use glcan_core::data::sr::{augment_pair, crop, random_patch_pair};
-use glcan_core::data::{Dataset, ImageU8};
-use glcan_core::metrics::psnr_ssim::psnr_ssim_y;
+use bench_sr::psnr_ssim::psnr_ssim_y;
 use glcan_core::train::{Evaluation, LocalNetwork, TaskData, TrainBatch};
 use glcan_core::{Error, Result};
+use glcan_data::sr::{augment_pair, crop, random_patch_pair};
+use glcan_data::{Dataset, ImageU8};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
@@ -92,12 +92,29 @@ impl SrData {
             if lr.height() * self.scale != hr.height() || lr.width() * self.scale != hr.width() {
                 return Err(Error::config(
                     "scale",
-                    format!("{}: LR {}x{} and HR {}x{} are not a x{} pair", image.name, lr.width(), lr.height(), hr.width(), hr.height(), self.scale),
+                    format!(
+                        "{}: LR {}x{} and HR {}x{} are not a x{} pair",
+                        image.name,
+                        lr.width(),
+                        lr.height(),
+                        hr.width(),
+                        hr.height(),
+                        self.scale
+                    ),
                 ));
             }
         }
         if let Some(small) = self.train.iter().find(|i| i.lr.height() < self.lr_patch || i.lr.width() < self.lr_patch) {
-            return Err(Error::config("lr_patch", format!("training image {} is {}x{} at LR, smaller than the {} px patch", small.name, small.lr.width(), small.lr.height(), self.lr_patch)));
+            return Err(Error::config(
+                "lr_patch",
+                format!(
+                    "training image {} is {}x{} at LR, smaller than the {} px patch",
+                    small.name,
+                    small.lr.width(),
+                    small.lr.height(),
+                    self.lr_patch
+                ),
+            ));
         }
         Ok(())
     }
@@ -145,11 +162,17 @@ pub struct SetScores {
 
 /// Scores `estimate` (the SR output of each image, in order) on `set`: means over images,
 /// as the SR literature averages per-image PSNR. `save` receives each (image, SR output).
-pub fn score_set(set: &TestSet, scale: usize, mut estimate: impl FnMut(&SrImage) -> Result<(ImageU8, f64)>, mut save: impl FnMut(usize, &SrImage, &ImageU8) -> Result<()>) -> Result<SetScores> {
+pub fn score_set(
+    set: &TestSet,
+    scale: usize,
+    mut estimate: impl FnMut(&SrImage) -> Result<(ImageU8, f64)>,
+    mut save: impl FnMut(usize, &SrImage, &ImageU8) -> Result<()>,
+) -> Result<SetScores> {
     let (mut psnr, mut ssim, mut loss) = (0.0, 0.0, 0.0);
     for (index, image) in set.images.iter().enumerate() {
         let (sr, l) = estimate(image)?;
-        let (p, s) = psnr_ssim_y(&image.hr, &sr, scale).map_err(|e| Error::config("evaluation", format!("{} of {}: {e}", image.name, set.name)))?;
+        let (p, s) =
+            psnr_ssim_y(&image.hr, &sr, scale).map_err(|e| Error::config("evaluation", format!("{} of {}: {e}", image.name, set.name)))?;
         save(index, image, &sr)?;
         psnr += p;
         ssim += s;
@@ -232,7 +255,7 @@ mod tests {
 
     fn pair(name: &str, scale: usize) -> SrImage {
         let hr = image(24 * scale, 20 * scale, |c, y, x| ((x * 7 + y * 13 + c * 31 + x * y) % 251) as u8);
-        let lr = glcan_core::data::resize::downscale(&hr, scale).unwrap();
+        let lr = glcan_data::resize::downscale(&hr, scale).unwrap();
         SrImage { name: name.into(), lr, hr }
     }
 
@@ -240,16 +263,22 @@ mod tests {
     fn the_exact_hr_scores_infinity_and_one() {
         let set = TestSet { name: "t".into(), images: vec![pair("a.png", 2), pair("b.png", 2)] };
         let mut saved = Vec::new();
-        let scores = score_set(&set, 2, |i| Ok((i.hr.clone(), 0.0)), |index, _, _| {
-            saved.push(index);
-            Ok(())
-        })
+        let scores = score_set(
+            &set,
+            2,
+            |i| Ok((i.hr.clone(), 0.0)),
+            |index, _, _| {
+                saved.push(index);
+                Ok(())
+            },
+        )
         .unwrap();
         assert_eq!((scores.psnr_y, scores.ssim_y, scores.loss), (f64::INFINITY, 1.0, 0.0));
         assert_eq!(saved, [0, 1]);
         // The bicubic estimate scores as the bicubic row computes it, image by image.
-        let bicubic = score_set(&set, 2, |i| Ok((glcan_core::data::resize::upscale(&i.lr, 2)?, 0.0)), |_, _, _| Ok(())).unwrap();
-        let expected: f64 = set.images.iter().map(|i| psnr_ssim_y(&i.hr, &glcan_core::data::resize::upscale(&i.lr, 2).unwrap(), 2).unwrap().0).sum::<f64>() / 2.0;
+        let bicubic = score_set(&set, 2, |i| Ok((glcan_data::resize::upscale(&i.lr, 2)?, 0.0)), |_, _, _| Ok(())).unwrap();
+        let expected: f64 =
+            set.images.iter().map(|i| psnr_ssim_y(&i.hr, &glcan_data::resize::upscale(&i.lr, 2).unwrap(), 2).unwrap().0).sum::<f64>() / 2.0;
         assert!(bicubic.psnr_y.is_finite() && (bicubic.psnr_y - expected).abs() < 1e-12);
     }
 

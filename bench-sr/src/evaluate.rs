@@ -1,5 +1,5 @@
 //! Scoring super-resolved images as the SR literature does (PSNR and SSIM on Y, border of
-//! `scale` pixels cropped; see `glcan_core::metrics::psnr_ssim`), and the bicubic baseline
+//! `scale` pixels cropped; see [`bench_sr::psnr_ssim`]), and the bicubic baseline
 //! row: HR image -> mod crop -> MATLAB-exact bicubic `imresize(hr, 1/s)` -> `imresize(lr, s)`.
 //!
 //! JSON has no infinity, so a PSNR of `+infinity` (identical images) is written as the
@@ -8,10 +8,10 @@
 use std::path::Path;
 
 use anyhow::Context;
-use glcan_core::data::resize::upscale;
-use glcan_core::data::sr::HrFolderDataset;
-use glcan_core::data::{Dataset, ImageU8};
-use glcan_core::metrics::psnr_ssim::psnr_ssim_y;
+use bench_sr::psnr_ssim::psnr_ssim_y;
+use glcan_data::resize::upscale;
+use glcan_data::sr::HrFolderDataset;
+use glcan_data::{Dataset, ImageU8};
 use serde_json::{json, Value};
 
 /// A score as JSON: a number, or `"inf"` for `+infinity`.
@@ -50,7 +50,9 @@ pub fn bicubic(hr_dir: &Path, list: &Path, scale: usize, mut row: impl FnMut(&Va
     }
     // The dataset refuses an empty list, so both means exist.
     let images = dataset.len();
-    Ok(json!({ "method": "bicubic", "scale": scale, "images": images, "psnr_y": score(psnr_sum / images as f64), "ssim_y": score(ssim_sum / images as f64) }))
+    Ok(
+        json!({ "method": "bicubic", "scale": scale, "images": images, "psnr_y": score(psnr_sum / images as f64), "ssim_y": score(ssim_sum / images as f64) }),
+    )
 }
 
 #[cfg(test)]

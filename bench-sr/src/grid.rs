@@ -14,13 +14,13 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use glcan_core::aux::Method;
-use glcan_core::data::resize::upscale;
 use glcan_core::models::edsr::EdsrConfig;
 use glcan_core::models::{Edsr, UnitNetwork};
 use glcan_core::optim::OptimizerConfig;
 use glcan_core::run_env::now_rfc3339;
 use glcan_core::split::SplitStrategy;
 use glcan_core::train::{train_local, LogProgress};
+use glcan_data::resize::upscale;
 use glcan_runner::{base_row, Baselines, Grid, Run, RunJob, Suite, Tally, Trained};
 use glcan_store::{ResultRow, RunConfig, RunStatus};
 
@@ -102,7 +102,13 @@ fn default_crop_size() -> usize {
 impl Section {
     /// The EDSR of this preset at `scale`.
     pub fn network(&self, scale: usize) -> Result<Edsr> {
-        let config = EdsrConfig { scale, n_resblocks: self.edsr.n_resblocks, n_feats: self.edsr.n_feats, res_scale: self.edsr.res_scale, ..EdsrConfig::baseline(scale) };
+        let config = EdsrConfig {
+            scale,
+            n_resblocks: self.edsr.n_resblocks,
+            n_feats: self.edsr.n_feats,
+            res_scale: self.edsr.res_scale,
+            ..EdsrConfig::baseline(scale)
+        };
         Ok(Edsr::new(config, self.lr_patch as i64)?)
     }
 
@@ -145,7 +151,9 @@ impl Suite for Sr {
         if let Some(feats) = section.aux_head_feats.filter(|&f| f < 1) {
             bail!("aux_head_feats must be at least 1, got {feats}");
         }
-        for (field, value) in [("steps_per_epoch", section.steps_per_epoch), ("lr_patch", section.lr_patch), ("crop_size", section.crop_size)] {
+        for (field, value) in
+            [("steps_per_epoch", section.steps_per_epoch), ("lr_patch", section.lr_patch), ("crop_size", section.crop_size)]
+        {
             if value == 0 {
                 bail!("{field} must be at least 1");
             }
@@ -280,7 +288,8 @@ impl Sr {
 
 /// The config of the bicubic baseline of `test` at `scale`: only what changes its row.
 fn bicubic_config(grid: &Grid<Section>, test: &str, scale: usize) -> Result<RunConfig> {
-    let preset = serde_json::json!({ "preset": grid.common.preset, "crop_images": grid.suite.crop_images, "crop_size": grid.suite.crop_size });
+    let preset =
+        serde_json::json!({ "preset": grid.common.preset, "crop_images": grid.suite.crop_images, "crop_size": grid.suite.crop_size });
     Ok(RunConfig::new(&preset, &[], &serde_json::json!({ "method": BICUBIC, "test": test, "scale": scale }))?)
 }
 
@@ -292,7 +301,10 @@ struct ScaleData {
 
 fn load_scale(config: &Section, data_dir: &Path, scale: usize) -> Result<ScaleData> {
     let started = Instant::now();
-    let train = config.train.open_train(data_dir, scale).with_context(|| format!("loading the training set {} at x{scale}", config.train.name()))?;
+    let train = config
+        .train
+        .open_train(data_dir, scale)
+        .with_context(|| format!("loading the training set {} at x{scale}", config.train.name()))?;
     let tests = config
         .tests
         .iter()
@@ -306,7 +318,7 @@ fn load_scale(config: &Section, data_dir: &Path, scale: usize) -> Result<ScaleDa
 /// Bicubic up-scaling of every test image, scored; the bicubic and HR crops are saved.
 pub fn bicubic_scores(set: &TestSet, scale: usize, config: &Section, run_dir: &Path) -> Result<SetScores> {
     let estimate = |image: &SrImage| Ok((upscale(&image.lr, scale)?, f64::NAN));
-    let save = |index: usize, image: &SrImage, sr: &glcan_core::data::ImageU8| {
+    let save = |index: usize, image: &SrImage, sr: &glcan_data::ImageU8| {
         if index < config.crop_images {
             save_crop(&run_dir.join("crops"), image, sr, config.crop_size)?;
             save_crop(&run_dir.join("hr"), image, &image.hr, config.crop_size)?;
@@ -368,7 +380,10 @@ mod tests {
         // Other tests of this process have run kernels already: see `cpu_kernels::pin`.
         let native = ["cpu_isa=\"native\"".to_owned()];
         let quick = Grid::load::<Sr>(&configs.join("sr-quick.toml"), &native).unwrap();
-        assert_eq!((quick.runs::<Sr>().len(), quick.suite.tests.clone(), quick.suite.input_skip), (5, vec![SrSource::SrPool], InputSkip::Bicubic));
+        assert_eq!(
+            (quick.runs::<Sr>().len(), quick.suite.tests.clone(), quick.suite.input_skip),
+            (5, vec![SrSource::SrPool], InputSkip::Bicubic)
+        );
         let paper = Grid::load::<Sr>(&configs.join("sr-paper.toml"), &native).unwrap();
         assert_eq!(paper.suite.network(2).unwrap().name(), "edsr-baseline-x2", "the paper preset trains EDSR-baseline");
         assert_eq!((paper.runs::<Sr>().len(), paper.suite.scales.clone(), paper.suite.input_skip), (10, vec![2, 4], InputSkip::None));

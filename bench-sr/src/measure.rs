@@ -14,8 +14,8 @@ use glcan_core::split::SplitStrategy;
 use glcan_core::train::{LocalNetwork, TrainConfig};
 use tch::{Device, Kind, Tensor};
 
-use glcan_core::run_env::parse_device;
 use crate::task::{InputSkip, SuperResolution};
+use glcan_core::run_env::parse_device;
 
 /// Measure one configuration's training step on random patches.
 #[derive(Debug, clap::Args)]
@@ -61,7 +61,9 @@ pub struct MeasureArgs {
 }
 
 fn parse_method(text: &str) -> Result<Method, String> {
-    Method::from_name(text).and_then(|method| method.check_suite("bench-sr", &crate::task::METHODS).map(|()| method)).map_err(|e| e.to_string())
+    Method::from_name(text)
+        .and_then(|method| method.check_suite("bench-sr", &crate::task::METHODS).map(|()| method))
+        .map_err(|e| e.to_string())
 }
 
 fn parse_device_arg(text: &str) -> Result<Device, String> {
@@ -102,7 +104,11 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
     let config = EdsrConfig { scale: args.scale, n_resblocks: args.n_resblocks, n_feats: args.n_feats, ..EdsrConfig::baseline(args.scale) };
     let network = Edsr::new(config, args.lr_patch)?;
     anyhow::ensure!(args.aux_head_feats.is_none_or(|f| f >= 1), "--aux-head-feats must be at least 1");
-    let mut train = TrainConfig { split: SplitStrategy::Even, optimizer: OptimizerConfig::edsr_adam(), ..TrainConfig::new(args.method, args.k, 1, args.batch_size, 1e-4) };
+    let mut train = TrainConfig {
+        split: SplitStrategy::Even,
+        optimizer: OptimizerConfig::edsr_adam(),
+        ..TrainConfig::new(args.method, args.k, 1, args.batch_size, 1e-4)
+    };
     train.aux.glcan.branch_loss_weight = args.branch_loss_weight;
     train.aux.dgl.conv_layers = args.dgl_conv_layers;
     let task = SuperResolution::new(network.config(), InputSkip::None, args.aux_head_feats);
@@ -114,7 +120,8 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
     let raw = &images / 255.0;
     let targets = LocalTargets { images: &images, raw_images: &raw, target: &target };
     let step = |net: &mut LocalNetwork| -> Result<()> {
-        net.train_step(&images, &targets, 1e-4).map_err(|f| anyhow::anyhow!("loss of module {} is {} on random input", f.module, f.value))?;
+        net.train_step(&images, &targets, 1e-4)
+            .map_err(|f| anyhow::anyhow!("loss of module {} is {} on random input", f.module, f.value))?;
         if let Device::Cuda(index) = args.device {
             tch::Cuda::synchronize(index as i64);
         }

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use glcan_core::data::sr::{Div2kDataset, Div2kSplit, HrFolderDataset};
+use glcan_data::sr::{Div2kDataset, Div2kSplit, HrFolderDataset};
 
 use crate::data::{load_pairs, SrImage, TestSet};
 
@@ -81,6 +81,10 @@ impl SrSource {
 }
 
 fn load_folder(dataset: &HrFolderDataset) -> Result<Vec<SrImage>> {
-    let names: Vec<String> = dataset.paths().iter().map(|p| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())).collect();
+    let names: Vec<String> = dataset
+        .paths()
+        .iter()
+        .map(|p| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned()))
+        .collect();
     Ok(load_pairs(dataset, |i| names[i].clone())?)
 }

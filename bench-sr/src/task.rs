@@ -53,7 +53,8 @@ impl InputSkip {
                 let size = lr.size();
                 let s = scale as i64;
                 let up = lr.detach().upsample_bicubic2d([size[2] * s, size[3] * s], false, None, None);
-                let mean = Tensor::from_slice(&DIV2K_RGB_MEAN.map(|m| (m * rgb_range) as f32)).view([1, 3, 1, 1]).to_device(output.device());
+                let mean =
+                    Tensor::from_slice(&DIV2K_RGB_MEAN.map(|m| (m * rgb_range) as f32)).view([1, 3, 1, 1]).to_device(output.device());
                 up + output - mean
             }
         }
@@ -73,7 +74,8 @@ impl SuperResolution {
     /// activations, which at HR resolution can outweigh a local module's own).
     pub fn new(config: &EdsrConfig, skip: InputSkip, aux_head_feats: Option<i64>) -> Self {
         let head_config = EdsrConfig { n_feats: aux_head_feats.unwrap_or(config.n_feats), ..config.clone() };
-        let aux_head = move |p: nn::Path, channels: i64| -> Box<dyn TaskHead> { Box::new(UpsamplerHead::new(p, channels, &head_config, skip)) };
+        let aux_head =
+            move |p: nn::Path, channels: i64| -> Box<dyn TaskHead> { Box::new(UpsamplerHead::new(p, channels, &head_config, skip)) };
         SuperResolution { config: config.clone(), skip, aux_head: Box::new(aux_head) }
     }
 }

@@ -22,13 +22,32 @@ fn classification_methods_are_refused_by_the_config_check() {
     // An empty data folder: the check comes first, so the error is about the method.
     let dir = tempfile::tempdir().unwrap();
     let (data, out) = (dir.path().join("data"), dir.path().join("out"));
-    for (method, why) in [("greedy-sl", "greedy-sl's aux net needs class labels"), ("infopro-contrast", "infopro-contrast's aux net needs class labels")] {
+    for (method, why) in
+        [("greedy-sl", "greedy-sl's aux net needs class labels"), ("infopro-contrast", "infopro-contrast's aux net needs class labels")]
+    {
         let methods = format!("methods=[\"e2e\", \"{method}\"]");
-        let stderr = failure(&["grid", "--config", &preset("sr-smoke.toml"), "--out", out.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--set", &methods]);
-        assert!(stderr.contains("sr-smoke.toml") && stderr.contains(&format!("bench-sr does not run {method} ({why}); it runs e2e, dgl, glcan")), "{stderr}");
+        let stderr = failure(&[
+            "grid",
+            "--config",
+            &preset("sr-smoke.toml"),
+            "--out",
+            out.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--set",
+            &methods,
+        ]);
+        assert!(
+            stderr.contains("sr-smoke.toml")
+                && stderr.contains(&format!("bench-sr does not run {method} ({why}); it runs e2e, dgl, glcan")),
+            "{stderr}"
+        );
     }
     let stderr = failure(&["measure", "--method", "infopro-softmax", "--k", "2"]);
-    assert!(stderr.contains("bench-sr does not run infopro-softmax (infopro-softmax's aux net needs class labels); it runs e2e, dgl, glcan"), "{stderr}");
+    assert!(
+        stderr.contains("bench-sr does not run infopro-softmax (infopro-softmax's aux net needs class labels); it runs e2e, dgl, glcan"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -69,7 +69,11 @@ fn a_tiny_grid_trains_every_method_and_records_rows_and_crops() {
     assert_eq!(methods, [("bicubic", 1), ("e2e", 1), ("dgl", 2), ("glcan", 2)]);
     let bicubic = &rows[0];
     for row in &rows {
-        assert_eq!((row.suite.as_str(), row.dataset.as_str(), row.network.as_str(), row.status), ("sr", "sr-pool", "edsr-2b8f-x2", RunStatus::Ok), "{row:?}");
+        assert_eq!(
+            (row.suite.as_str(), row.dataset.as_str(), row.network.as_str(), row.status),
+            ("sr", "sr-pool", "edsr-2b8f-x2", RunStatus::Ok),
+            "{row:?}"
+        );
         assert_eq!(row.test_images, 1);
         let (psnr, ssim) = (row.psnr_y.unwrap(), row.ssim_y.unwrap());
         assert!(psnr.is_finite() && psnr > 15.0 && (0.0..=1.0).contains(&ssim), "{row:?}");
@@ -88,7 +92,8 @@ fn a_tiny_grid_trains_every_method_and_records_rows_and_crops() {
         assert!(row.step_peak_bytes > 0 && row.images_per_s > 0.0 && row.network_parameters > 0, "{row:?}");
         let metrics = std::fs::read_to_string(out.join(&row.run_dir).join("metrics.csv")).unwrap();
         assert_eq!(metrics.lines().count(), 2, "a header and one epoch");
-        let preset: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join(&row.run_dir).join("preset.json")).unwrap()).unwrap();
+        let preset: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join(&row.run_dir).join("preset.json")).unwrap()).unwrap();
         assert_eq!((preset["edsr"]["n_feats"].as_i64(), preset["input_skip"].as_str()), (Some(8), Some("bicubic")));
     }
 
@@ -132,7 +137,23 @@ fn bad_presets_and_data_are_clear_errors() {
 
 #[test]
 fn measure_prints_the_step_peak_of_a_local_network() {
-    let output = bench_sr(&["measure", "--method", "glcan", "--k", "2", "--n-resblocks", "2", "--n-feats", "8", "--batch-size", "2", "--lr-patch", "12", "--steps", "1"]);
+    let output = bench_sr(&[
+        "measure",
+        "--method",
+        "glcan",
+        "--k",
+        "2",
+        "--n-resblocks",
+        "2",
+        "--n-feats",
+        "8",
+        "--batch-size",
+        "2",
+        "--lr-patch",
+        "12",
+        "--steps",
+        "1",
+    ]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!((json["net"].as_str(), json["method"].as_str(), json["k"].as_u64()), (Some("edsr-2b8f-x2"), Some("glcan"), Some(2)));

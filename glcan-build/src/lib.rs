@@ -76,9 +76,6 @@ mod tests {
     #[test]
     fn include_dirs_sit_next_to_the_lib_folder() {
         let dirs = include_dirs(Path::new("/opt/torch/lib"));
-        assert_eq!(
-            dirs,
-            [PathBuf::from("/opt/torch/include/torch/csrc/api/include"), PathBuf::from("/opt/torch/include")]
-        );
+        assert_eq!(dirs, [PathBuf::from("/opt/torch/include/torch/csrc/api/include"), PathBuf::from("/opt/torch/include")]);
     }
 }

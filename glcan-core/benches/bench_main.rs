@@ -1,8 +1,7 @@
-//! Criterion benchmarks of glcan-core: one file per topic, listed here.
+//! Criterion benchmarks of glcan-core: one file per topic, listed here. The loader and
+//! augmentation benchmarks live with the data code, in glcan-data.
 use criterion::criterion_main;
 
-mod augment;
-mod loader;
 mod train_step;
 
-criterion_main!(augment::benches, loader::benches, train_step::benches);
+criterion_main!(train_step::benches);

@@ -20,7 +20,9 @@ fn train_step(c: &mut Criterion) {
     for method in Method::ALL {
         let k = method.module_counts(&[4])[0];
         tch::manual_seed(0);
-        let mut net = LocalNetwork::build(&network, &Classification, &TrainConfig::new(method, k, 1, BATCH as usize, 0.01), 3, 32, Device::Cpu).unwrap();
+        let mut net =
+            LocalNetwork::build(&network, &Classification, &TrainConfig::new(method, k, 1, BATCH as usize, 0.01), 3, 32, Device::Cpu)
+                .unwrap();
         group.bench_function(BenchmarkId::new(method.name(), format!("cpu/resnet32/k{k}/b{BATCH}")), |b| {
             b.iter(|| net.train_step(&images, &targets, 0.01).unwrap())
         });

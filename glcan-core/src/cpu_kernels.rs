@@ -104,14 +104,20 @@ static PINNED: OnceLock<CpuKernels> = OnceLock::new();
 pub fn pin(isa: CpuIsa) -> Result<CpuKernels> {
     if let Some(pinned) = PINNED.get() {
         if pinned.cpu_isa != isa {
-            return Err(Error::config("cpu_isa", format!("this process already runs {} kernels; it cannot switch to {isa}", pinned.cpu_isa)));
+            return Err(Error::config(
+                "cpu_isa",
+                format!("this process already runs {} kernels; it cannot switch to {isa}", pinned.cpu_isa),
+            ));
         }
         return Ok(pinned.clone());
     }
     let flags = vector_flags();
     if isa == CpuIsa::Avx2 {
         if !cfg!(target_arch = "x86_64") || !flags.split(' ').any(|f| f == "avx2") {
-            return Err(Error::config("cpu_isa", format!("avx2 needs an x86-64 CPU with AVX2 (this one offers: {flags:?}); use cpu_isa = \"native\"")));
+            return Err(Error::config(
+                "cpu_isa",
+                format!("avx2 needs an x86-64 CPU with AVX2 (this one offers: {flags:?}); use cpu_isa = \"native\""),
+            ));
         }
         for (variable, value) in AVX2_SETTINGS {
             if std::env::var(variable).is_ok_and(|v| v != value) {
@@ -141,7 +147,13 @@ pub fn current_kernels() -> CpuKernels {
 
 fn current(isa: CpuIsa, cpu_flags: String) -> CpuKernels {
     let setting = |variable: &str| std::env::var(variable).unwrap_or_else(|_| "unset".to_owned());
-    CpuKernels { cpu_isa: isa, aten: aten_capability(), onednn_max_cpu_isa: setting("ONEDNN_MAX_CPU_ISA"), mkl_cbwr: setting("MKL_CBWR"), cpu_flags }
+    CpuKernels {
+        cpu_isa: isa,
+        aten: aten_capability(),
+        onednn_max_cpu_isa: setting("ONEDNN_MAX_CPU_ISA"),
+        mkl_cbwr: setting("MKL_CBWR"),
+        cpu_flags,
+    }
 }
 
 mod ffi {
@@ -190,7 +202,13 @@ mod tests {
 
     #[test]
     fn labels_tell_pinned_from_native_kernels() {
-        let kernels = CpuKernels { cpu_isa: CpuIsa::Native, aten: "AVX512".into(), onednn_max_cpu_isa: "unset".into(), mkl_cbwr: "unset".into(), cpu_flags: String::new() };
+        let kernels = CpuKernels {
+            cpu_isa: CpuIsa::Native,
+            aten: "AVX512".into(),
+            onednn_max_cpu_isa: "unset".into(),
+            mkl_cbwr: "unset".into(),
+            cpu_flags: String::new(),
+        };
         assert_eq!(kernels.label(), "native-avx512");
         assert_eq!(CpuKernels { cpu_isa: CpuIsa::Avx2, ..kernels }.label(), "avx2");
     }

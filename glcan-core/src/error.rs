@@ -1,4 +1,4 @@
-//! The crate's one error type. Readers name the file and the fault; forward passes stay
+//! The crate's one error type. Errors name the file and the fault; forward passes stay
 //! infallible.
 
 use std::path::{Path, PathBuf};
@@ -14,9 +14,6 @@ pub enum Error {
     /// malformed XML/JSON, counts that do not match, a box outside its image.
     #[error("{}: {fault}", path.display())]
     BadData { path: PathBuf, fault: String },
-    /// An image file that the `image` crate cannot decode.
-    #[error("{}: unreadable image: {cause}", path.display())]
-    Image { path: PathBuf, cause: image::ImageError },
     /// A configuration value that cannot work, named by its field.
     #[error("invalid {field}: {fault}")]
     Config { field: String, fault: String },
@@ -28,6 +25,9 @@ pub enum Error {
     Stopped { epoch: usize },
     #[error(transparent)]
     Torch(#[from] tch::TchError),
+    /// Reading a dataset or loading a batch failed (glcan-data); it names the file.
+    #[error(transparent)]
+    Data(#[from] glcan_data::Error),
     /// Writing a run's file (glcan-store's durable writer) failed; it names the file.
     #[error(transparent)]
     Store(#[from] glcan_store::Error),

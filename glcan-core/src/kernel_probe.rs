@@ -32,7 +32,9 @@ fn input(shape: &[i64]) -> Tensor {
 fn outputs() -> Vec<Tensor> {
     let mut outputs = Vec::new();
     tch::with_grad(|| {
-        for (c_in, c_out, kernel, stride, size) in [(3i64, 16i64, 3i64, 1i64, 32i64), (16, 32, 3, 2, 16), (32, 64, 1, 1, 8), (64, 64, 3, 1, 8)] {
+        for (c_in, c_out, kernel, stride, size) in
+            [(3i64, 16i64, 3i64, 1i64, 32i64), (16, 32, 3, 2, 16), (32, 64, 1, 1, 8), (64, 64, 3, 1, 8)]
+        {
             let x = input(&[8, c_in, size, size]).set_requires_grad(true);
             let w = (input(&[c_out, c_in, kernel, kernel]) * 0.1).set_requires_grad(true);
             let y = x.conv2d(&w, None::<Tensor>, [stride, stride], [kernel / 2, kernel / 2], [1, 1], 1);
@@ -40,8 +42,18 @@ fn outputs() -> Vec<Tensor> {
             let beta = Tensor::zeros([c_out], (Kind::Float, tch::Device::Cpu)).set_requires_grad(true);
             let z = y.batch_norm(Some(&gamma), Some(&beta), None::<&Tensor>, None::<&Tensor>, true, 0.1, 1e-5, false).relu();
             let pooled = z.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false).avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None::<i64>);
-            let up = z.upsample_bilinear2d([size * 2 / stride, size * 2 / stride], false, None, None).upsample_nearest2d([size / stride, size / stride], None, None);
-            let loss = pooled.square().mean(Kind::Float) + up.sigmoid().binary_cross_entropy_with_logits(&up.sigmoid().detach(), None::<Tensor>, None::<Tensor>, tch::Reduction::Mean);
+            let up = z.upsample_bilinear2d([size * 2 / stride, size * 2 / stride], false, None, None).upsample_nearest2d(
+                [size / stride, size / stride],
+                None,
+                None,
+            );
+            let loss = pooled.square().mean(Kind::Float)
+                + up.sigmoid().binary_cross_entropy_with_logits(
+                    &up.sigmoid().detach(),
+                    None::<Tensor>,
+                    None::<Tensor>,
+                    tch::Reduction::Mean,
+                );
             loss.backward();
             outputs.extend([z.detach(), loss.detach(), x.grad(), w.grad(), gamma.grad()]);
         }

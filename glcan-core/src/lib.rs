@@ -1,8 +1,10 @@
 //! # glcan-core
 //!
-//! The engine of the GLCAN workspace: dataset readers and batch loading ([`data`]), and
-//! (in later modules) the models, split points, auxiliary networks, the one trainer and the
-//! measurements shared by the classification, detection and super-resolution suites.
+//! The engine of the GLCAN workspace, shared by the classification, detection and
+//! super-resolution suites: the models ([`models`]), split points ([`split`]), auxiliary
+//! networks ([`aux`]), the one trainer ([`train`]) and memory measurement ([`memory`]);
+//! the experiment runner is to join them. Dataset readers and the batch loader live in the
+//! `glcan-data` crate, and each suite keeps its own evaluation metrics.
 //!
 //! Local learning cuts a network into K modules trained by their own auxiliary losses;
 //! GLCAN (Zhu et al. 2024, <https://arxiv.org/abs/2406.00446>) gives each auxiliary network
@@ -10,13 +12,11 @@
 
 pub mod aux;
 pub mod cpu_kernels;
-pub mod data;
 pub mod entry;
 pub mod error;
 pub mod kernel_probe;
 pub mod losses;
 pub mod memory;
-pub mod metrics;
 pub mod models;
 pub mod optim;
 pub mod paths;

@@ -33,7 +33,13 @@ impl OptimizerConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        let check = |field: &str, value: f64, ok: bool| if ok { Ok(()) } else { Err(Error::config(format!("optimizer.{field}"), format!("out of range: {value}"))) };
+        let check = |field: &str, value: f64, ok: bool| {
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::config(format!("optimizer.{field}"), format!("out of range: {value}")))
+            }
+        };
         match *self {
             OptimizerConfig::Sgd { momentum, weight_decay, nesterov } => {
                 check("momentum", momentum, (0.0..1.0).contains(&momentum))?;
@@ -106,7 +112,11 @@ impl Optimizer {
                         } else {
                             // PyTorch starts the buffer at the first gradient; zeros + d is the same.
                             let _ = state[0].g_mul_scalar_(momentum).g_add_(&d);
-                            if nesterov { d + &state[0] * momentum } else { state[0].shallow_clone() }
+                            if nesterov {
+                                d + &state[0] * momentum
+                            } else {
+                                state[0].shallow_clone()
+                            }
                         };
                         let _ = p.g_sub_(&(update * lr));
                     }
@@ -163,9 +173,14 @@ impl Optimizer {
 pub enum Schedule {
     Constant,
     /// Linear warm-up from 0 over `warmup_epochs`, then half a cosine down to 0 at the end.
-    Cosine { warmup_epochs: f64 },
+    Cosine {
+        warmup_epochs: f64,
+    },
     /// Multiply by `gamma` at each epoch in `milestones`.
-    Step { milestones: Vec<usize>, gamma: f64 },
+    Step {
+        milestones: Vec<usize>,
+        gamma: f64,
+    },
 }
 
 impl Default for Schedule {
@@ -263,7 +278,11 @@ mod tests {
         assert!(restored.state[0][0].equal(&opt.state[0][0]));
         let mut broken = entries;
         broken.remove("p#0");
-        let message = Optimizer::new(OptimizerConfig::infopro_sgd(), &store).unwrap().load_state(&SavedState::new(file, &broken)).unwrap_err().to_string();
+        let message = Optimizer::new(OptimizerConfig::infopro_sgd(), &store)
+            .unwrap()
+            .load_state(&SavedState::new(file, &broken))
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("p#0") && message.contains("checkpoint.ot"), "{message}");
     }
 

@@ -63,7 +63,9 @@ fn resolve(path: &Path, chain: &mut Vec<PathBuf>) -> Result<toml::Table> {
 fn merge(table: &mut toml::Table, over: toml::Table) {
     for (key, value) in over {
         match (table.get_mut(&key), value) {
-            (Some(toml::Value::Table(inner)), toml::Value::Table(value)) if !value.get("kind").is_some_and(|kind| inner.get("kind") != Some(kind)) => {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(value))
+                if !value.get("kind").is_some_and(|kind| inner.get("kind") != Some(kind)) =>
+            {
                 merge(inner, value)
             }
             (_, value) => {
@@ -144,9 +146,12 @@ mod tests {
         write("number.toml", "base = 3\n");
         write("broken.toml", "base = \"bad.toml\"\n");
         write("bad.toml", "epochs = \n");
-        for (file, expected) in
-            [("loop1.toml", "cycle"), ("missing.toml", "nowhere.toml"), ("number.toml", "base must be"), ("broken.toml", "bad.toml: malformed preset")]
-        {
+        for (file, expected) in [
+            ("loop1.toml", "cycle"),
+            ("missing.toml", "nowhere.toml"),
+            ("number.toml", "base must be"),
+            ("broken.toml", "bad.toml: malformed preset"),
+        ] {
             let message = load_table(&dir.path().join(file), &[]).unwrap_err().to_string();
             assert!(message.contains(expected) && message.contains(file), "{file}: {message}");
         }

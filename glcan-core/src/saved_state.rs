@@ -76,7 +76,9 @@ mod tests {
     #[test]
     fn missing_and_mis_shaped_entries_name_the_file_and_the_entry() {
         let entries: HashMap<String, Tensor> =
-            [("m0/opt/#steps".to_owned(), Tensor::from_slice(&[3i64])), ("m0/w".to_owned(), Tensor::from_slice(&[1.0f32, 2.0]))].into_iter().collect();
+            [("m0/opt/#steps".to_owned(), Tensor::from_slice(&[3i64])), ("m0/w".to_owned(), Tensor::from_slice(&[1.0f32, 2.0]))]
+                .into_iter()
+                .collect();
         let file = Path::new("run/checkpoint.ot");
         let module = SavedState::new(file, &entries).scope("m0/");
         assert_eq!(module.scope("opt/").get_count("#steps").unwrap(), 3);

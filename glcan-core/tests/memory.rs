@@ -6,8 +6,7 @@
 use std::sync::{Mutex, MutexGuard};
 
 use glcan_core::memory::{
-    counting_allocator_installed, cpu_current_bytes, cpu_peak_bytes, install_counting_allocator, peak_rss_bytes,
-    reset_cpu_peak, PeakMeter,
+    counting_allocator_installed, cpu_current_bytes, cpu_peak_bytes, install_counting_allocator, peak_rss_bytes, reset_cpu_peak, PeakMeter,
 };
 use tch::nn::{self, ModuleT, OptimizerConfig};
 use tch::{Device, Kind, Tensor};

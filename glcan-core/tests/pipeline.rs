@@ -10,10 +10,6 @@ use std::sync::{Arc, Barrier, Mutex, MutexGuard};
 
 use glcan_core::aux::glcan::{Fusion, GlcanConfig, GlobalInit};
 use glcan_core::aux::Method;
-use glcan_core::data::augment::{Augmentation, Normalization};
-use glcan_core::data::idx::IdxDataset;
-use glcan_core::data::subset::Subset;
-use glcan_core::data::Split;
 use glcan_core::models::ResNetCifar;
 use glcan_core::optim::{OptimizerConfig, Schedule};
 use glcan_core::paths::data_root;
@@ -23,6 +19,10 @@ use glcan_core::train::{
     TrainConfig, TrainOutcome,
 };
 use glcan_core::{memory, Error};
+use glcan_data::augment::{Augmentation, Normalization};
+use glcan_data::idx::IdxDataset;
+use glcan_data::subset::Subset;
+use glcan_data::Split;
 use tch::{Device, Kind, Tensor};
 
 type Data = ClassificationData<Subset<IdxDataset>, Subset<IdxDataset>>;

@@ -11,13 +11,13 @@ use std::process::Command;
 use std::sync::Arc;
 
 use glcan_core::aux::Method;
-use glcan_core::data::augment::{Augmentation, Normalization};
-use glcan_core::data::idx::IdxDataset;
-use glcan_core::data::subset::Subset;
-use glcan_core::data::Split;
 use glcan_core::models::ResNetCifar;
 use glcan_core::paths::data_root;
 use glcan_core::train::{train_classifier, ClassificationData, EpochMetrics, Progress, TrainConfig};
+use glcan_data::augment::{Augmentation, Normalization};
+use glcan_data::idx::IdxDataset;
+use glcan_data::subset::Subset;
+use glcan_data::Split;
 use tch::Device;
 
 /// The environment variable that hands the child process its run directory.

@@ -7,16 +7,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use glcan_core::aux::glcan::{Fusion, GlcanConfig, GlobalInit};
 use glcan_core::aux::{LocalTargets, Method};
-use glcan_core::data::augment::{Augmentation, Normalization};
-use glcan_core::data::idx::IdxDataset;
-use glcan_core::data::loader::{BatchLoader, ClassificationCollate, LoaderConfig};
-use glcan_core::data::subset::Subset;
-use glcan_core::data::Split;
 use glcan_core::models::ResNetCifar;
 use glcan_core::optim::{OptimizerConfig, Schedule};
 use glcan_core::paths::data_root;
-use glcan_core::train::{train_classifier, Classification, ClassificationData, EpochMetrics, LocalNetwork, OptimizerScope, Progress, TrainConfig, TrainOutcome};
+use glcan_core::train::{
+    train_classifier, Classification, ClassificationData, EpochMetrics, LocalNetwork, OptimizerScope, Progress, TrainConfig, TrainOutcome,
+};
 use glcan_core::Error;
+use glcan_data::augment::{Augmentation, Normalization};
+use glcan_data::idx::IdxDataset;
+use glcan_data::loader::{BatchLoader, ClassificationCollate, LoaderConfig};
+use glcan_data::subset::Subset;
+use glcan_data::Split;
 use tch::Device;
 
 type Data = ClassificationData<Subset<IdxDataset>, Subset<IdxDataset>>;
@@ -93,7 +95,9 @@ fn same_seed_same_run() {
     let config = config(Method::Glcan, 2, 2);
     let a = train_classifier(&network(), &data, &config, Device::Cpu, None, false, &mut ()).unwrap();
     let b = train_classifier(&network(), &data, &config, Device::Cpu, None, false, &mut ()).unwrap();
-    let summary = |o: &glcan_core::train::TrainOutcome| o.epochs.iter().map(|e| (e.module_losses.clone(), e.test_metric, e.test_loss)).collect::<Vec<_>>();
+    let summary = |o: &glcan_core::train::TrainOutcome| {
+        o.epochs.iter().map(|e| (e.module_losses.clone(), e.test_metric, e.test_loss)).collect::<Vec<_>>()
+    };
     assert_eq!(summary(&a), summary(&b));
     let other = TrainConfig { seed: 8, ..config };
     let c = train_classifier(&network(), &data, &other, Device::Cpu, None, false, &mut ()).unwrap();
@@ -164,7 +168,9 @@ fn assert_resumes_exactly(label: &str, data: &Data, config: &TrainConfig) -> tem
     assert!(refused.to_string().contains("resume"), "{label}: {refused}");
     let resumed = train_classifier(&network(), data, config, Device::Cpu, Some(dir.path()), true, &mut ()).unwrap();
 
-    let figures = |o: &TrainOutcome| o.epochs.iter().map(|e| (e.epoch, e.lr, e.module_losses.clone(), e.test_metric, e.test_loss)).collect::<Vec<_>>();
+    let figures = |o: &TrainOutcome| {
+        o.epochs.iter().map(|e| (e.epoch, e.lr, e.module_losses.clone(), e.test_metric, e.test_loss)).collect::<Vec<_>>()
+    };
     assert_eq!(figures(&resumed), figures(&straight), "{label}: epochs differ after resume");
     assert_eq!(resumed.final_evaluation.metric, straight.final_evaluation.metric, "{label}");
     let metrics = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
@@ -207,7 +213,9 @@ fn a_checkpoint_without_the_ema_branch_is_refused_by_name() {
     let file = dir.path().join("checkpoint.ot");
     let fresh = || LocalNetwork::build(&network(), &Classification, &config, 1, 28, Device::Cpu).unwrap();
     fresh().load_state(checkpoint(dir.path()), &file).unwrap();
-    for (entry, fault) in [("m0/aux-state/ema-global.", "lacks entry m0/aux-state/ema-global."), ("m1/opt/#steps", "lacks entry m1/opt/#steps")] {
+    for (entry, fault) in
+        [("m0/aux-state/ema-global.", "lacks entry m0/aux-state/ema-global."), ("m1/opt/#steps", "lacks entry m1/opt/#steps")]
+    {
         let saved: Vec<_> = checkpoint(dir.path()).into_iter().filter(|(name, _)| !name.starts_with(entry)).collect();
         let message = fresh().load_state(saved, &file).unwrap_err().to_string();
         assert!(message.contains(&file.display().to_string()) && message.contains(fault), "{message}");

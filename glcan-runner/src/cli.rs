@@ -59,7 +59,12 @@ pub fn run_grid<S: Suite>(mut args: GridArgs, cpu_isa: Option<CpuIsa>) -> Result
     if args.list {
         for (position, run) in grid.runs::<S>().iter().enumerate() {
             let mine = shard.is_none_or(|s| s.runs(position));
-            println!("{}\t{}\t{}", grid.run_id::<S>(run), grid.run_config::<S>(run)?.config_hash, if mine { "runs here" } else { "other shard" });
+            println!(
+                "{}\t{}\t{}",
+                grid.run_id::<S>(run),
+                grid.run_config::<S>(run)?.config_hash,
+                if mine { "runs here" } else { "other shard" }
+            );
         }
         return Ok(());
     }

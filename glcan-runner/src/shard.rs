@@ -89,12 +89,18 @@ mod tests {
 
     #[test]
     fn slurm_array_tasks_name_their_shard() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string());
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+        };
         assert_eq!(Shard::from_slurm(env(&[])).unwrap(), None);
-        assert_eq!(Shard::from_slurm(env(&[("SLURM_ARRAY_TASK_ID", "2"), ("SLURM_ARRAY_TASK_COUNT", "4")])).unwrap(), Some(Shard { index: 2, count: 4 }));
+        assert_eq!(
+            Shard::from_slurm(env(&[("SLURM_ARRAY_TASK_ID", "2"), ("SLURM_ARRAY_TASK_COUNT", "4")])).unwrap(),
+            Some(Shard { index: 2, count: 4 })
+        );
         const ONE_BASED: [(&str, &str); 3] = [("SLURM_ARRAY_TASK_ID", "4"), ("SLURM_ARRAY_TASK_COUNT", "4"), ("SLURM_ARRAY_TASK_MIN", "1")];
         assert_eq!(Shard::from_slurm(env(&ONE_BASED)).unwrap(), Some(Shard { index: 3, count: 4 }));
-        let message = format!("{:#}", Shard::from_slurm(env(&[("SLURM_ARRAY_TASK_ID", "x"), ("SLURM_ARRAY_TASK_COUNT", "4")])).unwrap_err());
+        let message =
+            format!("{:#}", Shard::from_slurm(env(&[("SLURM_ARRAY_TASK_ID", "x"), ("SLURM_ARRAY_TASK_COUNT", "4")])).unwrap_err());
         assert!(message.contains("SLURM_ARRAY_TASK_ID"), "{message}");
     }
 }

@@ -11,7 +11,14 @@ use crate::suite::Suite;
 /// The script for `grid` as `shards` array tasks (at most one per run). `config`, `out`,
 /// `data_dir` and `overrides` are the command line's; paths are made absolute, so the script
 /// can be submitted from anywhere.
-pub fn script<S: Suite>(grid: &Grid<S::Section>, shards: usize, config: &Path, out: &Path, data_dir: Option<&Path>, overrides: &[String]) -> Result<String> {
+pub fn script<S: Suite>(
+    grid: &Grid<S::Section>,
+    shards: usize,
+    config: &Path,
+    out: &Path,
+    data_dir: Option<&Path>,
+    overrides: &[String],
+) -> Result<String> {
     let runs = grid.runs::<S>().len();
     let shards = shards.clamp(1, runs.max(1));
     let absolute = |path: &Path| std::path::absolute(path).with_context(|| format!("cannot make {} absolute", path.display()));
@@ -34,7 +41,10 @@ pub fn script<S: Suite>(grid: &Grid<S::Section>, shards: usize, config: &Path, o
         "# Runs already done are skipped, so resubmitting finishes what is left. Read the shards".to_owned(),
         format!("# as one results set: reports build --results {} --out <report folder>.", out.display()),
         "# Add the --time, --partition and --account your cluster asks for.".to_owned(),
-        format!("#SBATCH --job-name={}", format!("{}-{}", S::BINARY, common.preset).replace(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'), "_")),
+        format!(
+            "#SBATCH --job-name={}",
+            format!("{}-{}", S::BINARY, common.preset).replace(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'), "_")
+        ),
         format!("#SBATCH --array=0-{}", shards - 1),
         format!("#SBATCH --output={}/slurm-%A_%a.log", out.display()),
     ];
@@ -47,7 +57,13 @@ pub fn script<S: Suite>(grid: &Grid<S::Section>, shards: usize, config: &Path, o
     lines.push("set -euo pipefail".to_owned());
     lines.push(format!("cd {}", quote(&std::env::current_dir().context("cannot read the current folder")?.display().to_string())));
     lines.push(format!("mkdir -p {}", quote(&out.display().to_string())));
-    lines.push(command.iter().map(|word| if word.contains("${SLURM_ARRAY_TASK_ID}") { format!("\"{word}\"") } else { quote(word) }).collect::<Vec<_>>().join(" "));
+    lines.push(
+        command
+            .iter()
+            .map(|word| if word.contains("${SLURM_ARRAY_TASK_ID}") { format!("\"{word}\"") } else { quote(word) })
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
     Ok(lines.join("\n") + "\n")
 }
 

@@ -26,9 +26,10 @@ pub fn results_files(folder: &Path) -> Result<Vec<PathBuf>, Error> {
     for entry in entries {
         let name = entry.map_err(|e| Error::io(folder, e))?.file_name();
         let name = name.to_string_lossy();
-        let shard = name.strip_prefix("results.shard-").and_then(|rest| rest.strip_suffix(".csv")).is_some_and(|rest| {
-            rest.split_once("-of-").is_some_and(|(i, n)| i.parse::<usize>().is_ok() && n.parse::<usize>().is_ok())
-        });
+        let shard = name
+            .strip_prefix("results.shard-")
+            .and_then(|rest| rest.strip_suffix(".csv"))
+            .is_some_and(|rest| rest.split_once("-of-").is_some_and(|(i, n)| i.parse::<usize>().is_ok() && n.parse::<usize>().is_ok()));
         if name == RESULTS_FILE || shard {
             files.push(folder.join(name.as_ref()));
         }

@@ -29,12 +29,7 @@ impl OutLock {
     pub fn acquire(folder: &Path) -> Result<Self, Error> {
         std::fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
         let path = folder.join(GRID_LOCK_FILE);
-        let mut file = open_lock_file(&path)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(locked(folder, &path, file)),
-            Err(TryLockError::Error(e)) => return Err(Error::io(&path, e)),
-        }
+        let mut file = take(open_lock_file(&path)?, Hold::Exclusive, folder, &path)?;
         file.set_len(0).and_then(|()| writeln!(file, "{}", std::process::id())).map_err(|e| Error::write(&path, e))?;
         Ok(OutLock { _file: file, _shared: None, path })
     }
@@ -46,19 +41,9 @@ impl OutLock {
     pub fn acquire_shard(folder: &Path, shard: &str) -> Result<Self, Error> {
         std::fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
         let grid_path = folder.join(GRID_LOCK_FILE);
-        let grid = open_lock_file(&grid_path)?;
-        match grid.try_lock_shared() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(locked(folder, &grid_path, grid)),
-            Err(TryLockError::Error(e)) => return Err(Error::io(&grid_path, e)),
-        }
+        let grid = take(open_lock_file(&grid_path)?, Hold::Shared, folder, &grid_path)?;
         let path = folder.join(format!("grid.{shard}.lock"));
-        let mut file = open_lock_file(&path)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(locked(folder, &path, file)),
-            Err(TryLockError::Error(e)) => return Err(Error::io(&path, e)),
-        }
+        let mut file = take(open_lock_file(&path)?, Hold::Exclusive, folder, &path)?;
         file.set_len(0).and_then(|()| writeln!(file, "{}", std::process::id())).map_err(|e| Error::write(&path, e))?;
         Ok(OutLock { _file: file, _shared: Some(grid), path })
     }
@@ -75,6 +60,26 @@ pub(crate) fn lock_exclusive(path: &Path) -> Result<File, Error> {
     let file = open_lock_file(path)?;
     file.lock().map_err(|e| Error::io(path, e))?;
     Ok(file)
+}
+
+/// How a lock file is held.
+enum Hold {
+    Shared,
+    Exclusive,
+}
+
+/// `file` (the lock file `path` of `folder`) with its lock taken as `hold` says, without
+/// waiting; a lock held elsewhere is [`Error::Locked`].
+fn take(file: File, hold: Hold, folder: &Path, path: &Path) -> Result<File, Error> {
+    let taken = match hold {
+        Hold::Shared => file.try_lock_shared(),
+        Hold::Exclusive => file.try_lock(),
+    };
+    match taken {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(locked(folder, path, file)),
+        Err(TryLockError::Error(e)) => Err(Error::io(path, e)),
+    }
 }
 
 /// The error for a lock held elsewhere, naming the holder's pid (which holders write into
@@ -103,7 +108,8 @@ mod tests {
         let held = OutLock::acquire(&out).unwrap();
         assert_eq!(held.path(), out.join(GRID_LOCK_FILE));
         let message = OutLock::acquire(&out).unwrap_err().to_string();
-        let expected = format!("{} is in use by another grid (pid {}; lock file {}", out.display(), std::process::id(), held.path().display());
+        let expected =
+            format!("{} is in use by another grid (pid {}; lock file {}", out.display(), std::process::id(), held.path().display());
         assert!(message.starts_with(&expected), "{message}");
         assert!(message.ends_with("choose another --out"), "{message}");
         drop(held);

@@ -132,7 +132,14 @@ impl MetricCheck {
             Some(s) => format!("max({} × {s:.d$} seed-to-seed std, {:.d$} floor)", tolerances.sigmas, band_floor(self.metric)),
             None => "the floor: no seed-to-seed spread in the baseline".to_string(),
         };
-        format!("{} {} → {} ({}; band ±{:.d$} = {spread})", self.metric.name(), with_unit(self.metric, self.baseline), with_unit(self.metric, self.current), signed(self.delta(), d), self.band)
+        format!(
+            "{} {} → {} ({}; band ±{:.d$} = {spread})",
+            self.metric.name(),
+            with_unit(self.metric, self.baseline),
+            with_unit(self.metric, self.current),
+            signed(self.delta(), d),
+            self.band
+        )
     }
 }
 
@@ -199,7 +206,11 @@ impl ConfigComparison {
             lines.push(format!("{title}: {}: worse by more than the band", check.describe(tolerances)));
         }
         if let Some(memory) = self.memory.as_ref().filter(|m| m.outside()) {
-            let why = if memory.ratio() > 1.0 { "more memory: something holds more tensors per step (a leak, a kept activation, a bigger aux net)" } else { "less memory: the network or its aux nets lost something (or the baseline is stale)" };
+            let why = if memory.ratio() > 1.0 {
+                "more memory: something holds more tensors per step (a leak, a kept activation, a bigger aux net)"
+            } else {
+                "less memory: the network or its aux nets lost something (or the baseline is stale)"
+            };
             lines.push(format!("{title}: {}: {why}", memory.describe()));
         }
         lines
@@ -298,7 +309,8 @@ pub fn compare(baseline: &[ResultRow], current: &[ResultRow], tolerances: &Toler
         notes.push(format!("{}: seed {seed} has both failed and finished rows in the current results; the last row counts", key.title()));
     }
     for (key, seed) in now.duplicated.iter().filter(|(key, _)| !base.ok.contains_key(key)) {
-        notes.push(format!("{}: seed {seed} finished more than once in the current results (a new configuration, not judged)", key.title()));
+        notes
+            .push(format!("{}: seed {seed} finished more than once in the current results (a new configuration, not judged)", key.title()));
     }
     for (key, runs) in &base.failed {
         notes.push(format!("{}: the baseline has failed runs (seeds {}); they are not compared", key.title(), join_seeds(runs.keys())));
@@ -310,20 +322,35 @@ pub fn compare(baseline: &[ResultRow], current: &[ResultRow], tolerances: &Toler
         for (side, name) in [(&base, "the baseline"), (&now, "the current results")] {
             let seeds = side.duplicated_seeds(key);
             if !seeds.is_empty() {
-                comparison.problems.push(format!("seed{} {} finished more than once in {name}; which row counts is not guessed: keep one", plural_s(seeds.len()), join_seeds(seeds.iter())));
+                comparison.problems.push(format!(
+                    "seed{} {} finished more than once in {name}; which row counts is not guessed: keep one",
+                    plural_s(seeds.len()),
+                    join_seeds(seeds.iter())
+                ));
             }
         }
         notes.extend(extra);
         configs.push(comparison);
     }
-    let mut new: Vec<NewConfig> = now.ok.iter().filter(|(key, _)| !base.ok.contains_key(key)).map(|(key, runs)| NewConfig { key: key.clone(), seeds: runs.keys().copied().collect() }).collect();
+    let mut new: Vec<NewConfig> = now
+        .ok
+        .iter()
+        .filter(|(key, _)| !base.ok.contains_key(key))
+        .map(|(key, runs)| NewConfig { key: key.clone(), seeds: runs.keys().copied().collect() })
+        .collect();
     // Table order: E2E first, then the local methods as InfoPro's Table 2 lists them.
     configs.sort_by_key(|c| c.key.order());
     new.sort_by_key(|c| c.key.order());
     Comparison { tolerances: *tolerances, configs, new, notes }
 }
 
-fn compare_config(key: &ConfigKey, runs: &BTreeMap<u64, &ResultRow>, now: &Side, spreads: &BTreeMap<(GroupKey, Metric), f64>, tolerances: &Tolerances) -> (ConfigComparison, Vec<String>) {
+fn compare_config(
+    key: &ConfigKey,
+    runs: &BTreeMap<u64, &ResultRow>,
+    now: &Side,
+    spreads: &BTreeMap<(GroupKey, Metric), f64>,
+    tolerances: &Tolerances,
+) -> (ConfigComparison, Vec<String>) {
     let empty = BTreeMap::new();
     let current = now.ok.get(key).unwrap_or(&empty);
     let failed = now.failed.get(key).unwrap_or(&empty);
@@ -342,18 +369,34 @@ fn compare_config(key: &ConfigKey, runs: &BTreeMap<u64, &ResultRow>, now: &Side,
         }
     }
     if !missing.is_empty() {
-        let what = if pairs.is_empty() && failed.is_empty() { "the whole configuration is missing from the current results".to_string() } else { format!("seed{} {} missing from the current results", plural_s(missing.len()), join_seeds(missing.iter())) };
+        let what = if pairs.is_empty() && failed.is_empty() {
+            "the whole configuration is missing from the current results".to_string()
+        } else {
+            format!("seed{} {} missing from the current results", plural_s(missing.len()), join_seeds(missing.iter()))
+        };
         problems.push(what);
     }
     let extra: Vec<u64> = current.keys().filter(|s| !runs.contains_key(s)).copied().collect();
     if !extra.is_empty() {
-        notes.push(format!("{}: seed{} {} only in the current results, not compared", key.title(), plural_s(extra.len()), join_seeds(extra.iter())));
+        notes.push(format!(
+            "{}: seed{} {} only in the current results, not compared",
+            key.title(),
+            plural_s(extra.len()),
+            join_seeds(extra.iter())
+        ));
     }
     let changes = recipe_changes(&pairs);
     let paired = same_numerics(&pairs);
     let fingerprinted = pairs.iter().any(|(b, c)| !b.kernel_fingerprint.is_empty() || !c.kernel_fingerprint.is_empty());
     if !paired && fingerprinted {
-        let fingerprints = |rows: Vec<&ResultRow>| rows.iter().map(|r| if r.kernel_fingerprint.is_empty() { "none" } else { r.kernel_fingerprint.as_str() }).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(", ");
+        let fingerprints = |rows: Vec<&ResultRow>| {
+            rows.iter()
+                .map(|r| if r.kernel_fingerprint.is_empty() { "none" } else { r.kernel_fingerprint.as_str() })
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         notes.push(format!(
             "{}: the kernels' numerics differ from the baseline's (fingerprint {} → {}), so seeds cannot reproduce their baseline runs; judged against the seed-to-seed band",
             key.title(),
@@ -385,23 +428,37 @@ fn compare_config(key: &ConfigKey, runs: &BTreeMap<u64, &ResultRow>, now: &Side,
         }
         let spread = spreads.get(&(key.group.clone(), metric)).copied();
         let band = if paired { band_floor(metric) } else { band(metric, spread, tolerances) };
-        let check = MetricCheck { metric, baseline: mean(both.iter().map(|p| p.0)), current: mean(both.iter().map(|p| p.1)), spread, paired, band };
+        let check =
+            MetricCheck { metric, baseline: mean(both.iter().map(|p| p.0)), current: mean(both.iter().map(|p| p.1)), spread, paired, band };
         if check.improved() {
-            notes.push(format!("{}: {} better than the band; if this is meant, regenerate the baseline (`make baseline`)", key.title(), check.describe(tolerances)));
+            notes.push(format!(
+                "{}: {} better than the band; if this is meant, regenerate the baseline (`make baseline`)",
+                key.title(),
+                check.describe(tolerances)
+            ));
         }
         metrics.push(check);
     }
 
-    let measured: Vec<(f64, f64)> = pairs.iter().filter(|(b, _)| b.step_peak_bytes > 0).map(|(b, c)| (b.step_peak_bytes as f64, c.step_peak_bytes as f64)).collect();
+    let measured: Vec<(f64, f64)> =
+        pairs.iter().filter(|(b, _)| b.step_peak_bytes > 0).map(|(b, c)| (b.step_peak_bytes as f64, c.step_peak_bytes as f64)).collect();
     let memory = if measured.is_empty() {
         None
     } else if measured.iter().any(|p| p.1 <= 0.0) {
         problems.push("peak memory not measured in the current runs".to_string());
         None
     } else {
-        Some(MemoryCheck { baseline: mean(measured.iter().map(|p| p.0)), current: mean(measured.iter().map(|p| p.1)), tolerance: tolerances.memory })
+        Some(MemoryCheck {
+            baseline: mean(measured.iter().map(|p| p.0)),
+            current: mean(measured.iter().map(|p| p.1)),
+            tolerance: tolerances.memory,
+        })
     };
-    let speeds: Vec<(f64, f64)> = pairs.iter().map(|(b, c)| (b.images_per_s, c.images_per_s)).filter(|(b, c)| b.is_finite() && c.is_finite() && *b > 0.0 && *c > 0.0).collect();
+    let speeds: Vec<(f64, f64)> = pairs
+        .iter()
+        .map(|(b, c)| (b.images_per_s, c.images_per_s))
+        .filter(|(b, c)| b.is_finite() && c.is_finite() && *b > 0.0 && *c > 0.0)
+        .collect();
     let speed_ratio = (!speeds.is_empty()).then(|| mean(speeds.iter().map(|p| p.1)) / mean(speeds.iter().map(|p| p.0)));
 
     let comparison = ConfigComparison { key: key.clone(), seeds: runs.keys().copied().collect(), metrics, memory, speed_ratio, problems };
@@ -564,7 +621,11 @@ mod tests {
         let beyond = compare(&baseline(), &drop(2.5), &Tolerances::default());
         let failures = beyond.failures();
         assert_eq!(failures.len(), 1, "{failures:?}");
-        assert!(failures[0].contains("GLCAN K = 2") && failures[0].contains("Test error 25.00% → 27.50% (+2.50; band ±2.00"), "{}", failures[0]);
+        assert!(
+            failures[0].contains("GLCAN K = 2") && failures[0].contains("Test error 25.00% → 27.50% (+2.50; band ±2.00"),
+            "{}",
+            failures[0]
+        );
         assert_eq!(beyond.regressed_configs(), 1);
         // The same gain is a note, not a failure.
         let better = compare(&baseline(), &drop(-2.5), &Tolerances::default());
@@ -578,12 +639,15 @@ mod tests {
             rows.into_iter().map(|r| ResultRow { kernel_fingerprint: fingerprint.into(), ..r }).collect()
         };
         let drop = |points: f64| -> Vec<ResultRow> {
-            baseline().into_iter().map(|mut r| {
-                if r.method == "glcan" {
-                    r.test_accuracy = r.test_accuracy.map(|a| a - points);
-                }
-                r
-            }).collect()
+            baseline()
+                .into_iter()
+                .map(|mut r| {
+                    if r.method == "glcan" {
+                        r.test_accuracy = r.test_accuracy.map(|a| a - points);
+                    }
+                    r
+                })
+                .collect()
         };
         let base = fingerprinted(baseline(), "83d80295ebe1b8d8");
         // Same numerics: the seed-to-seed band (±2.00 here) gives way to the floor.
@@ -614,7 +678,11 @@ mod tests {
             }
             let failures = compare(&baseline(), &current, &Tolerances::default()).failures();
             assert_eq!(failures.len(), 1, "{failures:?}");
-            assert!(failures[0].contains("DGL K = 2") && failures[0].contains("25.000 MB → ") && failures[0].contains(expected), "{}", failures[0]);
+            assert!(
+                failures[0].contains("DGL K = 2") && failures[0].contains("25.000 MB → ") && failures[0].contains(expected),
+                "{}",
+                failures[0]
+            );
         }
         let mut current = baseline();
         for row in &mut current {
@@ -625,7 +693,8 @@ mod tests {
 
     #[test]
     fn missing_and_failed_runs_fail_new_ones_do_not() {
-        let mut current: Vec<ResultRow> = baseline().into_iter().filter(|r| r.method != "e2e" && !(r.method == "dgl" && r.seed == 2)).collect();
+        let mut current: Vec<ResultRow> =
+            baseline().into_iter().filter(|r| r.method != "e2e" && !(r.method == "dgl" && r.seed == 2)).collect();
         let glcan_1 = current.iter_mut().find(|r| r.method == "glcan" && r.seed == 1).unwrap();
         glcan_1.status = RunStatus::Failed;
         glcan_1.test_accuracy = None;
@@ -637,7 +706,13 @@ mod tests {
         assert_eq!(failures.len(), 3, "{failures:?}");
         assert!(failures.iter().any(|f| f.contains("E2E K = 1") && f.contains("the whole configuration is missing")), "{failures:?}");
         assert!(failures.iter().any(|f| f.contains("DGL K = 2") && f.contains("seed 2 missing")), "{failures:?}");
-        assert!(failures.iter().any(|f| f.contains("GLCAN K = 2") && f.ends_with("seed 1 failed in the current results: loss of module 2 is NaN at epoch 1")), "{failures:?}");
+        assert!(
+            failures
+                .iter()
+                .any(|f| f.contains("GLCAN K = 2")
+                    && f.ends_with("seed 1 failed in the current results: loss of module 2 is NaN at epoch 1")),
+            "{failures:?}"
+        );
         // The seeds both sides have are still compared.
         assert_eq!(find(&comparison, "glcan").metrics.len(), 1);
         assert_eq!(comparison.new.len(), 1);
@@ -680,16 +755,25 @@ mod tests {
         retried.insert(0, ResultRow { status: RunStatus::Failed, test_accuracy: None, error: "killed".into(), ..row("glcan", 2, 0, 0.0) });
         let comparison = compare(&baseline(), &retried, &Tolerances::default());
         assert!(comparison.passed(), "{:?}", comparison.failures());
-        assert!(comparison.notes.iter().any(|n| n.contains("GLCAN K = 2: seed 0 has both failed and finished rows in the current results; the last row counts")), "{:?}", comparison.notes);
+        assert!(
+            comparison
+                .notes
+                .iter()
+                .any(|n| n.contains("GLCAN K = 2: seed 0 has both failed and finished rows in the current results; the last row counts")),
+            "{:?}",
+            comparison.notes
+        );
     }
 
     #[test]
     fn a_baseline_without_the_suite_metric_fails_instead_of_passing_anything() {
         // The current GLCAN fell from about 75% to 10%: it must not pass because the baseline
         // lacks the number to compare with.
-        let current: Vec<ResultRow> = baseline().into_iter().map(|r| if r.method == "glcan" { ResultRow { test_accuracy: Some(10.0), ..r } } else { r }).collect();
+        let current: Vec<ResultRow> =
+            baseline().into_iter().map(|r| if r.method == "glcan" { ResultRow { test_accuracy: Some(10.0), ..r } } else { r }).collect();
         for lost in [None, Some(f64::NAN)] {
-            let base: Vec<ResultRow> = baseline().into_iter().map(|r| if r.method == "glcan" { ResultRow { test_accuracy: lost, ..r } } else { r }).collect();
+            let base: Vec<ResultRow> =
+                baseline().into_iter().map(|r| if r.method == "glcan" { ResultRow { test_accuracy: lost, ..r } } else { r }).collect();
             let failures = compare(&base, &current, &Tolerances::default()).failures();
             assert_eq!(failures, vec!["classify · fashion-mnist · resnet8 · preset test · GLCAN K = 2: the baseline has no Test error for seeds 0, 1, 2 (empty or not a finite number), so it cannot be judged; regenerate the baseline (`make baseline`)".to_string()], "{lost:?}");
         }
@@ -703,7 +787,13 @@ mod tests {
 
     #[test]
     fn higher_is_better_metrics_fail_when_lower() {
-        let sr = |seed: u64, psnr: f64| ResultRow { suite: "sr".into(), test_accuracy: None, psnr_y: Some(psnr), ssim_y: Some(0.9), ..row("glcan", 2, seed, 0.0) };
+        let sr = |seed: u64, psnr: f64| ResultRow {
+            suite: "sr".into(),
+            test_accuracy: None,
+            psnr_y: Some(psnr),
+            ssim_y: Some(0.9),
+            ..row("glcan", 2, seed, 0.0)
+        };
         let baseline = vec![sr(0, 30.00), sr(1, 30.02)];
         let check = |current: f64| compare(&baseline, &[sr(0, current), sr(1, current)], &Tolerances::default());
         // Spread 0.014 dB: the band is the 0.05 dB floor.

@@ -52,11 +52,24 @@ pub fn delta_chart(comparison: &Comparison) -> Option<DeltaChart> {
     }
     // Name the table too when the check spans several (suites, networks, presets).
     let several = configs.iter().any(|c| c.key.group != configs[0].key.group);
-    let label = |c: &ConfigComparison| if several { format!("{} {} {}", c.key.group.suite, c.key.group.network, c.key.label()) } else { c.key.label() };
-    let bar = |c: &ConfigComparison, value: Option<f64>, band: Option<f64>, failed: bool| DeltaBar { label: label(c), color: method_color(&c.key.method), value, band, failed };
+    let label = |c: &ConfigComparison| {
+        if several {
+            format!("{} {} {}", c.key.group.suite, c.key.group.network, c.key.label())
+        } else {
+            c.key.label()
+        }
+    };
+    let bar = |c: &ConfigComparison, value: Option<f64>, band: Option<f64>, failed: bool| DeltaBar {
+        label: label(c),
+        color: method_color(&c.key.method),
+        value,
+        band,
+        failed,
+    };
 
     let mut panels = Vec::new();
-    let metrics: Vec<Metric> = Metric::ALL.into_iter().filter(|m| configs.iter().any(|c| c.metrics.iter().any(|k| k.metric == *m))).collect();
+    let metrics: Vec<Metric> =
+        Metric::ALL.into_iter().filter(|m| configs.iter().any(|c| c.metrics.iter().any(|k| k.metric == *m))).collect();
     for metric in metrics {
         let bars = configs
             .iter()
@@ -74,7 +87,12 @@ pub fn delta_chart(comparison: &Comparison) -> Option<DeltaChart> {
             .iter()
             .map(|c| {
                 let memory = c.memory.as_ref();
-                bar(c, memory.map(|m| 100.0 * (m.ratio() - 1.0)), memory.map(|m| 100.0 * m.tolerance), memory.is_some_and(|m| m.outside()) || !c.problems.is_empty())
+                bar(
+                    c,
+                    memory.map(|m| 100.0 * (m.ratio() - 1.0)),
+                    memory.map(|m| 100.0 * m.tolerance),
+                    memory.is_some_and(|m| m.outside()) || !c.problems.is_empty(),
+                )
             })
             .collect();
         panels.push(DeltaPanel { title: "Peak memory per step".into(), y_label: "Change (%)".into(), bars });
@@ -191,8 +209,8 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &DeltaPa
 mod tests {
     use super::*;
     use crate::compare::{compare, Tolerances};
-    use glcan_store::ResultRow;
     use crate::test_rows::row;
+    use glcan_store::ResultRow;
 
     fn rows(glcan_accuracy: f64) -> Vec<ResultRow> {
         let mut rows = Vec::new();

@@ -6,14 +6,14 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use glcan_store::write_atomic;
 use crate::compare::{band_floor, compare, join_seeds, signed, with_unit, Comparison, ConfigComparison, Tolerances};
 use crate::compare_plot::{delta_chart, write_delta_chart};
 use crate::error::Error;
 use crate::metric::Metric;
-use glcan_store::{ResultRow, RunStatus};
 use crate::tables::escape;
 use crate::validate::read_results;
+use glcan_store::write_atomic;
+use glcan_store::{ResultRow, RunStatus};
 
 /// What a comparison wrote.
 #[derive(Debug, Clone)]
@@ -57,15 +57,26 @@ struct Sources<'a> {
 /// `9 finished runs (commit `2358421`; cpu, 2 threads)`
 fn describe_rows(rows: &[ResultRow]) -> String {
     let ok: Vec<&ResultRow> = rows.iter().filter(|r| r.status == RunStatus::Ok).collect();
-    let distinct = |f: fn(&ResultRow) -> String| ok.iter().map(|r| f(r)).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(", ");
+    let distinct =
+        |f: fn(&ResultRow) -> String| ok.iter().map(|r| f(r)).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(", ");
     let failed = rows.len() - ok.len();
     let failed = if failed > 0 { format!(", {failed} failed") } else { String::new() };
-    format!("{} finished runs{failed} (commit {}; {}; {} threads)", ok.len(), distinct(|r| format!("`{}`", r.git_commit)), distinct(|r| r.device.clone()), distinct(|r| r.threads.to_string()))
+    format!(
+        "{} finished runs{failed} (commit {}; {}; {} threads)",
+        ok.len(),
+        distinct(|r| format!("`{}`", r.git_commit)),
+        distinct(|r| r.device.clone()),
+        distinct(|r| r.threads.to_string())
+    )
 }
 
 /// The rule, as the summary and `--help` state it.
 pub fn rule(tolerances: &Tolerances) -> Vec<String> {
-    let floors = Metric::ALL.into_iter().map(|m| format!("{} {}", m.name(), with_unit(m, band_floor(m)).replace('%', " points"))).collect::<Vec<_>>().join(", ");
+    let floors = Metric::ALL
+        .into_iter()
+        .map(|m| format!("{} {}", m.name(), with_unit(m, band_floor(m)).replace('%', " points")))
+        .collect::<Vec<_>>()
+        .join(", ");
     vec![
         "Runs are matched by suite, dataset, network, method, K and preset (a configuration), then by seed; each configuration is judged on means over the baseline's seeds, taken on the seeds both files have.".into(),
         format!(
@@ -108,17 +119,42 @@ fn markdown(comparison: &Comparison, sources: &Sources, images: &[PathBuf]) -> S
     text.push_str("| Configuration | Seeds | Task metric: baseline → current (Δ; band) | Peak memory per step, MB: baseline → current (change) | Throughput, current ÷ baseline | Verdict |\n");
     text.push_str("|:---|---:|:---|:---|---:|:---|\n");
     for config in &comparison.configs {
-        let metrics = config.metrics.iter().map(|c| format!("{} {} → {} ({}; ±{:.*})", c.metric.name(), with_unit(c.metric, c.baseline), with_unit(c.metric, c.current), signed(c.delta(), c.metric.decimals()), c.metric.decimals(), c.band)).collect::<Vec<_>>().join("<br>");
-        let memory = config.memory.as_ref().map_or("–".to_string(), |m| format!("{:.3} → {:.3} ({}%)", m.baseline / 1e6, m.current / 1e6, signed(100.0 * (m.ratio() - 1.0), 2)));
+        let metrics = config
+            .metrics
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {} → {} ({}; ±{:.*})",
+                    c.metric.name(),
+                    with_unit(c.metric, c.baseline),
+                    with_unit(c.metric, c.current),
+                    signed(c.delta(), c.metric.decimals()),
+                    c.metric.decimals(),
+                    c.band
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("<br>");
+        let memory = config.memory.as_ref().map_or("–".to_string(), |m| {
+            format!("{:.3} → {:.3} ({}%)", m.baseline / 1e6, m.current / 1e6, signed(100.0 * (m.ratio() - 1.0), 2))
+        });
         let speed = config.speed_ratio.map_or("–".to_string(), |r| format!("×{r:.2}"));
         let pass = if config.passed(tolerances) { "pass".to_string() } else { "**FAIL**".to_string() };
         let metrics = if metrics.is_empty() { "–".to_string() } else { escape(&metrics) };
-        text.push_str(&format!("| {} | {} | {metrics} | {memory} | {speed} | {pass} |\n", escape(&config.key.title()), join_seeds(config.seeds.iter())));
+        text.push_str(&format!(
+            "| {} | {} | {metrics} | {memory} | {speed} | {pass} |\n",
+            escape(&config.key.title()),
+            join_seeds(config.seeds.iter())
+        ));
     }
     text.push('\n');
     if let [png, svg, ..] = images {
         let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        text.push_str(&format!("![Current − baseline per configuration, tolerance bands in grey]({}) ([SVG]({}))\n\n", name(png), name(svg)));
+        text.push_str(&format!(
+            "![Current − baseline per configuration, tolerance bands in grey]({}) ([SVG]({}))\n\n",
+            name(png),
+            name(svg)
+        ));
     }
 
     if !comparison.new.is_empty() {
@@ -153,7 +189,12 @@ pub fn console(comparison: &Comparison, baseline: &Path, current: &Path) -> Stri
             text.push_str(&format!("{}\n", config.key.group.title()));
             group = Some(&config.key.group);
         }
-        text.push_str(&format!("  {:<4}  {:<width$}  {}\n", if config.passed(&comparison.tolerances) { "ok" } else { "FAIL" }, config.key.label(), console_numbers(config)));
+        text.push_str(&format!(
+            "  {:<4}  {:<width$}  {}\n",
+            if config.passed(&comparison.tolerances) { "ok" } else { "FAIL" },
+            config.key.label(),
+            console_numbers(config)
+        ));
     }
     for new in &comparison.new {
         text.push_str(&format!("  new   {} (seeds {}): not in the baseline, not judged\n", new.key.title(), join_seeds(new.seeds.iter())));
@@ -165,7 +206,14 @@ fn console_numbers(config: &ConfigComparison) -> String {
     let mut parts = vec![format!("seeds {}", join_seeds(config.seeds.iter()))];
     for c in &config.metrics {
         let d = c.metric.decimals();
-        parts.push(format!("{} {} → {} ({}, band ±{:.d$})", c.metric.name(), with_unit(c.metric, c.baseline), with_unit(c.metric, c.current), signed(c.delta(), d), c.band));
+        parts.push(format!(
+            "{} {} → {} ({}, band ±{:.d$})",
+            c.metric.name(),
+            with_unit(c.metric, c.baseline),
+            with_unit(c.metric, c.current),
+            signed(c.delta(), d),
+            c.band
+        ));
     }
     if let Some(m) = &config.memory {
         parts.push(format!("memory {:.3} → {:.3} MB ({}%)", m.baseline / 1e6, m.current / 1e6, signed(100.0 * (m.ratio() - 1.0), 2)));
@@ -187,8 +235,8 @@ pub fn verdict_line(comparison: &Comparison) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use glcan_store::append_row;
     use crate::test_rows::row;
+    use glcan_store::append_row;
 
     fn write(path: &Path, rows: &[ResultRow]) {
         for r in rows {
@@ -227,10 +275,18 @@ mod tests {
         assert!(summary.contains("| classify · fashion-mnist · resnet8 · preset test · E2E K = 1 | 0, 1, 2 | Test error 19.50% → 19.50% (±0.00; ±1.00) | 50.000 → 50.000 (±0.00%) | ×1.00 | pass |"), "{summary}");
         assert!(summary.contains("](deltas.png) ([SVG](deltas.svg))"), "{summary}");
         assert!(summary.contains("## New configurations") && summary.contains("DGL K = 2: seeds 0"), "{summary}");
-        assert!(summary.contains("## The rule") && summary.contains("max(2 × s, floor)") && summary.contains("Test error 0.50 points"), "{summary}");
+        assert!(
+            summary.contains("## The rule") && summary.contains("max(2 × s, floor)") && summary.contains("Test error 0.50 points"),
+            "{summary}"
+        );
         assert_eq!(written.images, vec![out.join("deltas.png"), out.join("deltas.svg")]);
         let console = console(&written.comparison, &baseline, &current);
-        assert!(console.contains("  FAIL  GLCAN K = 2  seeds 0, 1, 2 · Test error 21.50% → 21.50% (±0.00, band ±1.00) · memory 25.000 → 25.750 MB (+3.00%)"), "{console}");
+        assert!(
+            console.contains(
+                "  FAIL  GLCAN K = 2  seeds 0, 1, 2 · Test error 21.50% → 21.50% (±0.00, band ±1.00) · memory 25.000 → 25.750 MB (+3.00%)"
+            ),
+            "{console}"
+        );
         assert!(console.contains("  ok    E2E K = 1  "), "{console}");
     }
 

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 
 use image::{imageops, Rgb, RgbImage};
 
-use glcan_store::write_atomic;
 use crate::error::Error;
 use crate::group::Group;
 use crate::methods;
+use glcan_store::write_atomic;
 use glcan_store::ResultRow;
 
 /// Pixels between cells.
@@ -65,7 +65,8 @@ pub fn crop_grid(group: &Group, results_dir: &Path, stem: &Path) -> Result<Optio
         let mut row = Vec::new();
         for (_, dir) in &columns {
             let path = dir.join(name);
-            let cell = image::open(&path).map_err(|e| Error::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })?.to_rgb8();
+            let cell =
+                image::open(&path).map_err(|e| Error::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })?.to_rgb8();
             row.push(cell);
         }
         cells.push(row);
@@ -101,7 +102,9 @@ fn lowest_seed<'a>(rows: impl Iterator<Item = &'a ResultRow>) -> Option<&'a Resu
 /// The `.png` file names directly in `dir`, sorted; none when it does not exist.
 fn png_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".png")).collect())
+        .map(|entries| {
+            entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".png")).collect()
+        })
         .unwrap_or_default();
     names.sort();
     names
@@ -121,7 +124,8 @@ mod tests {
     #[test]
     fn columns_are_bicubic_e2e_glcan_per_k_then_hr() {
         let dir = tempfile::tempdir().unwrap();
-        let mut rows = vec![row("bicubic", 1, 0, 0.0), row("e2e", 1, 0, 0.0), row("glcan", 4, 0, 0.0), row("glcan", 2, 0, 0.0), row("dgl", 2, 0, 0.0)];
+        let mut rows =
+            vec![row("bicubic", 1, 0, 0.0), row("e2e", 1, 0, 0.0), row("glcan", 4, 0, 0.0), row("glcan", 2, 0, 0.0), row("dgl", 2, 0, 0.0)];
         for r in &mut rows {
             r.suite = "sr".into();
             let crops = dir.path().join(&r.run_dir).join("crops");

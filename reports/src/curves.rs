@@ -43,7 +43,9 @@ pub fn read_column(path: &Path, column: &str) -> Result<Vec<(usize, f64)>, Error
     let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     let mut reader = csv::Reader::from_reader(file);
     let headers = reader.headers().map_err(csv_error)?.clone();
-    let find = |name: &str| headers.iter().position(|h| h.trim() == name).ok_or_else(|| Error::MissingColumn { path: path.to_path_buf(), column: name.into() });
+    let find = |name: &str| {
+        headers.iter().position(|h| h.trim() == name).ok_or_else(|| Error::MissingColumn { path: path.to_path_buf(), column: name.into() })
+    };
     // Runs written before the trainer named its metric column `test_metric` call it
     // `test_accuracy` (classification was the only task then).
     let value_at = match find(column) {
@@ -89,9 +91,11 @@ pub fn group_curves(group: &Group, results_dir: &Path, column: &str) -> Curves {
         let path = results_dir.join(&row.run_dir).join("metrics.csv");
         match read_column(&path, column) {
             Ok(points) => {
-                let entry = per_cell
-                    .entry((methods::order(&row.method), row.k))
-                    .or_insert_with(|| Pooled { method: row.method.clone(), runs: 0, epochs: BTreeMap::new() });
+                let entry = per_cell.entry((methods::order(&row.method), row.k)).or_insert_with(|| Pooled {
+                    method: row.method.clone(),
+                    runs: 0,
+                    epochs: BTreeMap::new(),
+                });
                 entry.runs += 1;
                 for (epoch, value) in points {
                     entry.epochs.entry(epoch).or_default().push(value);
@@ -100,7 +104,8 @@ pub fn group_curves(group: &Group, results_dir: &Path, column: &str) -> Curves {
             Err(error) => {
                 // Name the file as the CSV does (relative to its folder), not by where this
                 // machine keeps it, so committed reports stay free of local paths.
-                let message = chain(&error).replace(&path.display().to_string(), &Path::new(&row.run_dir).join("metrics.csv").display().to_string());
+                let message =
+                    chain(&error).replace(&path.display().to_string(), &Path::new(&row.run_dir).join("metrics.csv").display().to_string());
                 warnings.push(format!("{run}: {message}; its curve is left out"));
             }
         }
@@ -133,7 +138,8 @@ mod tests {
         for (r, accuracies) in rows.iter().zip([[80.0, 90.0], [82.0, 92.0]]) {
             let run = dir.path().join(&r.run_dir);
             std::fs::create_dir_all(&run).unwrap();
-            let lines: String = accuracies.iter().enumerate().map(|(i, a)| format!("{},0.1,1.0;2.0,{a},0.3,100,1000,2000,1.0\n", i + 1)).collect();
+            let lines: String =
+                accuracies.iter().enumerate().map(|(i, a)| format!("{},0.1,1.0;2.0,{a},0.3,100,1000,2000,1.0\n", i + 1)).collect();
             std::fs::write(run.join("metrics.csv"), format!("{HEADER}{lines}")).unwrap();
         }
         let curves = group_curves(&group_rows(&rows)[0], dir.path(), "test_metric");
@@ -141,7 +147,11 @@ mod tests {
         assert_eq!(curves.curves[0].points, vec![(1, 81.0), (2, 91.0)]);
         assert_eq!(curves.curves[0].runs, 2);
         assert_eq!(curves.warnings.len(), 1);
-        assert!(curves.warnings[0].starts_with("DGL K = 2 seed 0: ") && curves.warnings[0].contains("runs/dgl-k2-s0/metrics.csv"), "{:?}", curves.warnings);
+        assert!(
+            curves.warnings[0].starts_with("DGL K = 2 seed 0: ") && curves.warnings[0].contains("runs/dgl-k2-s0/metrics.csv"),
+            "{:?}",
+            curves.warnings
+        );
     }
 
     #[test]

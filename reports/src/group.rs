@@ -114,7 +114,10 @@ pub fn by_setting(rows: &[ResultRow]) -> Vec<(Setting, Vec<&ResultRow>)> {
 }
 
 /// Values of `value` per (method, K), seeds pooled; runs without a value are skipped.
-pub fn cells<'a>(rows: impl IntoIterator<Item = &'a ResultRow>, value: impl Fn(&ResultRow) -> Option<f64>) -> BTreeMap<(String, usize), Vec<f64>> {
+pub fn cells<'a>(
+    rows: impl IntoIterator<Item = &'a ResultRow>,
+    value: impl Fn(&ResultRow) -> Option<f64>,
+) -> BTreeMap<(String, usize), Vec<f64>> {
     let mut cells: BTreeMap<(String, usize), Vec<f64>> = BTreeMap::new();
     for row in rows {
         if let Some(v) = value(row) {

@@ -159,7 +159,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let tolerances = Tolerances { sigmas: args.sigmas, memory: args.memory_tolerance / 100.0 };
     let invocation = compare_invocation(&args);
-    let written = reports::compare_report::run(&args.baseline, &args.current, &args.out, &tolerances, &invocation).with_context(|| format!("comparing {} with the baseline {}", args.current.display(), args.baseline.display()))?;
+    let written = reports::compare_report::run(&args.baseline, &args.current, &args.out, &tolerances, &invocation)
+        .with_context(|| format!("comparing {} with the baseline {}", args.current.display(), args.baseline.display()))?;
     let comparison = &written.comparison;
     print!("{}", reports::compare_report::console(comparison, &args.baseline, &args.current));
     for note in &comparison.notes {
@@ -197,7 +198,8 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
     let context = ReportContext { command: args.command.clone().unwrap_or_default(), machine: args.machine.clone().unwrap_or_default() };
     let invocation = invocation(&args);
     eprintln!("reports: reading {}", args.results.display());
-    let built = reports::build(&args.results, &args.out, &context, &invocation).with_context(|| format!("building the report in {}", args.out.display()))?;
+    let built = reports::build(&args.results, &args.out, &context, &invocation)
+        .with_context(|| format!("building the report in {}", args.out.display()))?;
     eprintln!("reports: {} runs ({} failed)", built.runs, built.failed);
     for warning in &built.warnings {
         eprintln!("reports: warning: {warning}");
@@ -211,7 +213,14 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
 
 /// The command line that rebuilds this report, quoted in it.
 fn invocation(args: &BuildArgs) -> String {
-    let mut words = vec!["reports".to_string(), "build".into(), "--results".into(), quote(&args.results.to_string_lossy()), "--out".into(), quote(&args.out.to_string_lossy())];
+    let mut words = vec![
+        "reports".to_string(),
+        "build".into(),
+        "--results".into(),
+        quote(&args.results.to_string_lossy()),
+        "--out".into(),
+        quote(&args.out.to_string_lossy()),
+    ];
     for (flag, value) in [("--command", &args.command), ("--machine", &args.machine)] {
         if let Some(value) = value {
             words.push(flag.into());

@@ -25,7 +25,14 @@ pub fn predictions_section(group: &Group, results_dir: &Path, out: &Path, built:
         let name = format!("{}-{}-k{}-s{}-predictions.png", group.key.slug(), row.method, row.k, row.seed);
         let target = out.join(&name);
         std::fs::copy(&source, &target).map_err(|source| Error::Io { path: target.clone(), source })?;
-        text.push_str(&format!("**{} K = {}** (seed {})\n\n![predictions of {} K = {}]({name})\n\n", methods::label(&row.method), row.k, row.seed, methods::label(&row.method), row.k));
+        text.push_str(&format!(
+            "**{} K = {}** (seed {})\n\n![predictions of {} K = {}]({name})\n\n",
+            methods::label(&row.method),
+            row.k,
+            row.seed,
+            methods::label(&row.method),
+            row.k
+        ));
         built.images.push(target);
     }
     Ok((!text.is_empty()).then(|| format!("### Test images: true boxes (green) and predictions (red, score ≥ 0.3)\n\n{text}")))

@@ -13,14 +13,14 @@ use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use glcan_store::write_atomic;
 use crate::curves::EpochCurve;
 use crate::error::Error;
 use crate::group::{cells, methods_key, methods_of, Group, Setting};
 use crate::methods;
 use crate::metric::Metric;
-use glcan_store::ResultRow;
 use crate::summary::Summary;
+use glcan_store::write_atomic;
+use glcan_store::ResultRow;
 
 /// DejaVu Sans 2.37 (Bitstream Vera licence, see `assets/DejaVuSans-LICENSE.txt`).
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
@@ -128,12 +128,19 @@ fn vs_k_panel(rows: &[&ResultRow], value: impl Fn(&ResultRow) -> Option<f64>, wh
     let mut lines = Vec::new();
     for method in methods_of(rows.iter().copied()) {
         let key = methods_key(&method);
-        let summaries: Vec<(usize, Summary)> = cells.iter().filter(|((m, _), _)| *m == key).filter_map(|((_, k), v)| Some((*k, Summary::of(v)?))).collect();
+        let summaries: Vec<(usize, Summary)> =
+            cells.iter().filter(|((m, _), _)| *m == key).filter_map(|((_, k), v)| Some((*k, Summary::of(v)?))).collect();
         if methods::is_reference(&method) {
             // E2E has no K to speak of: one level, pooled over its runs.
             let all: Vec<f64> = rows.iter().filter(|r| methods::is_reference(&r.method)).filter_map(|r| value(r)).collect();
             if let Some(s) = Summary::of(&all) {
-                lines.push(Line { label: format!("{} (K = 1)", methods::label(&method)), color: method_color(&method), kind: LineKind::Horizontal, points: vec![(0.0, s.mean)], spread: vec![None] });
+                lines.push(Line {
+                    label: format!("{} (K = 1)", methods::label(&method)),
+                    color: method_color(&method),
+                    kind: LineKind::Horizontal,
+                    points: vec![(0.0, s.mean)],
+                    spread: vec![None],
+                });
             }
             continue;
         }
@@ -165,7 +172,8 @@ pub fn epoch_figure(group: &Group, curves: &[EpochCurve], y_label: &str) -> Opti
     let mut panels: Vec<Panel> = ks
         .iter()
         .map(|&k| {
-            let mut lines: Vec<Line> = curves.iter().filter(|c| c.k == k && !methods::is_reference(&c.method)).map(|c| line(c, LineKind::Solid)).collect();
+            let mut lines: Vec<Line> =
+                curves.iter().filter(|c| c.k == k && !methods::is_reference(&c.method)).map(|c| line(c, LineKind::Solid)).collect();
             lines.extend(reference.iter().cloned());
             Panel { title: format!("K = {k}"), lines }
         })
@@ -240,7 +248,13 @@ fn register_font() -> Result<(), Error> {
 /// Panels in a grid of at most two columns (three beyond four panels).
 fn grid(figure: &Figure) -> (usize, usize) {
     let n = figure.panels.len().max(1);
-    let columns = if n == 1 { 1 } else if n <= 4 { 2 } else { 3 };
+    let columns = if n == 1 {
+        1
+    } else if n <= 4 {
+        2
+    } else {
+        3
+    };
     (n.div_ceil(columns), columns)
 }
 
@@ -289,7 +303,13 @@ fn ranges(figure: &Figure) -> ((f64, f64), (f64, f64)) {
 fn x_ticks(figure: &Figure, (x0, x1): (f64, f64)) -> Vec<f64> {
     match figure.x_axis {
         XAxis::Log2K => {
-            let mut ticks: Vec<f64> = figure.panels.iter().flat_map(|p| &p.lines).filter(|l| l.kind != LineKind::Horizontal).flat_map(|l| l.points.iter().map(|p| p.0)).collect();
+            let mut ticks: Vec<f64> = figure
+                .panels
+                .iter()
+                .flat_map(|p| &p.lines)
+                .filter(|l| l.kind != LineKind::Horizontal)
+                .flat_map(|l| l.points.iter().map(|p| p.0))
+                .collect();
             ticks.sort_by(f64::total_cmp);
             ticks.dedup();
             ticks
@@ -353,7 +373,14 @@ impl Ranged for TickedAxis {
 
 pub(crate) type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
-fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, figure: &Figure, panel: &Panel, (x0, x1): (f64, f64), (y0, y1): (f64, f64), ticks: &[f64]) -> DrawResult<DB> {
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    figure: &Figure,
+    panel: &Panel,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+    ticks: &[f64],
+) -> DrawResult<DB> {
     let mut builder = ChartBuilder::on(area);
     builder.margin(14).x_label_area_size(50).y_label_area_size(70);
     if !panel.title.is_empty() {
@@ -493,7 +520,12 @@ mod tests {
     #[test]
     fn epoch_panels_per_k_with_e2e_in_each() {
         let group = &group_rows(&rows())[0];
-        let curve = |method: &str, k: usize, shift: f64| EpochCurve { method: method.into(), k, runs: 2, points: (1..=5).map(|e| (e, 60.0 + 6.0 * e as f64 - shift)).collect() };
+        let curve = |method: &str, k: usize, shift: f64| EpochCurve {
+            method: method.into(),
+            k,
+            runs: 2,
+            points: (1..=5).map(|e| (e, 60.0 + 6.0 * e as f64 - shift)).collect(),
+        };
         let curves = vec![curve("e2e", 1, 0.0), curve("dgl", 2, 3.0), curve("glcan", 2, 1.0), curve("dgl", 4, 5.0), curve("glcan", 4, 2.0)];
         let figure = epoch_figure(group, &curves, "Test accuracy (%)").unwrap();
         assert_eq!(figure.panels.iter().map(|p| p.title.as_str()).collect::<Vec<_>>(), ["K = 2", "K = 4"]);

@@ -4,16 +4,16 @@
 
 use std::path::{Path, PathBuf};
 
-use glcan_store::write_atomic;
 use crate::crops::crop_grid;
 use crate::curves::group_curves;
 use crate::error::Error;
 use crate::group::{by_setting, group_rows, Group};
 use crate::metric::Metric;
 use crate::plots::{epoch_figure, memory_vs_k_figure, metric_vs_k_figure, write_figure, Figure};
-use glcan_store::{ResultRow, RunStatus};
 use crate::tables::{escape, failed_list, memory_tables, metric_table, throughput_tables, ReportContext};
 use crate::validate::read_results;
+use glcan_store::write_atomic;
+use glcan_store::{ResultRow, RunStatus};
 
 /// What a build wrote, and what it had to leave out.
 #[derive(Debug, Clone, Default)]
@@ -36,7 +36,8 @@ pub fn build(results: &Path, out: &Path, context: &ReportContext, invocation: &s
     let rows = read_results(results)?;
     std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_path_buf(), source })?;
     // The run folders the rows name are relative to the grid's out folder.
-    let results_dir = if results.is_dir() { results } else { results.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")) };
+    let results_dir =
+        if results.is_dir() { results } else { results.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")) };
     let failed = rows.iter().filter(|r| r.status == RunStatus::Failed).count();
     let groups = group_rows(&rows);
     let mut built = Built { readme: out.join("README.md"), runs: rows.len(), failed, ..Built::default() };
@@ -62,7 +63,8 @@ fn header(results: &Path, context: &ReportContext, invocation: &str, rows: &[Res
         failed,
         plural(groups, "group")
     ));
-    let command = if context.command.trim().is_empty() { "a command not stated".to_string() } else { format!("`{}`", context.command.trim()) };
+    let command =
+        if context.command.trim().is_empty() { "a command not stated".to_string() } else { format!("`{}`", context.command.trim()) };
     let machine = if context.machine.trim().is_empty() { String::new() } else { format!(" on {}", escape(context.machine.trim())) };
     text.push_str(&format!("The results were produced by {command}{machine}. "));
     text.push_str(
@@ -151,7 +153,12 @@ Left to right: {}. One test image per row ({}): the most detailed window of its 
 fn figure_markdown(figure: &Figure, stem: &Path, built: &mut Built) -> Result<String, Error> {
     let files = write_figure(figure, stem)?;
     let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let markdown = format!("![{}]({}) ([SVG]({}))\n\n", escape(&figure.title).replace('[', "\\[").replace(']', "\\]"), name(&files[0]), name(&files[1]));
+    let markdown = format!(
+        "![{}]({}) ([SVG]({}))\n\n",
+        escape(&figure.title).replace('[', "\\[").replace(']', "\\]"),
+        name(&files[0]),
+        name(&files[1])
+    );
     built.images.extend(files);
     Ok(markdown)
 }

@@ -12,8 +12,8 @@ use crate::group::{by_setting, cells, methods_key, methods_of, Group, Setting};
 use crate::methods;
 use crate::metric::Metric;
 use crate::published::published_for;
-use glcan_store::ResultRow;
 use crate::summary::Summary;
+use glcan_store::ResultRow;
 
 /// What the rows cannot say about themselves: how they were produced, and on what machine.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,7 +41,8 @@ pub fn overhead_percent(reference_images_per_s: f64, images_per_s: f64) -> f64 {
 
 /// `*Source:* `make reproduce` · preset `quick` · commit `abc1234` · machine: ... · 12 runs`
 pub fn source_line(rows: &[&ResultRow], context: &ReportContext) -> String {
-    let command = if context.command.trim().is_empty() { "command not stated".to_string() } else { format!("`{}`", context.command.trim()) };
+    let command =
+        if context.command.trim().is_empty() { "command not stated".to_string() } else { format!("`{}`", context.command.trim()) };
     let distinct = |f: fn(&ResultRow) -> String| rows.iter().map(|r| f(r)).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>();
     let presets = distinct(|r| r.preset.clone());
     let commits = distinct(|r| if r.git_commit.is_empty() { "unknown".into() } else { r.git_commit.clone() });
@@ -82,7 +83,12 @@ pub fn metric_table(group: &Group, metric: Metric, context: &ReportContext) -> O
     let best: Vec<Option<f64>> = ks
         .iter()
         .map(|&k| {
-            let local: Vec<f64> = methods.iter().filter(|m| !methods::is_reference(m) && !methods::is_untrained(m)).filter_map(|m| summary(m, k)).map(|s| rounded(&s)).collect();
+            let local: Vec<f64> = methods
+                .iter()
+                .filter(|m| !methods::is_reference(m) && !methods::is_untrained(m))
+                .filter_map(|m| summary(m, k))
+                .map(|s| rounded(&s))
+                .collect();
             if local.len() < 2 {
                 return None; // a lone method is not "best" of anything
             }
@@ -96,7 +102,9 @@ pub fn metric_table(group: &Group, metric: Metric, context: &ReportContext) -> O
         for (&k, best) in ks.iter().zip(&best) {
             line.push(match summary(method, k) {
                 None => EMPTY.to_string(),
-                Some(s) if !methods::is_reference(method) && !methods::is_untrained(method) && *best == Some(rounded(&s)) => format!("**{}**", s.format(metric.decimals())),
+                Some(s) if !methods::is_reference(method) && !methods::is_untrained(method) && *best == Some(rounded(&s)) => {
+                    format!("**{}**", s.format(metric.decimals()))
+                }
                 Some(s) => s.format(metric.decimals()),
             });
         }
@@ -132,7 +140,10 @@ pub fn metric_table(group: &Group, metric: Metric, context: &ReportContext) -> O
         notes.push("DGL, in super-resolution: the plain local baseline, whose aux nets are conv3x3 + ReLU layers and an up-sampler head (no pooling, no classifier).".to_string());
     }
     if methods.iter().any(|m| methods::is_untrained(m)) {
-        notes.push("Bicubic: MATLAB-exact bicubic up-scaling of the same LR test inputs, nothing trained (listed at K = 1, not ranked).".to_string());
+        notes.push(
+            "Bicubic: MATLAB-exact bicubic up-scaling of the same LR test inputs, nothing trained (listed at K = 1, not ranked)."
+                .to_string(),
+        );
     }
     if let Some(published) = published {
         notes.push(format!("Rows in italics are published means, not our runs: {}.", published.source));
@@ -192,7 +203,6 @@ pub fn throughput_tables(group: &Group, context: &ReportContext) -> Option<Strin
 
 /// A method × K table of `value` with, for local methods, `relative(reference, value)`
 /// in brackets, where the reference is E2E's mean in the same setting.
-#[allow(clippy::too_many_arguments)]
 fn against_reference(
     group: &Group,
     setting: &Setting,
@@ -255,9 +265,14 @@ pub fn failed_note(group: &Group) -> Option<String> {
     if group.failed.is_empty() {
         return None;
     }
-    let runs: Vec<String> = group.failed.iter().map(|r| format!("{} K = {} seed {}", escape(&methods::label(&r.method)), r.k, r.seed)).collect();
+    let runs: Vec<String> =
+        group.failed.iter().map(|r| format!("{} K = {} seed {}", escape(&methods::label(&r.method)), r.k, r.seed)).collect();
     let n = runs.len();
-    Some(format!("Not counted: {n} failed run{} ({}); the errors are listed under *Failed runs*.", if n == 1 { "" } else { "s" }, runs.join("; ")))
+    Some(format!(
+        "Not counted: {n} failed run{} ({}); the errors are listed under *Failed runs*.",
+        if n == 1 { "" } else { "s" },
+        runs.join("; ")
+    ))
 }
 
 /// A bullet list of the group's failed runs with the first line of each error.
@@ -302,8 +317,8 @@ pub fn escape(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::group::group_rows;
-    use glcan_store::RunStatus;
     use crate::test_rows::row;
+    use glcan_store::RunStatus;
 
     fn context() -> ReportContext {
         ReportContext { command: "make reproduce".into(), machine: "test box".into() }
@@ -331,7 +346,12 @@ mod tests {
         let lines: Vec<&str> = table.lines().filter(|l| l.starts_with("| ")).collect();
         assert_eq!(lines.len(), 4, "header, E2E, DGL, GLCAN in that order: {table}");
         assert!(lines[1].starts_with("| E2E") && lines[3].starts_with("| GLCAN"));
-        assert!(table.starts_with("*Source:* `make reproduce` · preset `test` · commit `abc1234` · machine: test box, device cpu, 2 threads · 8 runs"), "{table}");
+        assert!(
+            table.starts_with(
+                "*Source:* `make reproduce` · preset `test` · commit `abc1234` · machine: test box, device cpu, 2 threads · 8 runs"
+            ),
+            "{table}"
+        );
         assert!(!table.contains("published"), "published numbers only for CIFAR-10 ResNet-32 paper: {table}");
     }
 
@@ -400,7 +420,12 @@ mod tests {
         assert!((overhead_percent(100.0, 80.0) - 25.0).abs() < 1e-12);
         assert_eq!([signed_percent(25.04), signed_percent(-42.77), signed_percent(-0.01)], ["+25.0%", "−42.8%", "±0.0%"]);
         let mut rows = vec![row("e2e", 1, 0, 90.0), row("e2e", 1, 1, 90.0), row("dgl", 2, 0, 90.0), row("glcan", 2, 0, 90.0)];
-        for (r, bytes, speed) in rows.iter_mut().zip([9_400_000_000u64, 9_400_000_000, 5_380_000_000, 4_700_000_000]).zip([100.0, 100.0, 80.0, 125.0]).map(|((r, b), s)| (r, b, s)) {
+        for (r, bytes, speed) in rows
+            .iter_mut()
+            .zip([9_400_000_000u64, 9_400_000_000, 5_380_000_000, 4_700_000_000])
+            .zip([100.0, 100.0, 80.0, 125.0])
+            .map(|((r, b), s)| (r, b, s))
+        {
             r.step_peak_bytes = bytes;
             r.images_per_s = speed;
             r.batch_size = 1024;

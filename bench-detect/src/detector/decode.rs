@@ -39,7 +39,11 @@ fn image_detections(output: &Tensor, c: i64, width: f64, height: f64, config: &D
         .iter()
         .zip(&classes)
         .enumerate()
-        .map(|(i, (&score, &class))| Candidate { bbox: [coords[4 * i], coords[4 * i + 1], coords[4 * i + 2], coords[4 * i + 3]], score, class: class as usize })
+        .map(|(i, (&score, &class))| Candidate {
+            bbox: [coords[4 * i], coords[4 * i + 1], coords[4 * i + 2], coords[4 * i + 3]],
+            score,
+            class: class as usize,
+        })
         .filter(|c| c.bbox[2] > c.bbox[0] && c.bbox[3] > c.bbox[1])
         .collect();
     batched_nms(candidates, config.nms_iou as f32, config.max_detections)

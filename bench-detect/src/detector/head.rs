@@ -18,7 +18,8 @@ use glcan_core::train::NetworkHead;
 const PRIOR: f64 = 0.01;
 
 fn conv3x3(p: nn::Path, c_in: i64, c_out: i64, bias: f64) -> nn::Conv2D {
-    let config = nn::ConvConfig { padding: 1, ws_init: Init::Randn { mean: 0.0, stdev: 0.01 }, bs_init: Init::Const(bias), ..Default::default() };
+    let config =
+        nn::ConvConfig { padding: 1, ws_init: Init::Randn { mean: 0.0, stdev: 0.01 }, bs_init: Init::Const(bias), ..Default::default() };
     nn::conv2d(p, c_in, c_out, 3, config)
 }
 
@@ -66,7 +67,9 @@ impl RetinaSubnets {
     pub fn forward(&self, x: &Tensor) -> (Tensor, Tensor) {
         let flat = |t: Tensor, per_anchor: i64| {
             let size = t.size();
-            t.view([size[0], self.anchors_per_cell, per_anchor, size[2], size[3]]).permute([0, 3, 4, 1, 2]).reshape([size[0], -1, per_anchor])
+            t.view([size[0], self.anchors_per_cell, per_anchor, size[2], size[3]])
+                .permute([0, 3, 4, 1, 2])
+                .reshape([size[0], -1, per_anchor])
         };
         (flat(self.class.forward(x), self.num_classes), flat(self.boxes.forward(x), 4))
     }
@@ -90,8 +93,9 @@ impl RetinaNetHead {
     pub fn new(p: nn::Path, channels: &[i64], strides: &[i64], num_classes: i64, config: &DetectorConfig) -> Self {
         let width = config.fpn_width;
         let laterals = channels.iter().enumerate().map(|(i, &c)| nn::conv2d(&p / "lateral" / i, c, width, 1, Default::default())).collect();
-        let smooth =
-            (0..channels.len()).map(|i| nn::conv2d(&p / "smooth" / i, width, width, 3, nn::ConvConfig { padding: 1, ..Default::default() })).collect();
+        let smooth = (0..channels.len())
+            .map(|i| nn::conv2d(&p / "smooth" / i, width, width, 3, nn::ConvConfig { padding: 1, ..Default::default() }))
+            .collect();
         let per_cell = anchors::per_cell(&anchors::level_sizes(config.anchor_scale, 1));
         RetinaNetHead {
             laterals,

@@ -65,9 +65,10 @@ pub fn match_anchors(anchors: &Tensor, ground_truth: &Tensor, config: &LossConfi
         let overlaps = boxes::iou(&anchors.unsqueeze(0).unsqueeze(2), &gt_boxes.unsqueeze(1)); // [B, N, M]
         let overlaps = overlaps.masked_fill(&valid.unsqueeze(1).logical_not(), -1.0);
         let (best, which) = overlaps.max_dim(2, false); // [B, N]
-        // Each box's best anchors (ties included), if it overlaps any at all.
+                                                        // Each box's best anchors (ties included), if it overlaps any at all.
         let best_per_box = overlaps.amax([1], true); // [B, 1, M]
-        let claimed = overlaps.eq_tensor(&best_per_box).logical_and(&best_per_box.gt(0.0)).logical_and(&valid.unsqueeze(1)).any_dim(2, false);
+        let claimed =
+            overlaps.eq_tensor(&best_per_box).logical_and(&best_per_box.gt(0.0)).logical_and(&valid.unsqueeze(1)).any_dim(2, false);
         let positive = best.ge(config.positive_iou).logical_or(&claimed);
         let negative = best.lt(config.negative_iou).logical_and(&positive.logical_not());
         let class = gt_class.gather(1, &which, false).to_kind(Kind::Int64).clamp_min(0);

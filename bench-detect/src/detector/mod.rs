@@ -96,7 +96,10 @@ pub fn pyramid_taps(network: &dyn UnitNetwork) -> glcan_core::Result<(Vec<usize>
         }
     }
     if last_of_stage.len() < 4 {
-        return Err(glcan_core::Error::config("network", format!("{} has {} stages; the detector needs a stem and 3 more", network.name(), last_of_stage.len())));
+        return Err(glcan_core::Error::config(
+            "network",
+            format!("{} has {} stages; the detector needs a stem and 3 more", network.name(), last_of_stage.len()),
+        ));
     }
     let taps = last_of_stage[last_of_stage.len() - 3..].to_vec();
     let strides = taps.iter().map(|&t| units[..=t].iter().map(|u| u.stride).product()).collect();

@@ -51,8 +51,10 @@ struct Projection {
 
 impl Projection {
     fn new_if_needed(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> Option<Self> {
-        (stride != 1 || c_in != c_out)
-            .then(|| Projection { conv: conv(&p / "conv", c_in, c_out, 1, stride), bn: nn::batch_norm2d(&p / "bn", c_out, Default::default()) })
+        (stride != 1 || c_in != c_out).then(|| Projection {
+            conv: conv(&p / "conv", c_in, c_out, 1, stride),
+            bn: nn::batch_norm2d(&p / "bn", c_out, Default::default()),
+        })
     }
 
     fn shortcut(this: &Option<Self>, xs: &Tensor, train: bool) -> Tensor {

@@ -90,7 +90,10 @@ impl EdsrConfig {
     pub fn validate(&self) -> Result<()> {
         let power_of_two = self.scale >= 2 && self.scale.is_power_of_two();
         if !(power_of_two || self.scale == 3) {
-            return Err(Error::config("edsr.scale", format!("EDSR's up-sampler handles 3 and powers of two (2, 4, 8), not {}", self.scale)));
+            return Err(Error::config(
+                "edsr.scale",
+                format!("EDSR's up-sampler handles 3 and powers of two (2, 4, 8), not {}", self.scale),
+            ));
         }
         if self.n_resblocks == 0 {
             return Err(Error::config("edsr.n_resblocks", "needs at least one residual block"));
@@ -135,11 +138,32 @@ impl Edsr {
         }
         let f = config.n_feats;
         let carried = 2 * f;
-        let mut units = vec![UnitSpec { id: UnitId::new(HEAD_STAGE, 0), kind: UnitKind::CifarStem, in_channels: 3, out_channels: carried, stride: 1, mid_channels: f }];
+        let mut units = vec![UnitSpec {
+            id: UnitId::new(HEAD_STAGE, 0),
+            kind: UnitKind::CifarStem,
+            in_channels: 3,
+            out_channels: carried,
+            stride: 1,
+            mid_channels: f,
+        }];
         for index in 0..config.n_resblocks {
-            units.push(UnitSpec { id: UnitId::new(BODY_STAGE, index), kind: UnitKind::Basic, in_channels: carried, out_channels: carried, stride: 1, mid_channels: f });
+            units.push(UnitSpec {
+                id: UnitId::new(BODY_STAGE, index),
+                kind: UnitKind::Basic,
+                in_channels: carried,
+                out_channels: carried,
+                stride: 1,
+                mid_channels: f,
+            });
         }
-        units.push(UnitSpec { id: UnitId::new(BODY_END_STAGE, 0), kind: UnitKind::Basic, in_channels: carried, out_channels: f, stride: 1, mid_channels: f });
+        units.push(UnitSpec {
+            id: UnitId::new(BODY_END_STAGE, 0),
+            kind: UnitKind::Basic,
+            in_channels: carried,
+            out_channels: f,
+            stride: 1,
+            mid_channels: f,
+        });
         Ok(Edsr { config, lr_patch, units })
     }
 
@@ -342,12 +366,8 @@ pub struct Tail {
 impl Tail {
     pub fn new(p: nn::Path, config: &EdsrConfig) -> Self {
         let f = config.n_feats;
-        let upsampler = config
-            .shuffle_factors()
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| (conv(&p / "upsampler" / i, f, r * r * f, 3), r))
-            .collect();
+        let upsampler =
+            config.shuffle_factors().into_iter().enumerate().map(|(i, r)| (conv(&p / "upsampler" / i, f, r * r * f, 3), r)).collect();
         Tail { upsampler, conv: conv(&p / "conv", f, 3, 3), mean: mean_shift(&p, config.rgb_range) }
     }
 }

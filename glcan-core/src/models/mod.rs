@@ -71,7 +71,12 @@ impl UnitSpec {
     /// reduced-width global branch.
     pub fn scaled(&self, factor: f64) -> UnitSpec {
         let scale = |c: i64| ((c as f64 * factor).round() as i64).max(1);
-        UnitSpec { in_channels: scale(self.in_channels), out_channels: scale(self.out_channels), mid_channels: scale(self.mid_channels), ..*self }
+        UnitSpec {
+            in_channels: scale(self.in_channels),
+            out_channels: scale(self.out_channels),
+            mid_channels: scale(self.mid_channels),
+            ..*self
+        }
     }
 
     /// The unit fed by `in_channels` channels instead (to chain scaled units).

@@ -51,7 +51,9 @@ impl NetworkName {
     pub fn build(&self, in_channels: i64, num_classes: i64, input_size: i64) -> Result<Box<dyn UnitNetwork>> {
         match self.family {
             Family::Cifar => Ok(Box::new(ResNetCifar::new(self.depth, in_channels, num_classes, input_size)?)),
-            Family::ImageNet if in_channels != 3 => Err(Error::config("network", format!("{self} takes 3-channel images, not {in_channels}"))),
+            Family::ImageNet if in_channels != 3 => {
+                Err(Error::config("network", format!("{self} takes 3-channel images, not {in_channels}")))
+            }
             Family::ImageNet => Ok(Box::new(ResNetImageNet::with_width(self.depth, self.width, num_classes, input_size)?)),
         }
     }
@@ -75,12 +77,20 @@ impl FromStr for NetworkName {
         let depth: usize = depth.parse().map_err(|_| unknown())?;
         let family = forced.unwrap_or(if width.is_some() || IMAGENET_DEPTHS.contains(&depth) { Family::ImageNet } else { Family::Cifar });
         match family {
-            Family::Cifar if width.is_some() => return Err(Error::config("network", format!("{name}: a width (-wW) applies to ImageNet ResNets only"))),
-            Family::Cifar if depth < 8 || (depth - 2) % 6 != 0 => {
-                return Err(Error::config("network", format!("{name}: a CIFAR ResNet has 6m + 2 layers (20, 32, 56, 110, ...), not {depth}")))
+            Family::Cifar if width.is_some() => {
+                return Err(Error::config("network", format!("{name}: a width (-wW) applies to ImageNet ResNets only")))
+            }
+            Family::Cifar if depth < 8 || !(depth - 2).is_multiple_of(6) => {
+                return Err(Error::config(
+                    "network",
+                    format!("{name}: a CIFAR ResNet has 6m + 2 layers (20, 32, 56, 110, ...), not {depth}"),
+                ))
             }
             Family::ImageNet if !IMAGENET_DEPTHS.contains(&depth) => {
-                return Err(Error::config("network", format!("{name}: ImageNet ResNets have 10, 18, 34, 50, 101 or 152 layers, not {depth}")))
+                return Err(Error::config(
+                    "network",
+                    format!("{name}: ImageNet ResNets have 10, 18, 34, 50, 101 or 152 layers, not {depth}"),
+                ))
             }
             _ if width.is_some_and(|w| w < 1) => return Err(Error::config("network", format!("{name}: the width must be at least 1"))),
             _ => {}
@@ -141,7 +151,8 @@ mod tests {
             let message = bad.parse::<NetworkName>().unwrap_err().to_string();
             assert!(message.contains(expected), "{bad}: {message}");
         }
-        let from_toml = toml::from_str::<std::collections::BTreeMap<String, NetworkName>>("network = \"resnet31\"\n").unwrap_err().to_string();
+        let from_toml =
+            toml::from_str::<std::collections::BTreeMap<String, NetworkName>>("network = \"resnet31\"\n").unwrap_err().to_string();
         assert!(from_toml.contains("6m + 2"), "{from_toml}");
     }
 }

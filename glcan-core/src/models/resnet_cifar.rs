@@ -24,7 +24,7 @@ impl ResNetCifar {
     /// ResNet-`depth` for `in_channels`-channel images of `input_size` pixels (28 for the
     /// MNISTs, 32 for CIFAR/SVHN, 96 for STL-10). `depth` must be 6m + 2 with m >= 1.
     pub fn new(depth: usize, in_channels: i64, num_classes: i64, input_size: i64) -> Result<Self> {
-        if depth < 8 || (depth - 2) % 6 != 0 {
+        if depth < 8 || !(depth - 2).is_multiple_of(6) {
             return Err(Error::config("network.depth", format!("a CIFAR ResNet has 6m + 2 layers (20, 32, 56, 110, ...), not {depth}")));
         }
         for (field, value) in [("in_channels", in_channels), ("num_classes", num_classes), ("input_size", input_size)] {
@@ -45,7 +45,14 @@ impl ResNetCifar {
         for (stage, &width) in CIFAR_WIDTHS.iter().enumerate() {
             for index in 0..blocks_per_stage {
                 let stride = if stage > 0 && index == 0 { 2 } else { 1 };
-                units.push(UnitSpec { id: UnitId::new(stage + 1, index), kind: UnitKind::Basic, in_channels: c_in, out_channels: width, stride, mid_channels: width });
+                units.push(UnitSpec {
+                    id: UnitId::new(stage + 1, index),
+                    kind: UnitKind::Basic,
+                    in_channels: c_in,
+                    out_channels: width,
+                    stride,
+                    mid_channels: width,
+                });
                 c_in = width;
             }
         }

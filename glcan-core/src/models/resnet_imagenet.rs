@@ -42,21 +42,36 @@ impl ResNetImageNet {
             50 => ([3, 4, 6, 3], UnitKind::Bottleneck),
             101 => ([3, 4, 23, 3], UnitKind::Bottleneck),
             152 => ([3, 8, 36, 3], UnitKind::Bottleneck),
-            _ => return Err(Error::config("network.depth", format!("ImageNet ResNets have 10, 18, 34, 50, 101 or 152 layers, not {depth}"))),
+            _ => {
+                return Err(Error::config("network.depth", format!("ImageNet ResNets have 10, 18, 34, 50, 101 or 152 layers, not {depth}")))
+            }
         };
         if num_classes < 1 || input_size < 1 {
             return Err(Error::config("network", format!("num_classes ({num_classes}) and input_size ({input_size}) must be positive")));
         }
         let expansion = if kind == UnitKind::Bottleneck { 4 } else { 1 };
-        let mut units =
-            vec![UnitSpec { id: UnitId::new(0, 0), kind: UnitKind::ImageNetStem, in_channels: 3, out_channels: base_width, stride: 4, mid_channels: base_width }];
+        let mut units = vec![UnitSpec {
+            id: UnitId::new(0, 0),
+            kind: UnitKind::ImageNetStem,
+            in_channels: 3,
+            out_channels: base_width,
+            stride: 4,
+            mid_channels: base_width,
+        }];
         let mut c_in = base_width;
         for (stage, (&count, &multiplier)) in blocks.iter().zip(&STAGE_MULTIPLIERS).enumerate() {
             let width = base_width * multiplier;
             for index in 0..count {
                 let stride = if stage > 0 && index == 0 { 2 } else { 1 };
                 let out = width * expansion;
-                units.push(UnitSpec { id: UnitId::new(stage + 1, index), kind, in_channels: c_in, out_channels: out, stride, mid_channels: width });
+                units.push(UnitSpec {
+                    id: UnitId::new(stage + 1, index),
+                    kind,
+                    in_channels: c_in,
+                    out_channels: out,
+                    stride,
+                    mid_channels: width,
+                });
                 c_in = out;
             }
         }

@@ -115,7 +115,7 @@ mod tests {
 
     #[test]
     fn a_head_reading_an_earlier_module_gets_its_output_detached() {
-        let _ = tch::manual_seed(3);
+        tch::manual_seed(3);
         let network = ResNetCifar::new(8, 3, 10, 16).unwrap(); // stem + one block per stage
         let config = TrainConfig { split: SplitStrategy::Even, ..TrainConfig::new(Method::Dgl, 2, 1, 4, 0.1) };
         let mut net = LocalNetwork::build(&network, &TwoStages, &config, 3, 16, Device::Cpu).unwrap();

@@ -14,6 +14,10 @@ use std::time::Instant;
 
 use tch::{Device, Kind, Tensor};
 
+use glcan_data::augment::{Augmentation, Normalization};
+use glcan_data::loader::{BatchLoader, ClassificationCollate, LoaderConfig};
+use glcan_data::size_transform::SizeTransform;
+use glcan_data::{ClassLabel, Dataset};
 use glcan_store::write_atomic;
 
 use super::config_file;
@@ -22,10 +26,6 @@ use super::pipeline::{self, PipelineBatch, PipelineStop};
 use super::task::{Classification, Task};
 use super::TrainConfig;
 use crate::aux::LocalTargets;
-use crate::data::augment::{Augmentation, Normalization};
-use crate::data::loader::{BatchLoader, ClassificationCollate, LoaderConfig};
-use crate::data::size_transform::SizeTransform;
-use crate::data::{ClassLabel, Dataset};
 use crate::memory::{self, PeakMeter};
 use crate::models::{UnitId, UnitNetwork};
 use crate::split::SplitStrategy;
@@ -166,7 +166,6 @@ pub struct Evaluation {
 /// The run seeds libtorch's process-wide random generator (`config.seed`) for the initial
 /// weights: for a reproducible run, no other thread may draw from it meanwhile, so runs in
 /// one process go one at a time.
-#[allow(clippy::too_many_arguments)]
 pub fn train_local(
     network: &dyn UnitNetwork,
     task: &dyn Task,
@@ -418,7 +417,7 @@ where
     }
 
     fn train_epoch(&self, epoch: u64) -> Box<dyn Iterator<Item = Result<TrainBatch>> + Send + '_> {
-        Box::new(self.train.epoch(epoch).map(|batch| batch.map(|b| TrainBatch { images: b.images, target: b.labels })))
+        Box::new(self.train.epoch(epoch).map(|batch| Ok(batch.map(|b| TrainBatch { images: b.images, target: b.labels })?)))
     }
 
     fn raw_images(&self, images: &Tensor) -> Tensor {

@@ -1,0 +1,3 @@
+fn main() {
+    glcan_build::link_libtorch();
+}
