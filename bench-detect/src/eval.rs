@@ -1,4 +1,4 @@
-//! `bench-detect eval`: COCO-style AP and VOC AP50 of a COCO results file against a COCO
+//! `bench-detect eval`: pycocotools' twelve summary statistics (AP and AR) and VOC AP50 of a COCO results file against a COCO
 //! instances file (the rules are in [`bench_detect::metrics::coco_eval`] and [`bench_detect::metrics::voc_ap`]).
 
 use std::path::PathBuf;

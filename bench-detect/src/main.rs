@@ -28,8 +28,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Score a COCO results file against a COCO instances file. Prints one JSON object:
-    /// AP (IoU .50:.95), AP50, AP75, APs, APm, APl with pycocotools' rules (100 detections
-    /// per image and category) and VOC_AP50 (all-point), on the 0-1 scale, -1 where undefined.
+    /// pycocotools' twelve summary statistics with its rules, AP (IoU .50:.95), AP50, AP75,
+    /// APs, APm, APl (100 detections per image and category), AR1, AR10, AR100 (recall at
+    /// 1, 10, 100 detections per image), ARs, ARm, ARl, and VOC_AP50 (all-point), on the
+    /// 0-1 scale, -1 where undefined.
     Eval(eval::EvalArgs),
     /// Write the digit-detection set: real MNIST digits on canvases, with exact boxes, as
     /// COCO JSON and VOC XML (train canvases from MNIST train digits, test from test digits).

@@ -1,6 +1,10 @@
 //! Scoring super-resolved images as the SR literature does (PSNR and SSIM on Y, border of
 //! `scale` pixels cropped; see [`bench_sr::psnr_ssim`]), and the bicubic baseline
-//! row: HR image -> mod crop -> MATLAB-exact bicubic `imresize(hr, 1/s)` -> `imresize(lr, s)`.
+//! row: HR image -> mod crop -> MATLAB-exact bicubic `imresize(hr, 1/s)` -> `imresize(lr, s)`,
+//! both on uint8 images as MATLAB computes them (each one-dimensional pass rounded and
+//! saturated), the way DIV2K's LR images were made. Float ports of `imresize` (BasicSR's)
+//! skip that rounding and score 0.0001 to 0.05 dB higher on the SR-pool test images
+//! (`reports/exactness/`).
 //!
 //! JSON has no infinity, so a PSNR of `+infinity` (identical images) is written as the
 //! string `"inf"`; every finite score is a JSON number.

@@ -28,6 +28,17 @@
 //! - **AP** is the mean of those precisions over the thresholds and categories; a category
 //!   with no non-ignored ground truth in the range gets -1 and is left out of the mean, and
 //!   an AP with nothing left is -1. AP50 and AP75 use one threshold; APs/APm/APl one area.
+//!   All six use up to 100 detections per image and category.
+//! - **Recall** at `maxDets` m in [`MAX_DETS`] = [1, 10, 100], per IoU threshold, category
+//!   and area range: the true positives among the first m detections (by score) of each
+//!   image, over all images, divided by P; the matching is the one made with 100 detections
+//!   (greedy in score order, so the first m detections match as they would alone). A
+//!   category with P = 0 gets -1; with P > 0 and no detections, 0.
+//! - **AR** is the mean of those recalls over the IoU thresholds and categories, the -1
+//!   entries left out, -1 when nothing is left: AR1, AR10, AR100 over all areas at
+//!   m = 1, 10, 100; ARs/ARm/ARl at m = 100. As the AP stats, an AR is the *mean over
+//!   thresholds* of the recall reached at each threshold (the "max recall" of the
+//!   definition: recall only grows down the ranking, so its last value is its maximum).
 //!
 //! Thresholds are computed as numpy's `linspace` computes them and the means sum in numpy's
 //! pairwise order, so the numbers agree with pycocotools to the last bit (checked on random
@@ -48,6 +59,9 @@ use super::voc_ap::{voc_ap, VocDetection, VocEval, VocObject, VOC_IOU_THRESHOLD}
 
 /// Detections kept per image and category (pycocotools' largest `maxDets`).
 pub const MAX_DETECTIONS: usize = 100;
+/// pycocotools' `maxDets`: the numbers of detections per image (and category) at which
+/// recall is measured.
+pub const MAX_DETS: [usize; 3] = [1, 10, MAX_DETECTIONS];
 /// IoU thresholds .50:.05:.95.
 pub const NUM_IOU_THRESHOLDS: usize = 10;
 /// Recall thresholds 0:.01:1.
@@ -143,8 +157,9 @@ impl Detection {
     }
 }
 
-/// The six numbers pycocotools prints first (at 100 detections per image), on the 0-1
-/// scale, -1 where undefined. Serialised with pycocotools' names (`AP`, `AP50`, ...).
+/// The twelve numbers of pycocotools' `summarize()` (`stats[0..12]`), in its order, on the
+/// 0-1 scale, -1 where undefined. Serialised with the names of its printout (`AP`, `AP50`,
+/// ..., `AR1`, `AR10`, `AR100`, `ARs`, `ARm`, `ARl`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CocoSummary {
     /// AP averaged over IoU .50:.05:.95, all sizes.
@@ -163,6 +178,24 @@ pub struct CocoSummary {
     /// Objects of area ≥ 96².
     #[serde(rename = "APl")]
     pub ap_large: f64,
+    /// Recall averaged over IoU .50:.95 and the categories, all sizes, 1 detection per image.
+    #[serde(rename = "AR1")]
+    pub ar1: f64,
+    /// The same with 10 detections per image.
+    #[serde(rename = "AR10")]
+    pub ar10: f64,
+    /// The same with 100 detections per image.
+    #[serde(rename = "AR100")]
+    pub ar100: f64,
+    /// AR100 of objects of area ≤ 32².
+    #[serde(rename = "ARs")]
+    pub ar_small: f64,
+    /// AR100 of objects of area in [32², 96²].
+    #[serde(rename = "ARm")]
+    pub ar_medium: f64,
+    /// AR100 of objects of area ≥ 96².
+    #[serde(rename = "ARl")]
+    pub ar_large: f64,
 }
 
 /// The ground truth of a COCO-style evaluation, ready to score any number of result sets.
@@ -260,6 +293,7 @@ impl CocoEvaluator {
         }
 
         let mut precision = vec![-1.0; NUM_IOU_THRESHOLDS * NUM_RECALL_POINTS * categories * AREA_RANGES.len()];
+        let mut recall = vec![-1.0; NUM_IOU_THRESHOLDS * categories * AREA_RANGES.len() * MAX_DETS.len()];
         for k in 0..categories {
             let mut per_area: [Vec<ImageEval>; 4] = Default::default();
             for i in 0..images {
@@ -277,16 +311,21 @@ impl CocoEvaluator {
                 }
             }
             for area in AREA_RANGES {
-                if let Some(curves) = accumulate(&per_area[area.index()]) {
-                    for (t, curve) in curves.iter().enumerate() {
+                if let Some(accumulated) = accumulate(&per_area[area.index()]) {
+                    for (t, curve) in accumulated.precision.iter().enumerate() {
                         for (r, &p) in curve.iter().enumerate() {
                             precision[precision_index(t, r, k, area.index(), categories)] = p;
+                        }
+                    }
+                    for (t, recalls) in accumulated.recall.iter().enumerate() {
+                        for (m, &value) in recalls.iter().enumerate() {
+                            recall[recall_index(t, k, area.index(), m, categories)] = value;
                         }
                     }
                 }
             }
         }
-        Ok(CocoEval { category_ids: self.category_ids.clone(), precision })
+        Ok(CocoEval { category_ids: self.category_ids.clone(), precision, recall })
     }
 
     /// VOC AP50 (all-point, see [`super::voc_ap`]) of the same detections: each category a
@@ -440,13 +479,38 @@ fn evaluate_image(gt: &[GroundTruth], dt: &[&Detection], ious: &[f64], area: Are
     ImageEval { scores: dt.iter().map(|d| d.score).collect(), outcomes, positives: ignored.iter().filter(|&&i| !i).count() }
 }
 
-/// Precision at the 101 recall thresholds for each IoU threshold, from the matchings of all
-/// images of one category and area range (in image order); `None` when nothing counts.
-fn accumulate(images: &[ImageEval]) -> Option<Vec<[f64; NUM_RECALL_POINTS]>> {
+/// What one category and area range add up to over the images.
+struct Accumulated {
+    /// Per IoU threshold: precision at the 101 recall thresholds (100 detections per image).
+    precision: Vec<[f64; NUM_RECALL_POINTS]>,
+    /// Per IoU threshold: recall at each of [`MAX_DETS`].
+    recall: Vec<[f64; MAX_DETS.len()]>,
+}
+
+/// Precision and recall for each IoU threshold, from the matchings of all images of one
+/// category and area range (in image order); `None` when nothing counts.
+fn accumulate(images: &[ImageEval]) -> Option<Accumulated> {
     let positives: usize = images.iter().map(|e| e.positives).sum();
     if positives == 0 {
         return None;
     }
+    // Recall at m detections per image: the true positives among each image's first m
+    // (they are in rank order), over P. pycocotools takes the last value of the cumulative
+    // TP / P, the same count divided the same way.
+    let recall = (0..NUM_IOU_THRESHOLDS)
+        .map(|t| {
+            MAX_DETS.map(|max_dets| {
+                let tp: usize = images
+                    .iter()
+                    .map(|e| {
+                        let n = e.scores.len();
+                        e.outcomes[t * n..t * n + n.min(max_dets)].iter().filter(|&&o| o == Outcome::TruePositive).count()
+                    })
+                    .sum();
+                tp as f64 / positives as f64
+            })
+        })
+        .collect();
     // (image, rank) of every kept detection, by score; stable, so ties keep image order.
     let mut ranked: Vec<(usize, usize)> = images.iter().enumerate().flat_map(|(i, e)| (0..e.scores.len()).map(move |d| (i, d))).collect();
     ranked.sort_by(|&(i, d), &(j, e)| images[j].scores[e].total_cmp(&images[i].scores[d]));
@@ -480,20 +544,28 @@ fn accumulate(images: &[ImageEval]) -> Option<Vec<[f64; NUM_RECALL_POINTS]>> {
         }
         curves.push(curve);
     }
-    Some(curves)
+    Some(Accumulated { precision: curves, recall })
 }
 
 fn precision_index(t: usize, r: usize, k: usize, a: usize, categories: usize) -> usize {
     ((t * NUM_RECALL_POINTS + r) * categories + k) * AREA_RANGES.len() + a
 }
 
+/// pycocotools' `eval['recall']` layout: IoU threshold, category, area, maxDets.
+fn recall_index(t: usize, k: usize, a: usize, m: usize, categories: usize) -> usize {
+    ((t * categories + k) * AREA_RANGES.len() + a) * MAX_DETS.len() + m
+}
+
 /// The interpolated precisions of one evaluation (pycocotools' `eval['precision']` at
-/// 100 detections): -1 where a category has nothing to find in an area range.
+/// 100 detections) and its recalls (`eval['recall']` at 1, 10 and 100 detections): -1
+/// where a category has nothing to find in an area range.
 #[derive(Debug, Clone)]
 pub struct CocoEval {
     category_ids: Vec<i64>,
     /// Indexed by [`precision_index`]: IoU threshold, recall threshold, category, area.
     precision: Vec<f64>,
+    /// Indexed by [`recall_index`]: IoU threshold, category, area, index into [`MAX_DETS`].
+    recall: Vec<f64>,
 }
 
 impl CocoEval {
@@ -524,7 +596,31 @@ impl CocoEval {
         }
     }
 
-    /// AP, AP50, AP75, APs, APm, APl as pycocotools' `summarize` prints them.
+    /// Recall at IoU threshold `t`, category index `k`, area range and `max_dets` (one of
+    /// [`MAX_DETS`]); -1 where the category has nothing to find; `None` past the ends or for
+    /// another `max_dets`.
+    pub fn recall(&self, t: usize, k: usize, area: AreaRange, max_dets: usize) -> Option<f64> {
+        let m = MAX_DETS.iter().position(|&d| d == max_dets)?;
+        (t < NUM_IOU_THRESHOLDS && k < self.category_ids.len())
+            .then(|| self.recall[recall_index(t, k, area.index(), m, self.category_ids.len())])
+    }
+
+    /// Mean recall over the IoU thresholds (all, or the one of index `iou`) and the
+    /// categories at `max_dets` detections per image (one of [`MAX_DETS`]), leaving out the
+    /// -1 entries; -1 when nothing is left or `max_dets` is not one of them.
+    pub fn average_recall(&self, iou: Option<usize>, area: AreaRange, max_dets: usize) -> f64 {
+        let Some(m) = MAX_DETS.iter().position(|&d| d == max_dets) else { return -1.0 };
+        let Some(thresholds) = threshold_range(iou) else { return -1.0 };
+        let categories = self.category_ids.len();
+        // The defined entries in numpy's C order (t, k), as `s[s > -1]` lists them.
+        let defined: Vec<f64> = thresholds
+            .flat_map(|t| (0..categories).map(move |k| self.recall[recall_index(t, k, area.index(), m, categories)]))
+            .filter(|&r| r > -1.0)
+            .collect();
+        mean_or_undefined(&defined)
+    }
+
+    /// The twelve numbers of pycocotools' `summarize()`, in its order.
     pub fn summary(&self) -> CocoSummary {
         CocoSummary {
             ap: self.average_precision(None, AreaRange::All),
@@ -533,15 +629,17 @@ impl CocoEval {
             ap_small: self.average_precision(None, AreaRange::Small),
             ap_medium: self.average_precision(None, AreaRange::Medium),
             ap_large: self.average_precision(None, AreaRange::Large),
+            ar1: self.average_recall(None, AreaRange::All, MAX_DETS[0]),
+            ar10: self.average_recall(None, AreaRange::All, MAX_DETS[1]),
+            ar100: self.average_recall(None, AreaRange::All, MAX_DETS[2]),
+            ar_small: self.average_recall(None, AreaRange::Small, MAX_DETECTIONS),
+            ar_medium: self.average_recall(None, AreaRange::Medium, MAX_DETECTIONS),
+            ar_large: self.average_recall(None, AreaRange::Large, MAX_DETECTIONS),
         }
     }
 
     fn mean_over(&self, iou: Option<usize>, area: AreaRange, categories: std::ops::Range<usize>) -> f64 {
-        let thresholds = match iou {
-            Some(t) if t < NUM_IOU_THRESHOLDS => t..t + 1,
-            Some(_) => return -1.0,
-            None => 0..NUM_IOU_THRESHOLDS,
-        };
+        let Some(thresholds) = threshold_range(iou) else { return -1.0 };
         // The defined entries in numpy's C order (t, r, k), as `s[s > -1]` lists them.
         let mut defined = Vec::new();
         for t in thresholds {
@@ -554,11 +652,26 @@ impl CocoEval {
                 }
             }
         }
-        if defined.is_empty() {
-            -1.0
-        } else {
-            pairwise_sum(&defined) / defined.len() as f64
-        }
+        mean_or_undefined(&defined)
+    }
+}
+
+/// The IoU threshold indices a mean runs over: all, or the one of index `iou`; `None` for
+/// an index past the end.
+fn threshold_range(iou: Option<usize>) -> Option<std::ops::Range<usize>> {
+    match iou {
+        Some(t) if t < NUM_IOU_THRESHOLDS => Some(t..t + 1),
+        Some(_) => None,
+        None => Some(0..NUM_IOU_THRESHOLDS),
+    }
+}
+
+/// `np.mean` of the defined entries, -1 when there are none (pycocotools' `summarize`).
+fn mean_or_undefined(defined: &[f64]) -> f64 {
+    if defined.is_empty() {
+        -1.0
+    } else {
+        pairwise_sum(defined) / defined.len() as f64
     }
 }
 
@@ -713,8 +826,66 @@ mod tests {
     fn no_detections_give_zero() {
         let summary = evaluate(&[gt(1, 1, A), gt(2, 2, A)], &[]).summary();
         assert_eq!((summary.ap, summary.ap50, summary.ap_small), (0.0, 0.0, 0.0));
+        assert_eq!((summary.ar1, summary.ar10, summary.ar100, summary.ar_small), (0.0, 0.0, 0.0, 0.0));
         // Nothing of medium or large size to find: undefined.
         assert_eq!((summary.ap_medium, summary.ap_large), (-1.0, -1.0));
+        assert_eq!((summary.ar_medium, summary.ar_large), (-1.0, -1.0));
+    }
+
+    /// Image 1: three small boxes G1..G3 and twelve detections, ranked FP, G1, G2, seven
+    /// FPs, G3, FP; image 2: box G4 found by its only detection. P = 4, the same at every
+    /// IoU threshold (every match has IoU 1, every FP IoU 0).
+    fn ranked_on_two_images() -> (Vec<GroundTruth>, Vec<Detection>) {
+        let at = |x: f64| [x, 0.0, 10.0, 10.0];
+        let gts = vec![gt(1, 1, at(0.0)), gt(1, 1, at(20.0)), gt(1, 1, at(40.0)), gt(2, 1, at(0.0))];
+        let fp = |i: usize, score: f64| det(1, 1, [0.0, 100.0 + 20.0 * i as f64, 10.0, 10.0], score);
+        let mut dets = vec![fp(0, 0.99), det(1, 1, at(0.0), 0.9), det(1, 1, at(20.0), 0.8)];
+        dets.extend((1..=7).map(|i| fp(i, 0.7 - 0.01 * i as f64)));
+        dets.extend([det(1, 1, at(40.0), 0.1), fp(8, 0.05), det(2, 1, at(0.0), 0.5)]);
+        (gts, dets)
+    }
+
+    #[test]
+    fn recall_at_1_10_and_100_detections_per_image() {
+        let (gts, dets) = ranked_on_two_images();
+        let eval = evaluate(&gts, &dets);
+        // maxDets is per image, not over the ranking of all images: at 1 the FP of image 1
+        // and G4 of image 2 count (1/4), at 10 G1 and G2 join (3/4), at 100 G3 (1).
+        for t in 0..NUM_IOU_THRESHOLDS {
+            assert_eq!(eval.recall(t, 0, AreaRange::All, 1), Some(0.25));
+            assert_eq!(eval.recall(t, 0, AreaRange::All, 10), Some(0.75));
+            assert_eq!(eval.recall(t, 0, AreaRange::All, 100), Some(1.0));
+        }
+        assert_eq!(eval.recall(0, 0, AreaRange::All, 5), None);
+        assert_eq!(eval.recall(0, 2, AreaRange::All, 100), None);
+        let summary = eval.summary();
+        assert_eq!((summary.ar1, summary.ar10, summary.ar100), (0.25, 0.75, 1.0));
+        // All four boxes are small; category 2 has none and is left out of the means.
+        assert_eq!((summary.ar_small, summary.ar_medium, summary.ar_large), (1.0, -1.0, -1.0));
+        assert_eq!(eval.recall(0, 1, AreaRange::All, 100), Some(-1.0));
+        // Pycocotools' `average_recall` arguments outside its maxDets give -1.
+        assert_eq!(eval.average_recall(None, AreaRange::All, 20), -1.0);
+        assert_eq!(eval.average_recall(Some(10), AreaRange::All, 100), -1.0);
+        assert_eq!(eval.average_recall(Some(0), AreaRange::All, 10), 0.75);
+    }
+
+    #[test]
+    fn recall_is_averaged_over_iou_thresholds() {
+        // IoU 0.72 with the only box: a match at .50 .. .70 (5 of 10 thresholds) -> AR .5.
+        let summary = evaluate(&[gt(1, 1, A)], &[det(1, 1, [0.0, 0.0, 10.0, 7.2], 0.9)]).summary();
+        assert_close!(summary.ar100, 0.5);
+        assert_close!(summary.ar1, 0.5);
+        // The box found by the first detection at .50 and .55 (IoU .58) and by the second
+        // (IoU 1) above: recall reaches 1 at every threshold with both, 2/10 with one.
+        let dets = [det(1, 1, [0.0, 0.0, 10.0, 5.8], 0.9), det(1, 1, A, 0.8)];
+        let summary = evaluate(&[gt(1, 1, A)], &dets).summary();
+        assert_close!(summary.ar1, 0.2);
+        assert_close!(summary.ar10, 1.0);
+        assert_close!(summary.ar100, 1.0);
+        // Over categories: category 1 found (1), category 2 one of two boxes (1/2) -> 3/4.
+        let gts = [gt(1, 1, A), gt(1, 2, A), gt(2, 2, A)];
+        let summary = evaluate(&gts, &[det(1, 1, A, 0.9), det(2, 2, A, 0.8)]).summary();
+        assert_close!(summary.ar100, 0.75);
     }
 
     #[test]
@@ -726,7 +897,22 @@ mod tests {
         assert_eq!(eval.precision(0, 0, 1, AreaRange::All), Some(-1.0));
         // Alone, it leaves nothing: -1 everywhere.
         let summary = evaluate(&[], &[det(1, 2, A, 0.9)]).summary();
-        assert_eq!(summary, CocoSummary { ap: -1.0, ap50: -1.0, ap75: -1.0, ap_small: -1.0, ap_medium: -1.0, ap_large: -1.0 });
+        let undefined = CocoSummary {
+            ap: -1.0,
+            ap50: -1.0,
+            ap75: -1.0,
+            ap_small: -1.0,
+            ap_medium: -1.0,
+            ap_large: -1.0,
+            ar1: -1.0,
+            ar10: -1.0,
+            ar100: -1.0,
+            ar_small: -1.0,
+            ar_medium: -1.0,
+            ar_large: -1.0,
+        };
+        assert_eq!(summary, undefined);
+        assert_eq!(evaluate(&[], &[det(1, 2, A, 0.9)]).recall(0, 1, AreaRange::All, 100), Some(-1.0));
     }
 
     #[test]
@@ -783,12 +969,17 @@ mod tests {
         let gts = [gt(1, 1, A), crowd(1, 1, [20.0, 0.0, 40.0, 40.0])];
         let dets =
             [det(1, 1, [25.0, 5.0, 10.0, 10.0], 0.95), det(1, 1, FAR, 0.92), det(1, 1, A, 0.9), det(1, 1, [40.0, 20.0, 10.0, 10.0], 0.85)];
-        assert_close!(evaluate(&gts, &dets).summary().ap, 0.5);
+        let summary = evaluate(&gts, &dets).summary();
+        assert_close!(summary.ap, 0.5);
+        // Crowds are not boxes to find, and detections matched to them are not found boxes.
+        assert_eq!(summary.ar100, 1.0);
         // Were C an ordinary box, d1 and d3 would be false positives (IoU 1/16 with C), and
         // C a box to find: FP, FP, TP, FP with P = 2 -> recall reaches only 1/2 at precision
         // 1/3: points 0..=.50 read 1/3 -> (51/3)/101.
         let plain = [gt(1, 1, A), gt(1, 1, [20.0, 0.0, 40.0, 40.0])];
-        assert_close!(evaluate(&plain, &dets).summary().ap, 17.0 / 101.0);
+        let summary = evaluate(&plain, &dets).summary();
+        assert_close!(summary.ap, 17.0 / 101.0);
+        assert_eq!(summary.ar100, 0.5);
     }
 
     #[test]
@@ -824,6 +1015,11 @@ mod tests {
         assert_eq!(summary.ap_medium, 0.0);
         // large: only L counts and is found first among the counted ones -> 1.
         assert_close!(summary.ap_large, 1.0);
+        // Recall: two of three over all sizes; S found, M missed, L found.
+        assert_close!(summary.ar100, 2.0 / 3.0);
+        assert_eq!((summary.ar_small, summary.ar_medium, summary.ar_large), (1.0, 0.0, 1.0));
+        // At one detection per image only the FP counts.
+        assert_eq!(summary.ar1, 0.0);
     }
 
     #[test]
