@@ -104,7 +104,9 @@ pub struct TrainConfig {
     #[serde(default)]
     pub seed: u64,
     /// Sequential (default) or pipelined modules. (`schedule` is the learning-rate schedule.)
-    #[serde(default)]
+    /// Left out of `config.json` when sequential, so that run folders written before the
+    /// setting existed still match their config and resume.
+    #[serde(default, skip_serializing_if = "ModuleSchedule::is_sequential")]
     pub module_schedule: ModuleSchedule,
     /// Pipelined only: the device of each module (`cpu`, `cuda:1`, ...), K of them; empty:
     /// every module on the run's device.
