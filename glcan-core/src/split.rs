@@ -171,40 +171,9 @@ fn even_ends(units: usize, k: usize) -> Vec<usize> {
 /// End positions that minimise the largest per-module sum of `costs` (one cost per unit),
 /// found exactly by dynamic programming; ties favour earlier cuts.
 pub fn balanced_ends(costs: &[u64], k: usize) -> Vec<usize> {
-    let n = costs.len();
-    assert!(k >= 1 && k <= n, "1 <= k <= number of units");
-    let prefix: Vec<u64> = std::iter::once(0)
-        .chain(costs.iter().scan(0u64, |sum, &c| {
-            *sum += c;
-            Some(*sum)
-        }))
-        .collect();
-    // best[j][i]: smallest possible maximum when the first i units form j modules.
-    let mut best = vec![vec![u64::MAX; n + 1]; k + 1];
-    let mut cut = vec![vec![0usize; n + 1]; k + 1];
-    best[0][0] = 0;
-    for j in 1..=k {
-        for i in j..=n {
-            for split in (j - 1)..i {
-                if best[j - 1][split] == u64::MAX {
-                    continue;
-                }
-                let candidate = best[j - 1][split].max(prefix[i] - prefix[split]);
-                if candidate < best[j][i] {
-                    best[j][i] = candidate;
-                    cut[j][i] = split;
-                }
-            }
-        }
-    }
-    let mut ends = Vec::with_capacity(k - 1);
-    let mut i = n;
-    for j in (2..=k).rev() {
-        i = cut[j][i];
-        ends.push(i - 1);
-    }
-    ends.reverse();
-    ends
+    // Byte counts and their sums below 2^53 are exact as f64: the same search decides.
+    let costs: Vec<f64> = costs.iter().map(|&c| c as f64).collect();
+    time_balanced_ends(&costs, &vec![0.0; costs.len()], k)
 }
 
 /// End positions that minimise the slowest module, where the module of units `a..=e` costs
