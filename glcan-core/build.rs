@@ -1,12 +1,31 @@
 //! Links glcan-core's tests and benches to libtorch, and compiles the C++ shims behind
 //! `glcan_core::memory` (a counting CPU allocator and the CUDA allocator's statistics) and
-//! `glcan_core::cpu_kernels` (ATen's CPU capability) against the headers of the same
-//! libtorch that torch-sys links.
+//! `glcan_core::cpu_kernels` (ATen's CPU capability) and `glcan_core::libtorch_facts`
+//! (libtorch's versions) against the headers of the same libtorch that torch-sys links, and
+//! passes on the tch version of Cargo.lock.
 
 fn main() {
     glcan_build::link_libtorch();
     compile_shim("csrc/memory_shim.cpp", "glcan_memory_shim");
     compile_shim("csrc/cpu_kernels_shim.cpp", "glcan_cpu_kernels_shim");
+    compile_shim("csrc/libtorch_facts_shim.cpp", "glcan_libtorch_facts_shim");
+    println!("cargo:rustc-env=GLCAN_TCH_VERSION={}", locked_version("tch"));
+}
+
+/// The version of `package` in the workspace's Cargo.lock: what this build links.
+fn locked_version(package: &str) -> String {
+    let lock = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");
+    println!("cargo:rerun-if-changed={}", lock.display());
+    let text = std::fs::read_to_string(&lock).unwrap_or_default();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line == format!("name = \"{package}\"") {
+            if let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
+                return version.trim_end_matches('"').to_owned();
+            }
+        }
+    }
+    "unknown".to_owned()
 }
 
 fn compile_shim(source: &str, library: &str) {

@@ -15,6 +15,7 @@ pub mod cpu_kernels;
 pub mod entry;
 pub mod error;
 pub mod kernel_probe;
+pub mod libtorch_facts;
 pub mod losses;
 pub mod memory;
 pub mod models;

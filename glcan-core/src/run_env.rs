@@ -4,14 +4,20 @@
 use tch::Device;
 
 use crate::cpu_kernels::{self, CpuKernels};
+use crate::libtorch_facts::LibtorchFacts;
 use crate::memory;
 
 /// The machine and code a run ran on (`env.json` of a run directory).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Environment {
+    /// The commit of the source tree this binary was built from (read in that tree, not in
+    /// the current folder), `-dirty` when tracked files differ from it.
     pub git_commit: String,
-    pub tch_version: &'static str,
-    pub torch_version: &'static str,
+    /// libtorch's, tch's, CUDA's and cuDNN's versions, as they state them.
+    #[serde(flatten)]
+    pub libraries: LibtorchFacts,
+    /// The command that made the run, word by word (`--set` overrides included).
+    pub command_line: Vec<String>,
     pub device: String,
     pub threads: i32,
     pub cpu: String,
@@ -27,8 +33,8 @@ impl Environment {
     pub fn capture(device: Device) -> Self {
         Environment {
             git_commit: git_commit(),
-            tch_version: "0.26.0",
-            torch_version: "2.13.0",
+            libraries: LibtorchFacts::capture(),
+            command_line: std::env::args().collect(),
             device: memory::device_name(device),
             threads: tch::get_num_threads(),
             cpu: cpu_model(),
@@ -70,13 +76,16 @@ pub fn parse_device(name: &str) -> crate::Result<Device> {
     }
 }
 
-/// The checked-out commit (12 hex digits), `-dirty` when tracked files differ from it.
+/// The commit checked out in the workspace this binary was built from (12 hex digits),
+/// `-dirty` when tracked files differ from it; `unknown` outside a git checkout.
 fn git_commit() -> String {
-    let output = std::process::Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output();
+    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let git = |args: &[&str]| std::process::Command::new("git").arg("-C").arg(workspace).args(args).output();
+    let output = git(&["rev-parse", "--short=12", "HEAD"]);
     match output {
         Ok(out) if out.status.success() => {
             let commit = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            let dirty = std::process::Command::new("git").args(["status", "--porcelain", "--untracked-files=no"]).output();
+            let dirty = git(&["status", "--porcelain", "--untracked-files=no"]);
             match dirty {
                 Ok(d) if !d.stdout.is_empty() => format!("{commit}-dirty"),
                 _ => commit,
