@@ -6,26 +6,21 @@
 //! memory, sets intra-op threads per worker, and refuses bad settings.
 
 use std::path::Path;
-use std::sync::{Arc, Barrier, Mutex, MutexGuard};
+use std::sync::{Barrier, Mutex, MutexGuard};
 
 use glcan_core::aux::glcan::{Fusion, GlcanConfig, GlobalInit};
 use glcan_core::aux::Method;
-use glcan_core::models::ResNetCifar;
 use glcan_core::optim::{OptimizerConfig, Schedule};
-use glcan_core::paths::data_root;
 use glcan_core::train::pipeline::{self, PipelineBatch};
 use glcan_core::train::{
-    train_classifier, Classification, ClassificationData, EpochMetrics, LocalNetwork, ModuleSchedule, OptimizerScope, Progress,
-    TrainConfig, TrainOutcome,
+    train_classifier, Classification, EpochMetrics, LocalNetwork, ModuleSchedule, OptimizerScope, Progress, TrainConfig, TrainOutcome,
 };
 use glcan_core::{memory, Error};
-use glcan_data::augment::{Augmentation, Normalization};
-use glcan_data::idx::IdxDataset;
-use glcan_data::subset::Subset;
-use glcan_data::Split;
 use tch::{Device, Kind, Tensor};
 
-type Data = ClassificationData<Subset<IdxDataset>, Subset<IdxDataset>>;
+mod support;
+
+use support::{fashion_subset, network, Data};
 
 /// Tests in this binary take turns (the trainer seeds libtorch's global generator), at one
 /// intra-op thread, with the counting allocator installed (first thing, before any other
@@ -36,28 +31,6 @@ fn exclusive() -> MutexGuard<'static, ()> {
     memory::install_counting_allocator().unwrap();
     tch::set_num_threads(1);
     turn
-}
-
-/// 512 training and 256 test images of real Fashion-MNIST.
-fn fashion_subset() -> Data {
-    let dir = data_root().join("fashion-mnist");
-    assert!(dir.is_dir(), "{} is missing: run `make data` first", dir.display());
-    let train = Arc::new(IdxDataset::open_split(&dir, Split::Train).unwrap());
-    let test = Arc::new(IdxDataset::open_split(&dir, Split::Test).unwrap());
-    ClassificationData {
-        train: Arc::new(Subset::first(train, 512)),
-        test: Arc::new(Subset::first(test, 256)),
-        augmentation: Augmentation::NONE,
-        size_transforms: None,
-        normalization: Normalization::fashion_mnist(),
-        image_channels: 1,
-        image_size: 28,
-    }
-}
-
-/// ResNet-8: a stem and one block per stage, 4 units (K = 4 puts one unit in each module).
-fn network() -> ResNetCifar {
-    ResNetCifar::new(8, 1, 10, 28).unwrap()
 }
 
 /// The sequential twin: per-module optimizers, 2 epochs of 8 batches.

@@ -3,25 +3,22 @@
 //! no gradient crosses a module boundary, and bad configs are refused.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use glcan_core::aux::glcan::{Fusion, GlcanConfig, GlobalInit};
 use glcan_core::aux::{LocalTargets, Method};
-use glcan_core::models::ResNetCifar;
 use glcan_core::optim::{OptimizerConfig, Schedule};
-use glcan_core::paths::data_root;
 use glcan_core::train::{
-    train_classifier, Classification, ClassificationData, EpochMetrics, LocalNetwork, OptimizerScope, Progress, TrainConfig, TrainOutcome,
+    train_classifier, Classification, EpochMetrics, LocalNetwork, OptimizerScope, Progress, TrainConfig, TrainOutcome,
 };
 use glcan_core::Error;
-use glcan_data::augment::{Augmentation, Normalization};
-use glcan_data::idx::IdxDataset;
+use glcan_data::augment::Augmentation;
 use glcan_data::loader::{BatchLoader, ClassificationCollate, LoaderConfig};
-use glcan_data::subset::Subset;
-use glcan_data::Split;
 use tch::Device;
 
-type Data = ClassificationData<Subset<IdxDataset>, Subset<IdxDataset>>;
+mod support;
+
+use support::{fashion_subset, network, Data};
 
 /// Tests in this binary take turns: the trainer seeds libtorch's global random generator,
 /// and two runs drawing from it at once would each see the other's draws. One libtorch
@@ -31,28 +28,6 @@ fn exclusive() -> MutexGuard<'static, ()> {
     let turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     tch::set_num_threads(1);
     turn
-}
-
-/// 512 training and 256 test images of real Fashion-MNIST.
-fn fashion_subset() -> Data {
-    let dir = data_root().join("fashion-mnist");
-    assert!(dir.is_dir(), "{} is missing: run `make data` first", dir.display());
-    let train = Arc::new(IdxDataset::open_split(&dir, Split::Train).unwrap());
-    let test = Arc::new(IdxDataset::open_split(&dir, Split::Test).unwrap());
-    ClassificationData {
-        train: Arc::new(Subset::first(train, 512)),
-        test: Arc::new(Subset::first(test, 256)),
-        augmentation: Augmentation::NONE,
-        size_transforms: None,
-        normalization: Normalization::fashion_mnist(),
-        image_channels: 1,
-        image_size: 28,
-    }
-}
-
-/// ResNet-8: a stem and one block per stage, 4 units.
-fn network() -> ResNetCifar {
-    ResNetCifar::new(8, 1, 10, 28).unwrap()
 }
 
 fn config(method: Method, k: usize, epochs: usize) -> TrainConfig {

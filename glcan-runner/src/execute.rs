@@ -137,7 +137,8 @@ fn measured_rows(trained: Trained) -> Vec<ResultRow> {
         .collect()
 }
 
-/// A row of suite `task` and `preset` with the machine and the run directory filled in.
+/// A row of suite `task` and `preset` with the machine and the run directory filled in; the
+/// caller stamps `finished_at` when the row is done.
 pub fn base_row(task: &str, preset: &str, environment: &Environment, run_dir: &Path) -> ResultRow {
     ResultRow {
         device: environment.device.clone(),
@@ -146,7 +147,6 @@ pub fn base_row(task: &str, preset: &str, environment: &Environment, run_dir: &P
         kernel_fingerprint: environment.kernel_fingerprint.clone(),
         git_commit: environment.git_commit.clone(),
         run_dir: run_dir.display().to_string(),
-        finished_at: now_rfc3339(),
         ..ResultRow::unmeasured(task, preset)
     }
 }

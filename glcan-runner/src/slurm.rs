@@ -23,8 +23,9 @@ pub fn script<S: Suite>(
     let shards = shards.clamp(1, runs.max(1));
     let absolute = |path: &Path| std::path::absolute(path).with_context(|| format!("cannot make {} absolute", path.display()));
     let binary = std::env::current_exe().context("cannot find this program's path")?;
+    let out = absolute(out)?;
     let mut command = vec![binary.display().to_string(), "grid".into(), "--config".into(), absolute(config)?.display().to_string()];
-    command.extend(["--out".into(), absolute(out)?.display().to_string()]);
+    command.extend(["--out".into(), out.display().to_string()]);
     if let Some(data_dir) = data_dir {
         command.extend(["--data-dir".into(), absolute(data_dir)?.display().to_string()]);
     }
@@ -32,7 +33,6 @@ pub fn script<S: Suite>(
         command.extend(["--set".into(), assignment.clone()]);
     }
     command.extend(["--shard".into(), format!("${{SLURM_ARRAY_TASK_ID}}/{shards}")]);
-    let out = absolute(out)?;
     let common = &grid.common;
     let mut lines = vec![
         "#!/bin/bash".to_owned(),

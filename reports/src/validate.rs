@@ -30,7 +30,8 @@ const MAY_BE_ABSENT: [&str; 4] = ["config_hash", "cpu_isa", "kernel_fingerprint"
 /// results CSV, or a grid's out folder: its `results.csv` and the files of a job array's
 /// shards (`results.shard-I-of-N.csv`), read as one results set.
 pub fn read_results(path: &Path) -> Result<Vec<ResultRow>, Error> {
-    let files = if path.is_dir() { glcan_store::results_files(path)? } else { vec![path.to_path_buf()] };
+    let folder = path.is_dir();
+    let files = if folder { glcan_store::results_files(path)? } else { vec![path.to_path_buf()] };
     if files.is_empty() {
         return Err(Error::NoResults { path: path.to_path_buf() });
     }
@@ -39,7 +40,7 @@ pub fn read_results(path: &Path) -> Result<Vec<ResultRow>, Error> {
     let mut finished: BTreeMap<(ConfigKey, u64), String> = BTreeMap::new();
     for file in &files {
         // In a folder, a row is named by its file and line.
-        let place = |line: u64| match path.is_dir() {
+        let place = |line: u64| match folder {
             true => format!("{} line {line}", file.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())),
             false => format!("line {line}"),
         };
