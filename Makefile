@@ -62,12 +62,19 @@ baseline: smoke ## rewrite baselines/smoke.csv from a fresh smoke run (after a c
 	cp $(SMOKE)/results.csv $(BASELINE)
 	@echo "wrote $(BASELINE): review it (git diff) and commit it with the change that moved it"
 
-reproduce: setup data ## the main job: the quick preset on real Fashion-MNIST, then its tables and plots in reports/quick/
-	$(CARGO) build --release -p bench-classify -p reports
+# Each suite: train its preset, then time every configuration in one speed pass on the now
+# idle machine (the only throughputs a report compares), then build the report, which keeps
+# a copy of its sources (results, speed pass, run files) in reports/<preset>/source/.
+reproduce: setup data ## the main job: the quick presets on real data (classification, SR, detection), a speed pass each, their tables and plots in reports/
+	$(CARGO) build --release -p bench-classify -p bench-sr -p bench-detect -p reports
 	$(CARGO) run --release -q -p bench-classify -- grid --config configs/quick.toml --out runs/quick
-	$(CARGO) run --release -q -p reports -- build --results runs/quick/results.csv --out reports/quick --command "make reproduce"
-	$(CARGO) run --release -q -p bench-sr -- grid --config configs/sr-quick.toml --out runs/sr-quick && $(CARGO) run --release -q -p reports -- build --results runs/sr-quick/results.csv --out reports/sr-quick --command "make reproduce"
-	$(CARGO) run --release -q -p bench-detect -- grid --config configs/detect-quick.toml --out runs/detect-quick && $(CARGO) run --release -q -p reports -- build --results runs/detect-quick/results.csv --out reports/detect-quick --command "make reproduce"
+	$(CARGO) run --release -q -p bench-classify -- grid --config configs/quick.toml --out runs/quick --speed-pass
+	$(CARGO) run --release -q -p reports -- build --results runs/quick --out reports/quick --command "make reproduce"
+	$(CARGO) run --release -q -p bench-sr -- grid --config configs/sr-quick.toml --out runs/sr-quick
+	$(CARGO) run --release -q -p bench-sr -- grid --config configs/sr-quick.toml --out runs/sr-quick --speed-pass
+	$(CARGO) run --release -q -p reports -- build --results runs/sr-quick --out reports/sr-quick --command "make reproduce"
+	$(CARGO) run --release -q -p bench-detect -- grid --config configs/detect-quick.toml --out runs/detect-quick
+	$(CARGO) run --release -q -p reports -- build --results runs/detect-quick --out reports/detect-quick --command "make reproduce"
 
 bench: setup data ## criterion benchmarks (loader throughput, ...)
 	$(CARGO) bench --workspace

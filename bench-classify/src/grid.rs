@@ -10,10 +10,10 @@ use glcan_core::aux::Method;
 use glcan_core::models::{NetworkName, UnitNetwork};
 use glcan_core::optim::OptimizerConfig;
 use glcan_core::split::SplitStrategy;
-use glcan_core::train::{train_classifier, ClassificationData};
+use glcan_core::train::{train_classifier, Classification, ClassificationData, Task};
 use glcan_data::subset::Subset;
 use glcan_data::Dataset;
-use glcan_runner::{Grid, Run, RunJob, Suite, Trained};
+use glcan_runner::{Grid, Run, RunJob, SpeedTask, Suite, Trained};
 use glcan_store::ResultRow;
 
 use crate::datasets::DatasetName;
@@ -109,6 +109,12 @@ impl Suite for Classify {
 
     fn eval_batch_size(_: &Section) -> usize {
         500
+    }
+
+    fn speed_task(grid: &Grid<Section>, point: &Point, device: tch::Device) -> Result<Option<SpeedTask>> {
+        let (channels, size, _) = point.dataset.geometry();
+        let target = Classification.timing_target(grid.common.batch_size as i64, device).expect("classification has a timing target");
+        Ok(Some(SpeedTask { task: Box::new(Classification), channels, size, target }))
     }
 
     fn open(_: &Grid<Section>, data_dir: &Path) -> Result<Self> {

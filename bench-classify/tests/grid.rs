@@ -47,13 +47,30 @@ fn grid_writes_rows_and_skips_completed_runs() {
             assert!(run_dir.join(file).exists(), "{} lacks {file}", run_dir.display());
         }
     }
-    // The report: tables with every method and a chart with content.
+    // The speed pass: one row per configuration (the first seed's runs), in one file.
+    let speed = Command::new(env!("CARGO_BIN_EXE_bench-classify"))
+        .args(["grid", "--config", config.to_str().unwrap(), "--out", out.to_str().unwrap(), "--speed-pass"])
+        .args(["--speed-windows", "2", "--speed-steps", "1"])
+        .output()
+        .unwrap();
+    assert!(speed.status.success(), "{}", String::from_utf8_lossy(&speed.stderr));
+    let timed = glcan_store::read_speed(&out.join(glcan_store::SPEED_FILE)).unwrap();
+    let configurations: Vec<(String, usize)> = timed.iter().map(|r| (r.method.clone(), r.k)).collect();
+    assert_eq!(configurations, [("e2e".to_string(), 1), ("dgl".into(), 2), ("glcan".into(), 2)]);
+    for row in &timed {
+        assert!(row.images_per_s_low <= row.images_per_s && row.images_per_s <= row.images_per_s_high, "{row:?}");
+        assert_eq!((row.threads, row.windows, row.steps_per_window, row.batch_size), (1, 2, 1, 32));
+    }
+
+    // The report: tables with every method, the timed throughput compared, a chart with content.
     let context = reports::tables::ReportContext { command: "grid test".into(), machine: "test machine".into() };
-    let built = reports::report::build(&out.join("results.csv"), &dir.path().join("report"), &context, "reports build (test)").unwrap();
+    let built = reports::report::build(&out, &dir.path().join("report"), &context).unwrap();
     let readme = std::fs::read_to_string(&built.readme).unwrap();
     for method in ["E2E", "DGL", "GLCAN"] {
         assert!(readme.contains(method), "the report names {method}:\n{readme}");
     }
+    assert!(readme.contains("### Training throughput\n") && readme.contains("(`grid --speed-pass`)"), "{readme}");
+    assert!(readme.contains("### Test error against peak memory"), "{readme}");
     assert!(built.warnings.is_empty(), "{:?}", built.warnings);
     let png = built.images.iter().find(|p| p.extension().is_some_and(|e| e == "png")).expect("a PNG chart");
     let pixels = image::open(png).unwrap().to_rgb8();

@@ -21,7 +21,7 @@ use glcan_core::run_env::now_rfc3339;
 use glcan_core::split::SplitStrategy;
 use glcan_core::train::{train_local, LogProgress};
 use glcan_data::resize::upscale;
-use glcan_runner::{base_row, Baselines, Grid, Run, RunJob, Suite, Tally, Trained};
+use glcan_runner::{base_row, Baselines, Grid, Run, RunJob, SpeedTask, Suite, Tally, Trained};
 use glcan_store::{ResultRow, RunConfig, RunStatus};
 
 use crate::data::{detail_name, save_crop, score_set, CropOutput, SetScores, SrData, SrImage, TestSet};
@@ -184,6 +184,17 @@ impl Suite for Sr {
 
     fn eval_batch_size(_: &Section) -> usize {
         1
+    }
+
+    /// LR patches in, HR patches as targets, as training draws them.
+    fn speed_task(grid: &Grid<Section>, point: &Point, device: tch::Device) -> Result<Option<SpeedTask>> {
+        let section = &grid.suite;
+        let network = section.network(point.scale)?;
+        let task = SuperResolution::new(network.config(), section.input_skip, section.aux_head_feats);
+        let hr_side = (section.lr_patch * point.scale) as i64;
+        let range = network.config().rgb_range;
+        let target = tch::Tensor::rand([grid.common.batch_size as i64, 3, hr_side, hr_side], (tch::Kind::Float, device)) * range;
+        Ok(Some(SpeedTask { task: Box::new(task), channels: 3, size: section.lr_patch as i64, target }))
     }
 
     fn open(_: &Grid<Section>, data_dir: &Path) -> Result<Self> {

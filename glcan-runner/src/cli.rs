@@ -39,6 +39,18 @@ pub struct GridArgs {
     /// List the grid's runs (id, shard, config hash) and exit without training.
     #[arg(long)]
     pub list: bool,
+    /// Instead of training, time each configuration's training step (the first seed's
+    /// run) on random input of its shape, in one pass on this otherwise idle machine, and
+    /// write <OUT>/speed.csv: the median and range of images/s over several windows and
+    /// the load average around each. Reports compare only these throughputs.
+    #[arg(long, conflicts_with_all = ["list", "emit_slurm", "shard"])]
+    pub speed_pass: bool,
+    /// Speed pass: timed windows per configuration.
+    #[arg(long, value_name = "N", default_value_t = crate::SpeedProtocol::default().windows, requires = "speed_pass")]
+    pub speed_windows: usize,
+    /// Speed pass: steps per window (each window's median step time is one sample).
+    #[arg(long, value_name = "N", default_value_t = crate::SpeedProtocol::default().steps_per_window, requires = "speed_pass")]
+    pub speed_steps: usize,
 }
 
 /// `grid` for suite `S`; `cpu_isa` is the binary's global flag, which overrides the preset.
@@ -50,6 +62,12 @@ pub fn run_grid<S: Suite>(mut args: GridArgs, cpu_isa: Option<CpuIsa>) -> Result
     if let Some(shards) = args.emit_slurm {
         let shards = if shards == 0 { grid.runs::<S>().len() } else { shards };
         print!("{}", crate::slurm::script::<S>(&grid, shards, &args.config, &args.out, args.data_dir.as_deref(), &args.overrides)?);
+        return Ok(());
+    }
+    if args.speed_pass {
+        let protocol = crate::SpeedProtocol { windows: args.speed_windows, steps_per_window: args.speed_steps, ..Default::default() };
+        let path = crate::speed::run::<S>(&grid, &args.out, protocol)?;
+        eprintln!("grid {}: speed pass written to {}", grid.common.preset, path.display());
         return Ok(());
     }
     let shard = match args.shard {

@@ -13,10 +13,12 @@ mod execute;
 mod grid;
 mod shard;
 mod slurm;
+mod speed;
 mod suite;
 
 pub use cli::{run_grid, GridArgs};
 pub use execute::{base_row, run, Tally};
 pub use grid::{Common, Grid, Run};
 pub use shard::Shard;
-pub use suite::{Baselines, RunJob, Suite, Trained};
+pub use speed::Protocol as SpeedProtocol;
+pub use suite::{Baselines, RunJob, SpeedTask, Suite, Trained};

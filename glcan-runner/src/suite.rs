@@ -8,7 +8,7 @@ use glcan_core::models::UnitNetwork;
 use glcan_core::optim::OptimizerConfig;
 use glcan_core::run_env::Environment;
 use glcan_core::split::SplitStrategy;
-use glcan_core::train::{TrainConfig, TrainOutcome};
+use glcan_core::train::{Task, TrainConfig, TrainOutcome};
 use glcan_store::{ResultRow, RunConfig};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -56,11 +56,27 @@ pub trait Suite: Sized {
     fn open(grid: &Grid<Self::Section>, data_dir: &Path) -> Result<Self>;
     /// Trains and evaluates one run into `job.run_dir`, and returns its rows.
     fn train(&mut self, grid: &Grid<Self::Section>, run: &Run<Self::Point>, job: &RunJob) -> Result<Trained>;
+    /// The task and input shape of `point`'s training steps, for the speed pass
+    /// (`grid --speed-pass`: steps timed on random input); `None`: the suite has none.
+    fn speed_task(_grid: &Grid<Self::Section>, _point: &Self::Point, _device: Device) -> Result<Option<SpeedTask>> {
+        Ok(None)
+    }
     /// Rows that need no training, made before the runs (SR: the bicubic baseline); the
     /// first shard of a job array makes them.
     fn baselines(&mut self, _grid: &Grid<Self::Section>, _out: &mut Baselines) -> Result<Tally> {
         Ok(Tally::default())
     }
+}
+
+/// What the speed pass needs to time a point's training steps on random input.
+pub struct SpeedTask {
+    /// The task the network trains for.
+    pub task: Box<dyn Task>,
+    /// Input channels and side, pixels.
+    pub channels: i64,
+    pub size: i64,
+    /// A valid target for a batch of the grid's batch size (its values do not change the cost).
+    pub target: tch::Tensor,
 }
 
 /// What the runner hands a suite to train one run.

@@ -9,7 +9,9 @@
 //!   job array's shards) as one results set;
 //! - [`OutLock`]: the lock a grid (or one shard of it) holds on its `--out` folder;
 //! - [`RunConfig`]: a run's resolved config and its hash, the key by which a grid decides
-//!   that a finished row is the run it would do again.
+//!   that a finished row is the run it would do again;
+//! - [`SpeedRow`], [`write_speed`], [`read_speed`]: a grid's speed file, the throughputs of
+//!   one controlled pass, the only ones a report compares.
 //!
 //! No torch here: writing a row needs neither libtorch nor the plotting crate.
 
@@ -19,6 +21,7 @@ mod folder;
 mod lock;
 mod results;
 mod run_config;
+mod speed;
 
 pub use atomic::write_atomic;
 pub use error::Error;
@@ -26,6 +29,7 @@ pub use folder::{read_folder, results_files, shard_results_file, RESULTS_FILE};
 pub use lock::OutLock;
 pub use results::{append_row, read_rows, ResultRow, RunStatus};
 pub use run_config::RunConfig;
+pub use speed::{read_speed, write_speed, SpeedRow, SPEED_FILE};
 
 #[cfg(test)]
 mod test_support;

@@ -170,12 +170,12 @@ impl MemoryCheck {
         (self.ratio() - 1.0).abs() > self.tolerance
     }
 
-    /// `peak memory per step 44.968 MB → 34.313 MB (−23.70%, tolerance ±1%)`
+    /// `peak memory per step 44.968 MiB → 34.313 MiB (−23.70%, tolerance ±1%)`
     pub fn describe(&self) -> String {
         format!(
-            "peak memory per step {:.3} MB → {:.3} MB ({}%, tolerance ±{}%)",
-            self.baseline / 1e6,
-            self.current / 1e6,
+            "peak memory per step {:.3} MiB → {:.3} MiB ({}%, tolerance ±{}%)",
+            self.baseline / crate::tables::MIB,
+            self.current / crate::tables::MIB,
             signed(100.0 * (self.ratio() - 1.0), 2),
             100.0 * self.tolerance
         )
@@ -679,7 +679,7 @@ mod tests {
             let failures = compare(&baseline(), &current, &Tolerances::default()).failures();
             assert_eq!(failures.len(), 1, "{failures:?}");
             assert!(
-                failures[0].contains("DGL K = 2") && failures[0].contains("25.000 MB → ") && failures[0].contains(expected),
+                failures[0].contains("DGL K = 2") && failures[0].contains("23.842 MiB → ") && failures[0].contains(expected),
                 "{}",
                 failures[0]
             );

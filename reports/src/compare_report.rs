@@ -116,7 +116,7 @@ fn markdown(comparison: &Comparison, sources: &Sources, images: &[PathBuf]) -> S
     }
 
     text.push_str("## Configurations\n\n");
-    text.push_str("| Configuration | Seeds | Task metric: baseline → current (Δ; band) | Peak memory per step, MB: baseline → current (change) | Throughput, current ÷ baseline | Verdict |\n");
+    text.push_str("| Configuration | Seeds | Task metric: baseline → current (Δ; band) | Peak memory per step, MiB: baseline → current (change) | Throughput, current ÷ baseline | Verdict |\n");
     text.push_str("|:---|---:|:---|:---|---:|:---|\n");
     for config in &comparison.configs {
         let metrics = config
@@ -136,7 +136,12 @@ fn markdown(comparison: &Comparison, sources: &Sources, images: &[PathBuf]) -> S
             .collect::<Vec<_>>()
             .join("<br>");
         let memory = config.memory.as_ref().map_or("–".to_string(), |m| {
-            format!("{:.3} → {:.3} ({}%)", m.baseline / 1e6, m.current / 1e6, signed(100.0 * (m.ratio() - 1.0), 2))
+            format!(
+                "{:.3} → {:.3} ({}%)",
+                m.baseline / crate::tables::MIB,
+                m.current / crate::tables::MIB,
+                signed(100.0 * (m.ratio() - 1.0), 2)
+            )
         });
         let speed = config.speed_ratio.map_or("–".to_string(), |r| format!("×{r:.2}"));
         let pass = if config.passed(tolerances) { "pass".to_string() } else { "**FAIL**".to_string() };
@@ -216,7 +221,12 @@ fn console_numbers(config: &ConfigComparison) -> String {
         ));
     }
     if let Some(m) = &config.memory {
-        parts.push(format!("memory {:.3} → {:.3} MB ({}%)", m.baseline / 1e6, m.current / 1e6, signed(100.0 * (m.ratio() - 1.0), 2)));
+        parts.push(format!(
+            "memory {:.3} → {:.3} MiB ({}%)",
+            m.baseline / crate::tables::MIB,
+            m.current / crate::tables::MIB,
+            signed(100.0 * (m.ratio() - 1.0), 2)
+        ));
     }
     if let Some(r) = config.speed_ratio {
         parts.push(format!("speed ×{r:.2}"));
@@ -271,8 +281,8 @@ mod tests {
         assert!(summary.starts_with("# Regression check: FAILED (1 of 2 configurations outside tolerance)"), "{summary}");
         assert!(summary.contains("Made by `reports compare (test)`"), "{summary}");
         assert!(summary.contains("- Baseline `") && summary.contains("6 finished runs (commit `abc1234`; cpu; 2 threads)"), "{summary}");
-        assert!(summary.contains("## Failures\n\n- classify · fashion-mnist · resnet8 · preset test · GLCAN K = 2: peak memory per step 25.000 MB → 25.750 MB (+3.00%, tolerance ±1%)"), "{summary}");
-        assert!(summary.contains("| classify · fashion-mnist · resnet8 · preset test · E2E K = 1 | 0, 1, 2 | Test error 19.50% → 19.50% (±0.00; ±1.00) | 50.000 → 50.000 (±0.00%) | ×1.00 | pass |"), "{summary}");
+        assert!(summary.contains("## Failures\n\n- classify · fashion-mnist · resnet8 · preset test · GLCAN K = 2: peak memory per step 23.842 MiB → 24.557 MiB (+3.00%, tolerance ±1%)"), "{summary}");
+        assert!(summary.contains("| classify · fashion-mnist · resnet8 · preset test · E2E K = 1 | 0, 1, 2 | Test error 19.50% → 19.50% (±0.00; ±1.00) | 47.684 → 47.684 (±0.00%) | ×1.00 | pass |"), "{summary}");
         assert!(summary.contains("](deltas.png) ([SVG](deltas.svg))"), "{summary}");
         assert!(summary.contains("## New configurations") && summary.contains("DGL K = 2: seeds 0"), "{summary}");
         assert!(
@@ -283,7 +293,7 @@ mod tests {
         let console = console(&written.comparison, &baseline, &current);
         assert!(
             console.contains(
-                "  FAIL  GLCAN K = 2  seeds 0, 1, 2 · Test error 21.50% → 21.50% (±0.00, band ±1.00) · memory 25.000 → 25.750 MB (+3.00%)"
+                "  FAIL  GLCAN K = 2  seeds 0, 1, 2 · Test error 21.50% → 21.50% (±0.00, band ±1.00) · memory 23.842 → 24.557 MiB (+3.00%)"
             ),
             "{console}"
         );

@@ -32,6 +32,8 @@ pub enum Error {
     NoResults { path: PathBuf },
     #[error("{}: no finished runs, nothing to compare against", path.display())]
     NoRuns { path: PathBuf },
+    #[error("{}: {message}", path.display())]
+    Manifest { path: PathBuf, message: String },
     #[error("drawing {}: {message}", path.display())]
     Plot { path: PathBuf, message: String },
     #[error("encoding {}", path.display())]

@@ -20,6 +20,8 @@ pub mod pictures;
 pub mod plots;
 pub mod published;
 pub mod report;
+pub mod sources;
+pub mod speed;
 pub mod summary;
 pub mod tables;
 pub mod validate;

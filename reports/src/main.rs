@@ -80,14 +80,18 @@ enum Action {
 struct BuildArgs {
     /// Results CSV written by the suites, or a grid's out folder (its results.csv and the
     /// results.shard-I-of-N.csv of a job array's shards, read as one set); the run folders
-    /// the rows name are read relative to that folder.
+    /// the rows name are read relative to that folder. The results and the run files the
+    /// report reads are first copied into <OUT>/source/ with a manifest, and the report is
+    /// rendered from that copy. Or a report's source folder itself (e.g.
+    /// reports/quick/source): the report is rebuilt from it byte for byte, with the
+    /// command and machine its manifest records.
     #[arg(long, value_name = "CSV|DIR")]
     results: PathBuf,
     /// Folder for README.md and the charts (created if needed).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// The command that produced the results, quoted above every table
-    /// (e.g. "make reproduce").
+    /// (e.g. "make reproduce"); recorded in the source manifest.
     #[arg(long, value_name = "TEXT")]
     command: Option<String>,
     /// The machine the results come from, in words (e.g. "2-core x86_64 VM, no GPU");
@@ -182,7 +186,7 @@ fn compare_invocation(args: &CompareArgs) -> String {
     let mut words = vec!["reports".to_string(), "compare".into()];
     for (flag, path) in [("--baseline", &args.baseline), ("--current", &args.current), ("--out", &args.out)] {
         words.push(flag.into());
-        words.push(quote(&path.to_string_lossy()));
+        words.push(reports::sources::shell_word(&path.to_string_lossy()));
     }
     let defaults = Tolerances::default();
     if args.sigmas != defaults.sigmas {
@@ -196,10 +200,9 @@ fn compare_invocation(args: &CompareArgs) -> String {
 
 fn build(args: BuildArgs) -> anyhow::Result<()> {
     let context = ReportContext { command: args.command.clone().unwrap_or_default(), machine: args.machine.clone().unwrap_or_default() };
-    let invocation = invocation(&args);
     eprintln!("reports: reading {}", args.results.display());
-    let built = reports::build(&args.results, &args.out, &context, &invocation)
-        .with_context(|| format!("building the report in {}", args.out.display()))?;
+    let built =
+        reports::build(&args.results, &args.out, &context).with_context(|| format!("building the report in {}", args.out.display()))?;
     eprintln!("reports: {} runs ({} failed)", built.runs, built.failed);
     for warning in &built.warnings {
         eprintln!("reports: warning: {warning}");
@@ -209,33 +212,4 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
     }
     eprintln!("reports: wrote {}", built.readme.display());
     Ok(())
-}
-
-/// The command line that rebuilds this report, quoted in it.
-fn invocation(args: &BuildArgs) -> String {
-    let mut words = vec![
-        "reports".to_string(),
-        "build".into(),
-        "--results".into(),
-        quote(&args.results.to_string_lossy()),
-        "--out".into(),
-        quote(&args.out.to_string_lossy()),
-    ];
-    for (flag, value) in [("--command", &args.command), ("--machine", &args.machine)] {
-        if let Some(value) = value {
-            words.push(flag.into());
-            words.push(quote(value));
-        }
-    }
-    words.join(" ")
-}
-
-/// Single-quotes a word for a POSIX shell when it needs it.
-fn quote(word: &str) -> String {
-    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
 }

@@ -159,12 +159,13 @@ impl Metric {
 
     /// The column of a run's `metrics.csv` that follows the task over epochs (the trainer
     /// logs each task's headline metric as `test_metric`: accuracy, AP50 or PSNR-Y), with how
-    /// it is labelled on a chart and in the chart's file name.
-    pub fn epoch_column(self) -> (&'static str, &'static str, &'static str) {
+    /// it is labelled on a chart, the chart's file name, and the factor to the chart's unit
+    /// (AP is logged on 0-1 and shown in %, as in the tables).
+    pub fn epoch_column(self) -> (&'static str, &'static str, &'static str, f64) {
         match self {
-            Metric::TestError => ("test_metric", "Test accuracy (%)", "test-accuracy"),
-            Metric::Ap | Metric::Ap50 => ("test_metric", "AP50 (0-1)", "ap50"),
-            Metric::PsnrY | Metric::SsimY => ("test_metric", "PSNR (Y, dB)", "psnr-y"),
+            Metric::TestError => ("test_metric", "Test accuracy (%)", "test-accuracy", 1.0),
+            Metric::Ap | Metric::Ap50 => ("test_metric", "AP50 (%)", "ap50", 100.0),
+            Metric::PsnrY | Metric::SsimY => ("test_metric", "PSNR (Y, dB)", "psnr-y", 1.0),
         }
     }
 

@@ -19,6 +19,7 @@ use crate::group::{cells, methods_key, methods_of, Group, Setting};
 use crate::methods;
 use crate::metric::Metric;
 use crate::summary::Summary;
+use crate::tables::MIB;
 use glcan_store::write_atomic;
 use glcan_store::ResultRow;
 
@@ -37,6 +38,8 @@ pub enum LineKind {
     Dashed,
     /// A dashed horizontal line across the whole panel at the first point's y (E2E vs K).
     Horizontal,
+    /// Markers only, each with its annotation beside it (the accuracy-memory plane).
+    Markers,
 }
 
 /// One line of a panel.
@@ -49,6 +52,8 @@ pub struct Line {
     pub points: Vec<(f64, f64)>,
     /// ± whisker per point (sample std over seeds), when there is one.
     pub spread: Vec<Option<f64>>,
+    /// Text beside each point (markers only: `K = 4`), or empty.
+    pub annotations: Vec<String>,
 }
 
 /// One chart area.
@@ -65,6 +70,8 @@ pub enum XAxis {
     Log2K,
     /// Epochs, integer ticks.
     Epoch,
+    /// A plain linear axis with round ticks (peak memory, MiB).
+    Linear,
 }
 
 /// A whole chart: panels side by side (small multiples share the y range), one legend.
@@ -78,6 +85,9 @@ pub struct Figure {
     pub y_from_zero: bool,
     pub panels: Vec<Panel>,
 }
+
+/// The K axis: spaced by log2 K, ticked at the K values run.
+const K_AXIS: &str = "K (local modules)";
 
 /// A fixed colour per known method (Okabe-Ito palette, readable with colour blindness).
 pub fn method_color(method: &str) -> RGBColor {
@@ -100,7 +110,7 @@ pub fn metric_vs_k_figure(group: &Group, metric: Metric) -> Option<Figure> {
     let panel = vs_k_panel(&rows, |r| metric.value(r), true)?;
     Some(Figure {
         title: format!("{}: {} vs K", group.key.title(), metric.name()),
-        x_label: "K (local modules, log scale)".into(),
+        x_label: K_AXIS.into(),
         y_label: metric.heading(),
         x_axis: XAxis::Log2K,
         y_from_zero: false,
@@ -108,19 +118,103 @@ pub fn metric_vs_k_figure(group: &Group, metric: Metric) -> Option<Figure> {
     })
 }
 
-/// Peak memory per training step (GB) vs K for the runs of one setting (batch size,
+/// Peak memory per training step (MiB) vs K for the runs of one setting (batch size,
 /// device, dtype, threads). `None` when no local method measured it.
 pub fn memory_vs_k_figure(group: &Group, setting: &Setting, rows: &[&ResultRow]) -> Option<Figure> {
     let rows: Vec<&ResultRow> = rows.iter().copied().filter(|r| r.step_peak_bytes > 0).collect();
-    let panel = vs_k_panel(&rows, |r| Some(r.step_peak_bytes as f64 / 1e9), false)?;
+    let panel = vs_k_panel(&rows, |r| Some(r.step_peak_bytes as f64 / MIB), false)?;
     Some(Figure {
         title: format!("{}: peak memory vs K", group.key.title()),
-        x_label: "K (local modules, log scale)".into(),
-        y_label: "Peak memory per step (GB)".into(),
+        x_label: K_AXIS.into(),
+        y_label: "Peak memory per step (MiB)".into(),
         x_axis: XAxis::Log2K,
         y_from_zero: true,
         panels: vec![Panel { title: setting.describe(), ..panel }],
     })
+}
+
+/// Throughput (images/s of one training step, from a speed pass) vs K; `None` when no
+/// local method was timed.
+pub fn throughput_vs_k_figure(group: &Group, rows: &[&ResultRow], setting: &Setting) -> Option<Figure> {
+    let panel = vs_k_panel(rows, |r| Some(r.images_per_s), false)?;
+    Some(Figure {
+        title: format!("{}: training throughput vs K", group.key.title()),
+        x_label: K_AXIS.into(),
+        y_label: "Images per second (speed pass)".into(),
+        x_axis: XAxis::Log2K,
+        y_from_zero: true,
+        panels: vec![Panel { title: setting.describe(), ..panel }],
+    })
+}
+
+/// The central figure of local learning: `metric` (mean ± std over seeds) against peak
+/// memory per training step (mean, MiB), one marker per method and K, E2E included, and the
+/// Pareto front (no other point is both lighter and better) dashed in grey. `None` without a
+/// local method that measured both.
+pub fn tradeoff_figure(group: &Group, metric: Metric, setting: &Setting, rows: &[&ResultRow]) -> Option<Figure> {
+    let rows: Vec<&ResultRow> = rows.iter().copied().filter(|r| r.step_peak_bytes > 0 && metric.value(r).is_some()).collect();
+    let values = cells(rows.iter().copied(), |r| metric.value(r));
+    let memory = cells(rows.iter().copied(), |r| Some(r.step_peak_bytes as f64 / MIB));
+    let mut lines = Vec::new();
+    let mut all = Vec::new();
+    for method in methods_of(rows.iter().copied()) {
+        let key = methods_key(&method);
+        let mut points = Vec::new();
+        let mut spread = Vec::new();
+        let mut annotations = Vec::new();
+        for ((m, k), vs) in values.iter().filter(|((m, _), _)| *m == key) {
+            let (Some(value), Some(mib)) = (Summary::of(vs), memory.get(&(m.clone(), *k)).and_then(|v| Summary::of(v))) else { continue };
+            points.push((mib.mean, value.mean));
+            spread.push(value.std);
+            annotations.push(if methods::is_reference(&method) { "E2E".to_string() } else { format!("K = {k}") });
+        }
+        all.extend(points.iter().copied());
+        lines.push(Line {
+            label: methods::label(&method),
+            color: method_color(&method),
+            kind: LineKind::Markers,
+            points,
+            spread,
+            annotations,
+        });
+    }
+    if !rows.iter().any(|r| !methods::is_reference(&r.method)) {
+        return None;
+    }
+    let front = pareto_front(&all, metric);
+    if front.len() > 1 {
+        lines.push(Line {
+            label: "Pareto front".into(),
+            color: RGBColor(150, 150, 150),
+            kind: LineKind::Dashed,
+            spread: vec![None; front.len()],
+            annotations: Vec::new(),
+            points: front,
+        });
+    }
+    Some(Figure {
+        title: format!("{}: {} vs peak memory", group.key.title(), metric.name()),
+        x_label: "Peak memory per training step (MiB)".into(),
+        y_label: metric.heading(),
+        x_axis: XAxis::Linear,
+        y_from_zero: false,
+        panels: vec![Panel { title: setting.describe(), lines }],
+    })
+}
+
+/// The points no other point beats on both memory (less) and `metric`, by memory.
+fn pareto_front(points: &[(f64, f64)], metric: Metric) -> Vec<(f64, f64)> {
+    let mut sorted = points.to_vec();
+    sorted.sort_by(|a, b| {
+        a.0.total_cmp(&b.0).then(if metric.better(a.1, b.1) { std::cmp::Ordering::Less } else { std::cmp::Ordering::Greater })
+    });
+    let mut front: Vec<(f64, f64)> = Vec::new();
+    for point in sorted {
+        if front.last().is_none_or(|best| metric.better(point.1, best.1)) {
+            front.push(point);
+        }
+    }
+    front
 }
 
 fn vs_k_panel(rows: &[&ResultRow], value: impl Fn(&ResultRow) -> Option<f64>, whiskers: bool) -> Option<Panel> {
@@ -140,6 +234,7 @@ fn vs_k_panel(rows: &[&ResultRow], value: impl Fn(&ResultRow) -> Option<f64>, wh
                     kind: LineKind::Horizontal,
                     points: vec![(0.0, s.mean)],
                     spread: vec![None],
+                    annotations: Vec::new(),
                 });
             }
             continue;
@@ -150,6 +245,7 @@ fn vs_k_panel(rows: &[&ResultRow], value: impl Fn(&ResultRow) -> Option<f64>, wh
             kind: LineKind::Solid,
             points: summaries.iter().map(|(k, s)| ((*k as f64).log2(), s.mean)).collect(),
             spread: summaries.iter().map(|(_, s)| if whiskers { s.std } else { None }).collect(),
+            annotations: Vec::new(),
         });
     }
     lines.iter().any(|l| l.kind != LineKind::Horizontal).then(|| Panel { title: String::new(), lines })
@@ -164,6 +260,7 @@ pub fn epoch_figure(group: &Group, curves: &[EpochCurve], y_label: &str) -> Opti
         kind,
         points: c.points.iter().map(|&(e, v)| (e as f64, v)).collect(),
         spread: vec![None; c.points.len()],
+        annotations: Vec::new(),
     };
     let reference: Vec<Line> = curves.iter().filter(|c| methods::is_reference(&c.method)).map(|c| line(c, LineKind::Dashed)).collect();
     let mut ks: Vec<usize> = curves.iter().filter(|c| !methods::is_reference(&c.method)).map(|c| c.k).collect();
@@ -239,7 +336,7 @@ pub(crate) fn write_chart(chart: &impl Chart, stem: &Path) -> Result<Vec<PathBuf
     Ok(vec![png, svg])
 }
 
-fn register_font() -> Result<(), Error> {
+pub(crate) fn register_font() -> Result<(), Error> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
     ok.then_some(()).ok_or_else(|| Error::Plot { path: "assets/DejaVuSans.ttf".into(), message: "the embedded font does not parse".into() })
@@ -284,6 +381,8 @@ fn ranges(figure: &Figure) -> ((f64, f64), (f64, f64)) {
     let x_pad = match figure.x_axis {
         XAxis::Log2K => 0.3,
         XAxis::Epoch => 0.0,
+        // Room for the annotations right of the points.
+        XAxis::Linear => (x1 - x0).max(x1.abs() * 0.05) * 0.12,
     };
     if x1 - x0 < 1e-9 {
         (x0, x1) = (x0 - 0.5, x1 + 0.5);
@@ -319,7 +418,18 @@ fn x_ticks(figure: &Figure, (x0, x1): (f64, f64)) -> Vec<f64> {
             let step = (last.saturating_sub(first) / 10).max(1);
             (first..=last).step_by(step).map(|e| e as f64).collect()
         }
+        XAxis::Linear => round_ticks(x0, x1),
     }
+}
+
+/// About six ticks at multiples of 1, 2 or 5 times a power of ten.
+fn round_ticks(low: f64, high: f64) -> Vec<f64> {
+    let rough = (high - low) / 6.0;
+    let power = 10f64.powf(rough.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * power).find(|s| *s >= rough).unwrap_or(10.0 * power);
+    let first = (low / step).ceil() as i64;
+    let last = (high / step).floor() as i64;
+    (first..=last).map(|i| i as f64 * step).collect()
 }
 
 fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, figure: &Figure) -> Result<(), String> {
@@ -388,9 +498,12 @@ fn draw_panel<DB: DrawingBackend>(
     }
     let mut chart = builder.build_cartesian_2d(TickedAxis { start: x0, end: x1, ticks: ticks.to_vec() }, y0..y1)?;
     let x_axis = figure.x_axis;
+    let x_step = ticks.windows(2).map(|w| w[1] - w[0]).next().unwrap_or(1.0);
+    let x_decimals = (-x_step.log10().floor()).clamp(0.0, 4.0) as usize;
     let x_format = move |x: &f64| match x_axis {
         XAxis::Log2K => format!("{}", 2f64.powf(*x).round()),
         XAxis::Epoch => format!("{x:.0}"),
+        XAxis::Linear => format!("{x:.x_decimals$}"),
     };
     // Enough decimals to tell the ticks apart, and no more.
     let decimals = (-((y1 - y0) / 8.0).log10().floor()).clamp(0.0, 4.0) as usize;
@@ -418,6 +531,18 @@ fn draw_panel<DB: DrawingBackend>(
             }
             LineKind::Dashed => {
                 chart.draw_series(DashedLineSeries::new(line.points.clone(), 10, 6, style))?;
+            }
+            LineKind::Markers => {
+                let font = (FAMILY, 14).into_font().color(&line.color);
+                for (i, &(x, y)) in line.points.iter().enumerate() {
+                    chart.draw_series([Circle::new((x, y), 6, line.color.filled())])?;
+                    if let Some(s) = line.spread.get(i).copied().flatten().filter(|s| *s > 0.0) {
+                        chart.draw_series([PathElement::new(vec![(x, y - s), (x, y + s)], line.color.stroke_width(1))])?;
+                    }
+                    if let Some(text) = line.annotations.get(i) {
+                        chart.draw_series([Text::new(text.clone(), (x + cap * 2.5, y), font.clone())])?;
+                    }
+                }
             }
             LineKind::Solid => {
                 chart.draw_series(LineSeries::new(line.points.clone(), style))?;
@@ -448,13 +573,15 @@ fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, figure: &Figur
             seen.push(line);
         }
     }
-    // Solid lines first (the local methods), the dashed reference last.
-    seen.sort_by_key(|l| l.kind != LineKind::Solid);
+    // Solid lines and markers first (the local methods), the dashed reference last.
+    seen.sort_by_key(|l| !matches!(l.kind, LineKind::Solid | LineKind::Markers));
     let font = (FAMILY, 16).into_font().color(&BLACK);
     for (i, line) in seen.iter().enumerate() {
         let y = 60 + 30 * i as i32;
         let style = line.color.stroke_width(3);
-        if line.kind == LineKind::Solid {
+        if line.kind == LineKind::Markers {
+            area.draw(&Circle::new((28, y), 6, line.color.filled()))?;
+        } else if line.kind == LineKind::Solid {
             area.draw(&PathElement::new(vec![(8, y), (48, y)], style))?;
             area.draw(&Circle::new((28, y), 4, line.color.filled()))?;
         } else {

@@ -1,19 +1,21 @@
 //! `reports build`: one results CSV in, one folder out holding `README.md` (every table,
-//! the charts embedded by relative path, the command that made it) and the charts as PNG
-//! and SVG. Every file is written atomically.
+//! the charts embedded by relative path, the command that made it), the charts as PNG
+//! and SVG, and `source/`, the results and run files it was rendered from. Every file is
+//! written atomically.
 
 use std::path::{Path, PathBuf};
 
 use crate::crops::crop_grid;
 use crate::curves::group_curves;
 use crate::error::Error;
-use crate::group::{by_setting, group_rows, Group};
+use crate::group::{by_setting, group_rows, Group, Setting};
 use crate::metric::Metric;
-use crate::plots::{epoch_figure, memory_vs_k_figure, metric_vs_k_figure, write_figure, Figure};
-use crate::tables::{escape, failed_list, memory_tables, metric_table, throughput_tables, ReportContext};
+use crate::plots::{epoch_figure, memory_vs_k_figure, metric_vs_k_figure, throughput_vs_k_figure, tradeoff_figure, write_figure, Figure};
+use crate::sources::{self, Manifest, SOURCE_DIR};
+use crate::tables::{escape, failed_list, memory_tables, metric_table, training_throughput_tables, ReportContext};
 use crate::validate::read_results;
 use glcan_store::write_atomic;
-use glcan_store::{ResultRow, RunStatus};
+use glcan_store::{ResultRow, RunStatus, SpeedRow};
 
 /// What a build wrote, and what it had to leave out.
 #[derive(Debug, Clone, Default)]
@@ -27,37 +29,39 @@ pub struct Built {
     pub failed: usize,
 }
 
-/// Reads the results CSV at `results` and writes the report into `out` (created if
-/// needed). `invocation` is the command line that asked for it, quoted in the README so the
-/// report can be rebuilt. Run folders in the rows are relative to the CSV's folder. A
-/// file with a row that cannot be used is an error naming every such row, and nothing is
-/// written (see [`crate::validate`]).
-pub fn build(results: &Path, out: &Path, context: &ReportContext, invocation: &str) -> Result<Built, Error> {
-    let rows = read_results(results)?;
+/// Reads the results at `results` and writes the report into `out` (created if needed).
+/// `results` is either fresh results (a CSV, or a grid's folder with its shards), which are
+/// first copied with the run files the report reads into `<out>/source/`
+/// ([`crate::sources::snapshot`]), or such a sources folder itself, the committed copy a
+/// report is rebuilt from. Either way the README is rendered from the sources folder
+/// alone, so rebuilding gives the same bytes. A file with a row that cannot be used is an
+/// error naming every such row, and nothing is written (see [`crate::validate`]).
+pub fn build(results: &Path, out: &Path, context: &ReportContext) -> Result<Built, Error> {
     std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_path_buf(), source })?;
-    // The run folders the rows name are relative to the grid's out folder.
-    let results_dir =
-        if results.is_dir() { results } else { results.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")) };
+    let sources = if sources::is_sources(results) { sources::open(results, context)? } else { sources::snapshot(results, out, context)? };
+    let rows = read_results(&sources.results())?;
+    let speed = crate::speed::read_beside(&sources.dir)?;
+    let context = sources.manifest.context();
     let failed = rows.iter().filter(|r| r.status == RunStatus::Failed).count();
     let groups = group_rows(&rows);
     let mut built = Built { readme: out.join("README.md"), runs: rows.len(), failed, ..Built::default() };
 
-    let mut readme = header(results, context, invocation, &rows, groups.len());
+    let mut readme = header(&sources.manifest, &context, &rows, groups.len());
     for group in &groups {
-        readme.push_str(&group_section(group, results_dir, out, context, &mut built)?);
+        readme.push_str(&group_section(group, &speed, &sources.dir, out, &context, &mut built)?);
     }
     write_atomic(&built.readme, readme.as_bytes())?;
     Ok(built)
 }
 
-fn header(results: &Path, context: &ReportContext, invocation: &str, rows: &[ResultRow], groups: usize) -> String {
+fn header(manifest: &Manifest, context: &ReportContext, rows: &[ResultRow], groups: usize) -> String {
     let mut text = String::from("# Results report\n\n");
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let failed = rows.iter().filter(|r| r.status == RunStatus::Failed).count();
     text.push_str(&format!(
-        "Built by `{}` from `{}`: {} ({} finished, {} failed) in {}.\n\n",
-        invocation.trim(),
-        results.display(),
+        "Built by `{}` from `{SOURCE_DIR}/results.csv`, {}, with the files of each run that the report reads: {} ({} finished, {} failed) in {}.\n\n",
+        manifest.rebuild_command(),
+        manifest.origin_in_words(),
         plural(rows.len(), "run"),
         rows.len() - failed,
         failed,
@@ -77,7 +81,14 @@ fn header(results: &Path, context: &ReportContext, invocation: &str, rows: &[Res
     text
 }
 
-fn group_section(group: &Group, results_dir: &Path, out: &Path, context: &ReportContext, built: &mut Built) -> Result<String, Error> {
+fn group_section(
+    group: &Group,
+    speed: &[SpeedRow],
+    results_dir: &Path,
+    out: &Path,
+    context: &ReportContext,
+    built: &mut Built,
+) -> Result<String, Error> {
     let slug = group.key.slug();
     let mut text = format!("## {}\n\n", group.key.title());
     let metrics = Metric::present_in(&group.ok);
@@ -118,14 +129,39 @@ Left to right: {}. One test image per row ({}): the most detailed window of its 
                 text.push_str(&figure_markdown(&figure, &out.join(stem), built)?);
             }
         }
+        if let Some(&primary) = metrics.first() {
+            for (setting, rows) in &settings {
+                let stem = match settings.len() {
+                    1 => format!("{slug}-{}-vs-memory", primary.slug()),
+                    _ => format!("{slug}-{}-vs-memory-{}", primary.slug(), setting.slug()),
+                };
+                if let Some(figure) = tradeoff_figure(group, primary, setting, rows) {
+                    text.push_str(&format!(
+                        "### {} against peak memory\n\nEach method at each K: mean over seeds (bars: ± sample std of the metric), peak memory per training step on the x axis; the grey dashed line joins the configurations no other beats on both.\n\n",
+                        primary.name()
+                    ));
+                    text.push_str(&figure_markdown(&figure, &out.join(stem), built)?);
+                }
+            }
+        }
     }
-    if let Some(tables) = throughput_tables(group, context) {
-        text.push_str(&format!("### Training throughput\n\n{tables}"));
+    if let Some(table) = crate::speed::speed_table(group, speed, context) {
+        text.push_str(&format!("### Training throughput\n\n{table}"));
+        let timed = crate::speed::timed_rows(group, speed);
+        let rows: Vec<&ResultRow> = timed.iter().collect();
+        if let Some(figure) = throughput_vs_k_figure(group, &rows, &Setting::of(&timed[0])) {
+            text.push_str(&figure_markdown(&figure, &out.join(format!("{slug}-throughput-vs-k")), built)?);
+        }
+    } else if let Some(tables) = training_throughput_tables(group, context) {
+        text.push_str(&format!("### Training throughput (recorded while training, not compared)\n\n{tables}"));
     }
     let mut warnings = Vec::new();
     if let Some(&primary) = metrics.first() {
-        let (column, label, stem) = primary.epoch_column();
-        let curves = group_curves(group, results_dir, column);
+        let (column, label, stem, scale) = primary.epoch_column();
+        let mut curves = group_curves(group, results_dir, column);
+        for curve in &mut curves.curves {
+            curve.points.iter_mut().for_each(|(_, value)| *value *= scale);
+        }
         if let Some(figure) = epoch_figure(group, &curves.curves, label) {
             text.push_str(&format!("### {label} per epoch\n\nOn the held-out test set after each epoch, mean over seeds; E2E dashed.\n\n"));
             text.push_str(&figure_markdown(&figure, &out.join(format!("{slug}-{stem}-vs-epoch")), built)?);

@@ -152,7 +152,10 @@ pub fn metric_table(group: &Group, metric: Metric, context: &ReportContext) -> O
     Some(assemble(&source_line(&rows, context), &header, &body, &notes))
 }
 
-/// Peak memory per training step in GB (`step_peak_bytes / 1e9`, mean over seeds) per
+/// Bytes per MiB, the one memory unit of tables, charts and README.
+pub const MIB: f64 = 1024.0 * 1024.0;
+
+/// Peak memory per training step in MiB (`step_peak_bytes / 2^20`, mean over seeds) per
 /// method × K, with the saving against E2E of the same batch size, device, dtype and
 /// threads (InfoPro Table 3 shape). One table per such setting; `None` when no run
 /// measured memory.
@@ -164,24 +167,23 @@ pub fn memory_tables(group: &Group, context: &ReportContext) -> Option<String> {
     let tables = by_setting(&measured)
         .into_iter()
         .map(|(setting, rows)| {
-            let largest = rows.iter().map(|r| r.step_peak_bytes).max().unwrap_or(0) as f64 / 1e9;
-            // Small CPU runs peak at tens of MB: a third decimal keeps them apart.
-            let decimals = if largest < 0.1 { 3 } else { 2 };
             let note = format!(
-                "Peak bytes held by tensors during one training step, GB (10⁹ bytes), mean over seeds, {}; in brackets the change against E2E of the same setting, (peak / peak of E2E − 1) × 100, so −40.0% is a 40.0% saving.",
+                "Peak bytes held by tensors during one training step, MiB (2²⁰ bytes), mean over seeds, {}; in brackets the change against E2E of the same setting, (peak / peak of E2E − 1) × 100, so −40.0% is a 40.0% saving.",
                 setting.describe()
             );
-            against_reference(group, &setting, &rows, context, |r| r.step_peak_bytes as f64 / 1e9, decimals, note, |reference, value| {
-                -saving_percent(reference, value)
-            })
+            let change: fn(f64, f64) -> f64 = |reference, value| -saving_percent(reference, value);
+            against_reference(group, &setting, &rows, context, |r| r.step_peak_bytes as f64 / MIB, 1, note, Some(change))
         })
         .collect::<Vec<_>>();
     Some(tables.join("\n"))
 }
 
-/// Training throughput in images/s (steady state, mean over seeds) per method × K, with the
-/// time overhead against E2E of the same setting. `None` when no run measured it.
-pub fn throughput_tables(group: &Group, context: &ReportContext) -> Option<String> {
+/// Training throughput in images/s as the runs recorded it while training, mean over seeds,
+/// per method × K, without any comparison: runs may have shared the CPU with each other or
+/// anything else, so their speeds measure the machine's load as much as the method (a
+/// speed pass gives the figures that are compared, see [`crate::speed`]). `None` when no
+/// run recorded it.
+pub fn training_throughput_tables(group: &Group, context: &ReportContext) -> Option<String> {
     let measured: Vec<ResultRow> = group.ok.iter().filter(|r| r.images_per_s.is_finite() && r.images_per_s > 0.0).cloned().collect();
     if measured.is_empty() {
         return None;
@@ -189,21 +191,29 @@ pub fn throughput_tables(group: &Group, context: &ReportContext) -> Option<Strin
     let tables = by_setting(&measured)
         .into_iter()
         .map(|(setting, rows)| {
-            let slowest = rows.iter().map(|r| r.images_per_s).fold(f64::INFINITY, f64::min);
-            let decimals = if slowest >= 10.0 { 0 } else { 1 };
             let note = format!(
-                "Training images per second after warm-up, mean over seeds, {}; in brackets the time overhead against E2E of the same setting, (E2E images/s ÷ images/s − 1) × 100, so +25.0% means 25% more time per image.",
+                "Training images per second after warm-up as each run recorded it, mean over seeds, {}. **Not a comparison**: these runs were not timed in one controlled pass and may have shared the CPU, so no overhead against E2E is given; run `grid --speed-pass` for comparable figures.",
                 setting.describe()
             );
-            against_reference(group, &setting, &rows, context, |r| r.images_per_s, decimals, note, overhead_percent)
+            against_reference(group, &setting, &rows, context, |r| r.images_per_s, throughput_decimals(&rows), note, None)
         })
         .collect::<Vec<_>>();
     Some(tables.join("\n"))
 }
 
+/// Whole images/s, or one decimal when some configuration is slower than 10 images/s.
+pub fn throughput_decimals(rows: &[&ResultRow]) -> usize {
+    let slowest = rows.iter().map(|r| r.images_per_s).fold(f64::INFINITY, f64::min);
+    if slowest >= 10.0 {
+        0
+    } else {
+        1
+    }
+}
+
 /// A method × K table of `value` with, for local methods, `relative(reference, value)`
 /// in brackets, where the reference is E2E's mean in the same setting.
-fn against_reference(
+pub fn against_reference(
     group: &Group,
     setting: &Setting,
     rows: &[&ResultRow],
@@ -211,7 +221,7 @@ fn against_reference(
     value: impl Fn(&ResultRow) -> f64,
     decimals: usize,
     note: String,
-    relative: impl Fn(f64, f64) -> f64,
+    relative: Option<fn(f64, f64) -> f64>,
 ) -> String {
     let ks: Vec<usize> = rows.iter().map(|r| r.k).collect::<BTreeSet<_>>().into_iter().collect();
     let methods = methods_of(rows.iter().copied());
@@ -229,8 +239,10 @@ fn against_reference(
                 None => EMPTY.to_string(),
                 Some(values) => {
                     let v = mean(values);
-                    match reference {
-                        Some(r) if !methods::is_reference(method) => format!("{v:.decimals$} ({})", signed_percent(relative(r, v))),
+                    match (reference, relative) {
+                        (Some(r), Some(relative)) if !methods::is_reference(method) => {
+                            format!("{v:.decimals$} ({})", signed_percent(relative(r, v)))
+                        }
                         _ => format!("{v:.decimals$}"),
                     }
                 }
@@ -241,7 +253,7 @@ fn against_reference(
     let mut header = vec!["Method".to_string()];
     header.extend(ks.iter().map(|k| format!("K = {k}")));
     let mut notes = vec![note];
-    if reference.is_none() {
+    if reference.is_none() && relative.is_some() {
         notes.push(format!("No E2E run in this setting ({}), so nothing to compare against.", setting.describe()));
     }
     notes.extend(failed_note(group));
@@ -422,7 +434,7 @@ mod tests {
         let mut rows = vec![row("e2e", 1, 0, 90.0), row("e2e", 1, 1, 90.0), row("dgl", 2, 0, 90.0), row("glcan", 2, 0, 90.0)];
         for (r, bytes, speed) in rows
             .iter_mut()
-            .zip([9_400_000_000u64, 9_400_000_000, 5_380_000_000, 4_700_000_000])
+            .zip([9400.0, 9400.0, 5380.0, 4700.0].map(|mib: f64| (mib * MIB) as u64))
             .zip([100.0, 100.0, 80.0, 125.0])
             .map(|((r, b), s)| (r, b, s))
         {
@@ -432,20 +444,21 @@ mod tests {
         }
         // Another batch size is a different setting with no E2E: its own table, no saving.
         let mut other = row("dgl", 2, 0, 90.0);
-        other.step_peak_bytes = 1_000_000_000;
+        other.step_peak_bytes = (1000.0 * MIB) as u64;
         other.batch_size = 128;
         rows.push(other);
         let group = &group_rows(&rows)[0];
         let memory = memory_tables(group, &context()).unwrap();
-        assert!(memory.contains("| E2E | 9.40 | – |"), "{memory}");
-        assert!(memory.contains("| DGL | – | 5.38 (−42.8%) |"), "{memory}");
-        assert!(memory.contains("| GLCAN | – | 4.70 (−50.0%) |"), "{memory}");
+        assert!(memory.contains("| E2E | 9400.0 | – |"), "{memory}");
+        assert!(memory.contains("| DGL | – | 5380.0 (−42.8%) |"), "{memory}");
+        assert!(memory.contains("| GLCAN | – | 4700.0 (−50.0%) |"), "{memory}");
         assert!(memory.contains("batch 1024, cpu") && memory.contains("batch 128, cpu"), "{memory}");
-        assert!(memory.contains("| DGL | 1.00 |"), "{memory}");
+        assert!(memory.contains("| DGL | 1000.0 |"), "{memory}");
         assert!(memory.contains("No E2E run in this setting (batch 128"), "{memory}");
-        let speed = throughput_tables(group, &context()).unwrap();
-        assert!(speed.contains("| DGL | – | 80 (+25.0%) |"), "{speed}");
-        assert!(speed.contains("| GLCAN | – | 125 (−20.0%) |"), "{speed}");
+        // Speeds recorded while training are shown, never compared.
+        let speed = training_throughput_tables(group, &context()).unwrap();
+        assert!(speed.contains("| DGL | – | 80 |") && speed.contains("| GLCAN | – | 125 |"), "{speed}");
+        assert!(speed.contains("Not a comparison") && !speed.contains("+25.0%"), "{speed}");
     }
 
     #[test]

@@ -157,6 +157,18 @@ fn build_writes_tables_charts_and_warnings() {
     ]);
     assert!(again.status.success());
     assert_eq!(std::fs::read_to_string(out.join("README.md")).unwrap(), readme);
+
+    // The copy beside the report is enough: with the grid's folder gone, the report rebuilds
+    // from out/source, elsewhere and without flags, to the same bytes.
+    std::fs::remove_dir_all(dir.path().join("results")).unwrap();
+    let elsewhere = dir.path().join("rebuilt");
+    let rebuilt = reports(&["build", "--results", out.join("source").to_str().unwrap(), "--out", elsewhere.to_str().unwrap()]);
+    assert!(rebuilt.status.success(), "{}", String::from_utf8_lossy(&rebuilt.stderr));
+    assert_eq!(std::fs::read_to_string(elsewhere.join("README.md")).unwrap(), readme);
+    assert!(readme.contains(&format!("Built by `reports build --results {}/source --out {}`", out.display(), out.display())), "{readme}");
+    let other =
+        reports(&["build", "--results", out.join("source").to_str().unwrap(), "--out", elsewhere.to_str().unwrap(), "--command", "x"]);
+    assert!(!other.status.success() && String::from_utf8_lossy(&other.stderr).contains("manifest.json"));
 }
 
 #[test]
@@ -255,7 +267,7 @@ fn compare_passes_an_unchanged_run_and_fails_a_regression() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("reports: REGRESSION: classify · fashion-mnist · resnet8 · preset smoke · GLCAN K = 2: Test error 24.00% → 27.00% (+3.00; band ±2.00"), "{stderr}");
-    assert!(stderr.contains("reports: REGRESSION: classify · fashion-mnist · resnet8 · preset smoke · GLCAN K = 2: peak memory per step 20.000 MB → 15.000 MB (−25.00%, tolerance ±1%): less memory"), "{stderr}");
+    assert!(stderr.contains("reports: REGRESSION: classify · fashion-mnist · resnet8 · preset smoke · GLCAN K = 2: peak memory per step 19.073 MiB → 14.305 MiB (−25.00%, tolerance ±1%): less memory"), "{stderr}");
     assert!(stderr.contains("regression check FAILED (1 of 2 configurations outside tolerance)"), "{stderr}");
     let summary = std::fs::read_to_string(out.join("README.md")).unwrap();
     assert!(summary.starts_with("# Regression check: FAILED") && summary.contains("## Failures"), "{summary}");
