@@ -234,6 +234,55 @@ mod tests {
         assert!(validation_split(100, None, 0).is_err());
     }
 
+    /// The paper preset loads through the runner, and every run's network builds with its
+    /// split and aux nets (on the CPU, without training): InfoPro's published points for
+    /// ResNet-32 and ResNet-110 at K = 2, 4, 8 and 16.
+    #[test]
+    fn the_paper_preset_builds_every_run() {
+        use glcan_core::split::published_points;
+        use glcan_core::train::{Classification, LocalNetwork};
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/paper.toml");
+        let native = ["cpu_isa=\"native\"".to_owned()];
+        let grid = Grid::load::<Classify>(&path, &native).unwrap_or_else(|e| panic!("{e:#}"));
+        let runs = grid.runs::<Classify>();
+        // 2 networks x (E2E once + 5 local methods x 4 K) x 3 seeds.
+        assert_eq!(runs.len(), 2 * (1 + 5 * 4) * 3);
+        let mut built = 0;
+        for run in runs.iter().filter(|r| r.seed == grid.common.seeds[0]) {
+            let id = grid.run_id::<Classify>(run);
+            let network = Classify::network(&grid.suite, &run.point).unwrap();
+            let config = grid.train_config::<Classify>(run, network.as_ref()).unwrap();
+            let (channels, size, _) = run.point.dataset.geometry();
+            tch::manual_seed(0);
+            let net = LocalNetwork::build(network.as_ref(), &Classification, &config, channels, size, tch::Device::Cpu)
+                .unwrap_or_else(|e| panic!("{id}: {e}"));
+            assert_eq!(net.k(), run.k, "{id}");
+            if run.k > 1 {
+                let published = published_points(&network.name(), run.k, false).unwrap_or_else(|| panic!("{id}: no published points"));
+                assert_eq!(net.split().points(network.as_ref()), published, "{id}");
+            }
+            built += 1;
+        }
+        assert_eq!(built, 2 * (1 + 5 * 4));
+    }
+
+    /// InfoPro's memory-balanced points exist for ResNet-110 at K = 2, 3, 4 only: the paper
+    /// preset asks for them there, and elsewhere the error names the network and K.
+    #[test]
+    fn balanced_splits_load_where_published_and_are_refused_by_name_elsewhere() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/paper.toml");
+        let set = |extra: &[&str]| -> Vec<String> {
+            ["cpu_isa=\"native\"", "split=\"published_balanced\""].iter().chain(extra).map(|s| s.to_string()).collect()
+        };
+        let balanced = ["networks=[\"resnet110\"]", "ks=[2, 3, 4]", "aux.infopro.recipe=\"cifar10-balanced\""];
+        let grid = Grid::load::<Classify>(&path, &set(&balanced)).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(grid.runs::<Classify>().len(), (1 + 5 * 3) * 3);
+        let message = format!("{:#}", Grid::load::<Classify>(&path, &set(&[])).unwrap_err());
+        assert!(message.contains("resnet32 at K = 2") && message.contains("memory_balanced"), "{message}");
+        let message = format!("{:#}", Grid::load::<Classify>(&path, &set(&["networks=[\"resnet110\"]"])).unwrap_err());
+        assert!(message.contains("resnet110 at K = 8"), "{message}");
+    }
+
     #[test]
     fn the_committed_presets_are_valid() {
         let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");

@@ -2,9 +2,10 @@
 //!
 //! A split point `[s, u]` means "a module ends after unit u of stage s" (stage 0 is the
 //! stem). K modules need K - 1 points. The defaults are the points published with InfoPro
-//! (Wang et al., ICLR 2021, <https://arxiv.org/abs/2101.10832>) for ResNet-32 and ResNet-110;
-//! any other network or K is cut evenly by unit count. [`balanced_ends`] chooses the points
-//! that minimise the largest module's cost (e.g. its measured activation memory).
+//! (Wang et al., ICLR 2021, <https://arxiv.org/abs/2101.10832>; its code's
+//! `networks/configs.py`) for ResNet-32 and ResNet-110; any other network or K is cut evenly
+//! by unit count. [`balanced_ends`] chooses the points that minimise the largest module's
+//! cost (e.g. its measured activation memory).
 
 use std::ops::Range;
 
@@ -19,7 +20,9 @@ pub enum SplitStrategy {
     /// (the default).
     #[default]
     Published,
-    /// InfoPro's memory-balanced ResNet-110 points (K = 2, 3, 4), else an error.
+    /// InfoPro's memory-balanced points (InfoPro*: CIFAR ResNet-110 at K = 2, 3, 4, ImageNet
+    /// ResNet-101 and -152 at K = 2), else an error naming the network and K: use
+    /// [`Self::MemoryBalanced`] there, which measures rather than looks up.
     PublishedBalanced,
     /// Nearly equal numbers of units per module.
     Even,
@@ -53,16 +56,22 @@ impl ModuleSplit {
     }
 }
 
-/// InfoPro's published split points for `network` (its [`UnitNetwork::name`]) and K.
+/// InfoPro's published split points for `network` (its [`UnitNetwork::name`]) and K:
+/// `InfoPro` and `InfoPro_balanced_memory` (CIFAR-10) in its `networks/configs.py`, and the
+/// ImageNet ResNets' `k2_infopro` (K = 2: the first module ends after block `k2_infopro` of
+/// stage 2). InfoPro's STL-10 balanced points differ from CIFAR-10's at K = 3 ([1,8] [2,1])
+/// and are not here: a network does not know its dataset.
 pub fn published_points(network: &str, k: usize, balanced: bool) -> Option<Vec<UnitId>> {
     let points: &[(usize, usize)] = match (network, k, balanced) {
         ("resnet32", 2, false) => &[(2, 1)],
+        ("resnet32", 3, false) => &[(1, 4), (2, 4)],
         ("resnet32", 4, false) => &[(1, 2), (2, 1), (3, 0)],
         ("resnet32", 8, false) => &[(1, 0), (1, 2), (1, 4), (2, 1), (2, 3), (3, 0), (3, 2)],
         ("resnet32", 16, false) => {
             &[(0, 0), (1, 0), (1, 1), (1, 2), (1, 3), (1, 4), (2, 0), (2, 1), (2, 2), (2, 3), (2, 4), (3, 0), (3, 1), (3, 2), (3, 3)]
         }
         ("resnet110", 2, false) => &[(2, 8)],
+        ("resnet110", 3, false) => &[(1, 17), (2, 17)],
         ("resnet110", 4, false) => &[(1, 11), (2, 7), (3, 3)],
         ("resnet110", 8, false) => &[(1, 4), (1, 11), (2, 0), (2, 7), (2, 14), (3, 3), (3, 10)],
         ("resnet110", 16, false) => {
@@ -71,6 +80,8 @@ pub fn published_points(network: &str, k: usize, balanced: bool) -> Option<Vec<U
         ("resnet110", 2, true) => &[(1, 14)],
         ("resnet110", 3, true) => &[(1, 9), (2, 2)],
         ("resnet110", 4, true) => &[(1, 6), (1, 14), (2, 8)],
+        ("resnet101-imagenet", 2, true) => &[(2, 0)],
+        ("resnet152-imagenet", 2, true) => &[(2, 5)],
         _ => return None,
     };
     Some(points.iter().map(|&(s, u)| UnitId::new(s, u)).collect())
@@ -100,12 +111,15 @@ pub fn split(network: &dyn UnitNetwork, k: usize, strategy: &SplitStrategy) -> R
             Some(points) => positions_of(network, &points)?,
             None => even_ends(units, k),
         },
+        // One module (E2E) needs no points, published or not.
+        SplitStrategy::PublishedBalanced if k == 1 => Vec::new(),
         SplitStrategy::PublishedBalanced => {
             let points = published_points(&network.name(), k, true).ok_or_else(|| {
                 Error::config(
                     "split",
                     format!(
-                        "no published memory-balanced split for {} at K = {k} (InfoPro gives ResNet-110 at K = 2, 3, 4)",
+                        "no published memory-balanced split for {} at K = {k} (InfoPro gives resnet110 at K = 2, 3, 4 and \
+                         resnet101/152-imagenet at K = 2); split = \"memory_balanced\" measures one for any network and K",
                         network.name()
                     ),
                 )
@@ -261,7 +275,8 @@ mod tests {
 
     #[test]
     fn every_published_split_is_valid_and_has_k_modules() {
-        for (depth, balanced, ks) in [(32, false, vec![2, 4, 8, 16]), (110, false, vec![2, 4, 8, 16]), (110, true, vec![2, 3, 4])] {
+        for (depth, balanced, ks) in [(32, false, vec![2, 3, 4, 8, 16]), (110, false, vec![2, 3, 4, 8, 16]), (110, true, vec![1, 2, 3, 4])]
+        {
             let net = resnet(depth);
             let strategy = if balanced { SplitStrategy::PublishedBalanced } else { SplitStrategy::Published };
             for k in ks {
@@ -270,6 +285,14 @@ mod tests {
                 assert!(split.modules.iter().all(|m| !m.is_empty()));
                 assert_eq!(split.modules.last().unwrap().end, net.units().len());
             }
+        }
+    }
+
+    #[test]
+    fn imagenet_resnets_have_their_published_k2_points() {
+        for (depth, point) in [(101, UnitId::new(2, 0)), (152, UnitId::new(2, 5))] {
+            let net = crate::models::ResNetImageNet::new(depth, 1000, 224).unwrap();
+            assert_eq!(split(&net, 2, &SplitStrategy::PublishedBalanced).unwrap().points(&net), vec![point]);
         }
     }
 
@@ -298,7 +321,8 @@ mod tests {
         assert!(split(&net, 3, &backwards).unwrap_err().to_string().contains("[1,0]"));
         let last = SplitStrategy::Points(vec![UnitId::new(3, 2)]);
         assert!(split(&net, 2, &last).is_err(), "a cut after the last unit leaves an empty module");
-        assert!(split(&net, 3, &SplitStrategy::PublishedBalanced).is_err());
+        let message = split(&net, 3, &SplitStrategy::PublishedBalanced).unwrap_err().to_string();
+        assert!(message.contains("resnet20 at K = 3") && message.contains("memory_balanced"), "{message}");
         assert!(split(&net, 0, &SplitStrategy::Even).is_err());
     }
 

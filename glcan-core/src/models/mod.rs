@@ -1,26 +1,32 @@
 //! Networks as chains of cuttable *units* followed by a head.
 //!
 //! Local learning cuts a network between units, so every model here describes itself as a
-//! list of [`UnitSpec`]s (stem, then residual blocks stage by stage) that can be built one
+//! list of [`UnitSpec`]s (stem, then blocks or layers stage by stage) that can be built one
 //! by one under any `nn::Path`: the trainer puts the units of each local module in that
 //! module's own variable store, and GLCAN's global branch builds copies of later units.
 
 pub mod blocks;
+pub mod densenet;
 pub mod edsr;
 pub mod fpn;
 pub mod registry;
 pub mod resnet_cifar;
 pub mod resnet_imagenet;
+pub mod vgg;
+pub mod wide_resnet;
 
 use tch::nn::{self, ModuleT};
 
+pub use densenet::DenseNetBc;
 pub use edsr::Edsr;
 pub use registry::NetworkName;
 pub use resnet_cifar::ResNetCifar;
 pub use resnet_imagenet::ResNetImageNet;
+pub use vgg::Vgg;
+pub use wide_resnet::WideResNet;
 
-/// Where a unit sits: stage 0 is the stem (one unit); stages 1.. hold the residual blocks,
-/// numbered from 0 inside their stage. InfoPro's split point `[s, u]` names the unit after
+/// Where a unit sits: stage 0 is the stem (one unit); stages 1.. hold the residual blocks
+/// (or dense layers, or conv layers), numbered from 0 inside their stage. InfoPro's split point `[s, u]` names the unit after
 /// which a local module ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct UnitId {
@@ -51,6 +57,17 @@ pub enum UnitKind {
     Basic,
     /// 1x1, 3x3, 1x1 (x4 expansion) with a residual connection (ResNet-50 and deeper).
     Bottleneck,
+    /// conv3x3 alone: the stem of the pre-activation networks (WRN, DenseNet-BC).
+    PreActStem,
+    /// BN-ReLU-conv3x3, BN-ReLU-(dropout)-conv3x3, residual connection (wide ResNets).
+    WideBasic,
+    /// BN-ReLU-conv1x1 (to `mid_channels`), BN-ReLU-conv3x3, concatenated to the input
+    /// (DenseNet-BC); it adds `out_channels - in_channels` channels.
+    DenseLayer,
+    /// BN-ReLU-conv1x1, 2x2 average pool (DenseNet-BC, between dense blocks).
+    DenseTransition,
+    /// conv3x3-BN-ReLU, after a 2x2 max-pool when the stride is 2 (VGG with BN).
+    VggConv,
 }
 
 /// Everything needed to build one unit, and the shape of its output.
@@ -62,7 +79,8 @@ pub struct UnitSpec {
     pub out_channels: i64,
     /// Spatial stride of this unit alone (4 for the ImageNet stem: conv/2 then pool/2).
     pub stride: i64,
-    /// Inner width of a bottleneck (`out_channels / 4`); equal to `out_channels` otherwise.
+    /// Inner width of a bottleneck (`out_channels / 4`; a dense layer's: 4 x growth);
+    /// equal to `out_channels` otherwise.
     pub mid_channels: i64,
 }
 
@@ -101,7 +119,7 @@ pub trait UnitNetwork: Send + Sync {
 
     /// Builds one unit (possibly a scaled copy of one of [`Self::units`]) under `p`.
     fn build_unit(&self, p: nn::Path, spec: &UnitSpec) -> Box<dyn ModuleT> {
-        blocks::build_unit(p, spec)
+        build_unit(p, spec)
     }
 
     /// Builds the real task head on top of the last unit: global average pool + linear.
@@ -119,6 +137,22 @@ pub trait UnitNetwork: Send + Sync {
     /// Index into [`Self::units`] of the unit with this id.
     fn position_of(&self, id: UnitId) -> Option<usize> {
         self.units().iter().position(|u| u.id == id)
+    }
+}
+
+/// Builds the unit that `spec` describes, by its kind.
+pub fn build_unit(p: nn::Path, spec: &UnitSpec) -> Box<dyn ModuleT> {
+    let (c_in, c_out, stride) = (spec.in_channels, spec.out_channels, spec.stride);
+    match spec.kind {
+        UnitKind::CifarStem => Box::new(blocks::Stem::cifar(p, c_in, c_out)),
+        UnitKind::ImageNetStem => Box::new(blocks::Stem::imagenet(p, c_in, c_out)),
+        UnitKind::PreActStem => Box::new(blocks::Stem::pre_activation(p, c_in, c_out)),
+        UnitKind::Basic => Box::new(blocks::BasicBlock::new(p, c_in, c_out, stride)),
+        UnitKind::Bottleneck => Box::new(blocks::Bottleneck::new(p, c_in, spec.mid_channels, c_out, stride)),
+        UnitKind::WideBasic => Box::new(wide_resnet::WideBasic::new(p, c_in, c_out, stride, 0.0)),
+        UnitKind::DenseLayer => Box::new(densenet::DenseLayer::new(p, c_in, spec.mid_channels, c_out)),
+        UnitKind::DenseTransition => Box::new(densenet::Transition::new(p, c_in, c_out)),
+        UnitKind::VggConv => Box::new(vgg::VggConv::new(p, c_in, c_out, stride)),
     }
 }
 

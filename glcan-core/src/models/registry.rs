@@ -5,30 +5,42 @@
 //!   that N = 10, 18, 34, 50, 101, 152 name the ImageNet ResNets;
 //! - `resnetN-wW`: the ImageNet ResNet of depth N with base width W (64 when absent): the
 //!   thin backbones of the detection presets;
-//! - `cifar-resnetN`, `imagenet-resnetN[-wW]`: the family forced (`cifar-resnet50`).
+//! - `cifar-resnetN`, `imagenet-resnetN[-wW]`: the family forced (`cifar-resnet50`);
+//! - `densenet-bc-100`: DenseNet-BC-100-12 for CIFAR (Huang et al. 2017);
+//! - `vgg13`, `vgg19`: VGG with BN, torchvision's ImageNet layout (Simonyan & Zisserman 2015);
+//! - `wrn-D-K`: the wide ResNet of depth D = 6n + 4 and widen factor K (Zagoruyko &
+//!   Komodakis 2016), e.g. `wrn-28-10`.
 //!
 //! EDSR is not named here: the SR presets shape it with their `[edsr]` table.
 
 use std::fmt;
 use std::str::FromStr;
 
-use super::{ResNetCifar, ResNetImageNet, UnitNetwork};
+use super::{DenseNetBc, ResNetCifar, ResNetImageNet, UnitNetwork, Vgg, WideResNet};
 use crate::{Error, Result};
 
 /// What `--help` and error messages say about the names.
 pub const NAMES: &str = "resnetN (CIFAR ResNet, N = 6m + 2: 20, 32, 56, 110), resnet10/18/34/50/101/152 (ImageNet ResNet), \
-                         resnetN-wW (ImageNet ResNet of base width W), cifar-resnetN or imagenet-resnetN[-wW] (family forced)";
+                         resnetN-wW (ImageNet ResNet of base width W), cifar-resnetN or imagenet-resnetN[-wW] (family forced), \
+                         densenet-bc-100 (DenseNet-BC-100-12, CIFAR), vgg13 or vgg19 (VGG with BN, ImageNet layout), \
+                         wrn-D-K (wide ResNet, D = 6n + 4, widen K: wrn-28-10)";
 
 /// The depths of the ImageNet ResNets ([`ResNetImageNet::with_width`]).
 const IMAGENET_DEPTHS: [usize; 6] = [10, 18, 34, 50, 101, 152];
 
-/// The two ResNet families.
+/// The network families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
     /// Three stages of basic blocks on small images (He et al. 2016, Section 4.2).
     Cifar,
     /// A stride-4 stem and four stages (He et al. 2016, Table 1).
     ImageNet,
+    /// DenseNet-BC-100-12 for CIFAR.
+    DenseNetBc,
+    /// VGG-13 or VGG-19 with BN; `depth` says which.
+    Vgg,
+    /// A wide ResNet; `depth` and `width` (the widen factor) say which.
+    WideResNet,
 }
 
 /// A network name, checked when it is read; it prints as written.
@@ -55,6 +67,9 @@ impl NetworkName {
                 Err(Error::config("network", format!("{self} takes 3-channel images, not {in_channels}")))
             }
             Family::ImageNet => Ok(Box::new(ResNetImageNet::with_width(self.depth, self.width, num_classes, input_size)?)),
+            Family::DenseNetBc => Ok(Box::new(DenseNetBc::new(in_channels, num_classes, input_size)?)),
+            Family::Vgg => Ok(Box::new(Vgg::new(self.depth, in_channels, num_classes, input_size)?)),
+            Family::WideResNet => Ok(Box::new(WideResNet::new(self.depth, self.width, in_channels, num_classes, input_size)?)),
         }
     }
 }
@@ -64,6 +79,9 @@ impl FromStr for NetworkName {
 
     fn from_str(name: &str) -> Result<Self> {
         let unknown = || Error::config("network", format!("unknown network {name:?}: expected {NAMES}"));
+        if let Some(other) = other_family(name)? {
+            return Ok(other);
+        }
         let (forced, rest) = match name.split_once('-') {
             Some(("cifar", rest)) => (Some(Family::Cifar), rest),
             Some(("imagenet", rest)) => (Some(Family::ImageNet), rest),
@@ -97,6 +115,26 @@ impl FromStr for NetworkName {
         }
         Ok(NetworkName { written: name.to_owned(), family, depth, width: width.unwrap_or(64) })
     }
+}
+
+/// The name of a network other than a ResNet (`None` for a ResNet name, or an unknown one).
+fn other_family(name: &str) -> Result<Option<NetworkName>> {
+    let named = |family, depth, width| Ok(Some(NetworkName { written: name.to_owned(), family, depth, width }));
+    match name {
+        "densenet-bc-100" => return named(Family::DenseNetBc, 100, 12),
+        "vgg13" => return named(Family::Vgg, 13, 64),
+        "vgg19" => return named(Family::Vgg, 19, 64),
+        _ => {}
+    }
+    let Some(rest) = name.strip_prefix("wrn-") else { return Ok(None) };
+    let bad =
+        || Error::config("network", format!("{name}: expected wrn-D-K, a wide ResNet of depth D = 6n + 4 and widen factor K (wrn-28-10)"));
+    let (depth, widen) = rest.split_once('-').ok_or_else(bad)?;
+    let (depth, widen): (usize, i64) = (depth.parse().map_err(|_| bad())?, widen.parse().map_err(|_| bad())?);
+    if depth < 10 || !(depth - 4).is_multiple_of(6) || widen < 1 {
+        return Err(bad());
+    }
+    named(Family::WideResNet, depth, widen)
 }
 
 impl TryFrom<String> for NetworkName {
@@ -135,6 +173,12 @@ mod tests {
         assert_eq!("resnet10-w8".parse::<NetworkName>().unwrap().family(), Family::ImageNet);
         assert_eq!("resnet10-w8".parse::<NetworkName>().unwrap().to_string(), "resnet10-w8");
         assert!(build("resnet18", 1, 28).unwrap_err().to_string().contains("3-channel"));
+        assert_eq!(build("densenet-bc-100", 3, 32).unwrap(), "densenet-bc-100");
+        assert_eq!(build("vgg13", 3, 224).unwrap(), "vgg13");
+        assert_eq!(build("vgg19", 1, 28).unwrap(), "vgg19");
+        assert_eq!(build("wrn-28-10", 3, 32).unwrap(), "wrn-28-10");
+        assert_eq!(build("wrn-16-4", 1, 28).unwrap(), "wrn-16-4");
+        assert_eq!("wrn-28-10".parse::<NetworkName>().unwrap().family(), Family::WideResNet);
     }
 
     #[test]
@@ -147,6 +191,11 @@ mod tests {
             ("resnet10-wx", "expected resnetN"),
             ("resnet10-w0", "at least 1"),
             ("cifar-resnet20-w8", "ImageNet ResNets only"),
+            ("vgg11", "expected resnetN"),
+            ("densenet-bc-121", "expected resnetN"),
+            ("wrn-27-10", "6n + 4"),
+            ("wrn-28", "6n + 4"),
+            ("wrn-28-0", "6n + 4"),
         ] {
             let message = bad.parse::<NetworkName>().unwrap_err().to_string();
             assert!(message.contains(expected), "{bad}: {message}");
