@@ -47,8 +47,9 @@ fn every_module_gets_both_terms_on_real_features() {
     let aux_store = nn::VarStore::new(Device::Cpu);
     let targets = LocalTargets { images: &images, raw_images: &images, target: &labels };
     let mut h = images.shallow_clone();
-    for module in 0..3 {
-        h = units[module].forward_t(&h, false);
+    // Every module but the last (which holds the real head) has an aux net.
+    for (module, unit) in units.iter().enumerate().take(3) {
+        h = unit.forward_t(&h, false);
         assert_eq!(similarity_matrix(&h).size(), [32, 32]);
         let ctx = AuxContext {
             network: &net,
