@@ -90,7 +90,8 @@ pub fn parse_unit_id(text: &str) -> Result<glcan_core::models::UnitId> {
     Ok(glcan_core::models::UnitId::new(stage.trim().parse()?, unit.trim().parse()?))
 }
 
-/// `--method`: one of e2e, greedy-sl, dgl, infopro-softmax, infopro-contrast, glcan.
+/// `--method`: one of e2e, greedy-sl, dgl, infopro-softmax, infopro-contrast, glcan, predsim,
+/// auglocal.
 pub fn parse_method(name: &str) -> Result<Method> {
     Ok(Method::from_name(name)?)
 }

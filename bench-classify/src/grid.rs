@@ -54,7 +54,7 @@ pub struct Classify {
 }
 
 /// Every method trains classifiers.
-const METHODS: [Method; 6] = Method::ALL;
+const METHODS: [Method; 8] = Method::ALL;
 
 impl Suite for Classify {
     type Section = Section;

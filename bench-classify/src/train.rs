@@ -31,7 +31,7 @@ pub struct TrainArgs {
     /// The network (see `glcan_core::models::registry`).
     #[arg(long, default_value = "resnet32", value_parser = str::parse::<NetworkName>, help = registry::NAMES)]
     pub net: NetworkName,
-    /// e2e, greedy-sl, dgl, infopro-softmax, infopro-contrast or glcan.
+    /// e2e, greedy-sl, dgl, infopro-softmax, infopro-contrast, glcan, predsim or auglocal.
     #[arg(long, value_parser = parse_method, default_value = "glcan")]
     pub method: Method,
     /// Number of local modules (1 for e2e).

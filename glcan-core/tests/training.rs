@@ -115,6 +115,8 @@ fn resume_cases() -> Vec<(&'static str, TrainConfig)> {
         ("dgl per-module", TrainConfig { optimizer_scope: OptimizerScope::PerModule, ..config(Method::Dgl, 2, 2) }),
         ("infopro-softmax", config(Method::InfoproSoftmax, 2, 2)),
         ("infopro-contrast", config(Method::InfoproContrast, 2, 2)),
+        ("predsim", config(Method::PredSim, 2, 2)),
+        ("auglocal", config(Method::AugLocal, 2, 2)),
         ("glcan scratch", glcan(GlobalInit::Scratch, 0.5)),
         ("glcan copy", glcan(GlobalInit::Copy, 1.0)),
         ("glcan ema top-down adam", ema),

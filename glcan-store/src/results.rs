@@ -26,7 +26,8 @@ pub struct ResultRow {
     pub dataset: String,
     /// e.g. `resnet32`.
     pub network: String,
-    /// `e2e`, `greedy-sl`, `dgl`, `infopro-softmax`, `infopro-contrast`, `glcan`, ...
+    /// `e2e`, `greedy-sl`, `dgl`, `infopro-softmax`, `infopro-contrast`, `glcan`, `predsim`,
+    /// `auglocal`, ...
     pub method: String,
     pub k: usize,
     pub seed: u64,

@@ -1,7 +1,8 @@
 //! Method names as the results CSV spells them (`e2e`, `greedy-sl`, ...), turned into the
 //! labels and the order of InfoPro's Table 2: E2E first, then Greedy SL, DGL, InfoPro
-//! (Softmax), InfoPro (Contrast), and GLCAN last. Super-resolution adds the untrained
-//! bicubic baseline row (`bicubic`), printed above E2E.
+//! (Softmax), InfoPro (Contrast); then the later baselines PredSim and AugLocal, and GLCAN
+//! last. Super-resolution adds the untrained bicubic baseline row (`bicubic`), printed above
+//! E2E.
 
 /// The end-to-end baseline every local method is compared against.
 pub const REFERENCE: &str = "e2e";
@@ -10,13 +11,15 @@ pub const REFERENCE: &str = "e2e";
 pub const BICUBIC: &str = "bicubic";
 
 /// Known methods in table order, with their printed labels.
-const KNOWN: [(&str, &str); 7] = [
+const KNOWN: [(&str, &str); 9] = [
     (BICUBIC, "Bicubic"),
     ("e2e", "E2E"),
     ("greedy-sl", "Greedy SL"),
     ("dgl", "DGL"),
     ("infopro-softmax", "InfoPro (Softmax)"),
     ("infopro-contrast", "InfoPro (Contrast)"),
+    ("predsim", "PredSim"),
+    ("auglocal", "AugLocal"),
     ("glcan", "GLCAN"),
 ];
 
@@ -54,10 +57,14 @@ mod tests {
 
     #[test]
     fn table_order_and_labels() {
-        let mut methods = ["glcan", "mine", "infopro-contrast", "dgl", "e2e", "bicubic", "Greedy_SL", "infopro-softmax"];
+        let mut methods =
+            ["glcan", "mine", "auglocal", "infopro-contrast", "dgl", "predsim", "e2e", "bicubic", "Greedy_SL", "infopro-softmax"];
         methods.sort_by_key(|m| order(m));
         let labels: Vec<String> = methods.iter().map(|m| label(m)).collect();
-        assert_eq!(labels, ["Bicubic", "E2E", "Greedy SL", "DGL", "InfoPro (Softmax)", "InfoPro (Contrast)", "GLCAN", "mine"]);
+        assert_eq!(
+            labels,
+            ["Bicubic", "E2E", "Greedy SL", "DGL", "InfoPro (Softmax)", "InfoPro (Contrast)", "PredSim", "AugLocal", "GLCAN", "mine"]
+        );
         assert!(is_reference("E2E") && !is_reference("glcan") && !is_reference("bicubic"));
         assert!(is_untrained("bicubic") && !is_untrained("e2e"));
     }

@@ -89,9 +89,10 @@ pub struct Figure {
 /// The K axis: spaced by log2 K, ticked at the K values run.
 const K_AXIS: &str = "K (local modules)";
 
-/// A fixed colour per known method (Okabe-Ito palette, readable with colour blindness).
+/// A fixed colour per known method (Okabe-Ito palette, readable with colour blindness; its
+/// yellow is too faint for lines on white, so PredSim takes a darkened one).
 pub fn method_color(method: &str) -> RGBColor {
-    const OTHERS: [RGBColor; 3] = [RGBColor(86, 180, 233), RGBColor(240, 228, 66), RGBColor(120, 120, 120)];
+    const OTHERS: [RGBColor; 2] = [RGBColor(120, 120, 120), RGBColor(60, 60, 60)];
     match methods_key(method).as_str() {
         "e2e" => RGBColor(0, 0, 0),
         "greedy-sl" => RGBColor(230, 159, 0),
@@ -99,6 +100,8 @@ pub fn method_color(method: &str) -> RGBColor {
         "infopro-softmax" => RGBColor(0, 158, 115),
         "infopro-contrast" => RGBColor(204, 121, 167),
         "glcan" => RGBColor(213, 94, 0),
+        "predsim" => RGBColor(170, 150, 0),
+        "auglocal" => RGBColor(86, 180, 233),
         other => OTHERS[other.bytes().map(usize::from).sum::<usize>() % OTHERS.len()],
     }
 }

@@ -9,12 +9,16 @@
 //! | Greedy SL | GAP + linear, CE | [`greedy`] |
 //! | DGL | 1x1 conv stack on 2x2 pooled features + linear, CE | [`dgl`] |
 //! | InfoPro | image decoder (BCE) + "1c2f" head (CE or SupCon) | [`infopro`] |
+//! | PredSim | pooled linear classifier (CE) + similarity matching (MSE) | [`predsim`] |
+//! | AugLocal | uniformly sampled copies of the later units + pool + linear, CE | [`auglocal`] |
 //! | GLCAN | local branch + global branch, fused, task head | [`glcan`] |
 
+pub mod auglocal;
 pub mod dgl;
 pub mod glcan;
 pub mod greedy;
 pub mod infopro;
+pub mod predsim;
 pub mod task_head;
 
 use tch::nn::{self, ModuleT};
@@ -36,11 +40,25 @@ pub enum Method {
     /// InfoPro with a supervised-contrastive information term.
     InfoproContrast,
     Glcan,
+    /// Prediction plus similarity matching (Nøkland & Eidnes 2019).
+    #[serde(rename = "predsim")]
+    PredSim,
+    /// Aux nets made of sampled later units (Ma et al. 2024).
+    #[serde(rename = "auglocal")]
+    AugLocal,
 }
 
 impl Method {
-    pub const ALL: [Method; 6] =
-        [Method::E2e, Method::GreedySl, Method::Dgl, Method::InfoproSoftmax, Method::InfoproContrast, Method::Glcan];
+    pub const ALL: [Method; 8] = [
+        Method::E2e,
+        Method::GreedySl,
+        Method::Dgl,
+        Method::InfoproSoftmax,
+        Method::InfoproContrast,
+        Method::Glcan,
+        Method::PredSim,
+        Method::AugLocal,
+    ];
 
     /// The name used in configs, result rows and command lines.
     pub fn name(self) -> &'static str {
@@ -51,6 +69,8 @@ impl Method {
             Method::InfoproSoftmax => "infopro-softmax",
             Method::InfoproContrast => "infopro-contrast",
             Method::Glcan => "glcan",
+            Method::PredSim => "predsim",
+            Method::AugLocal => "auglocal",
         }
     }
 
@@ -65,8 +85,9 @@ impl Method {
     }
 
     /// The methods whose aux nets end in the task's own head ([`AuxContext::build_task_head`]),
-    /// so that they train any task; Greedy SL and InfoPro build classifiers over class labels
-    /// and run on classification only.
+    /// so that they train any task; Greedy SL, InfoPro, PredSim and AugLocal build classifiers
+    /// over class labels (PredSim's similarity target is the one-hot labels too) and run on
+    /// classification only.
     pub const TASK_HEADED: [Method; 3] = [Method::E2e, Method::Dgl, Method::Glcan];
 
     /// `Ok` when `suite` (a binary, e.g. `bench-sr`) runs this method, one of `runs`; an error
@@ -189,13 +210,17 @@ pub struct AuxConfig {
     pub dgl: dgl::DglConfig,
     pub infopro: infopro::InfoProConfig,
     pub glcan: glcan::GlcanConfig,
+    pub predsim: predsim::PredSimConfig,
+    pub auglocal: auglocal::AugLocalConfig,
 }
 
 impl AuxConfig {
     /// Checks every aux net's options, so that a bad value fails a grid's check before any
     /// data loads rather than every run of that method one by one.
     pub fn validate(&self) -> Result<()> {
-        self.glcan.validate()
+        self.glcan.validate()?;
+        self.predsim.validate()?;
+        self.auglocal.validate()
     }
 }
 
@@ -216,6 +241,8 @@ pub fn build(method: Method, config: &AuxConfig, p: nn::Path, ctx: &AuxContext) 
         Method::InfoproSoftmax => Box::new(infopro::InfoProAux::new(p, &config.infopro, infopro::InfoTerm::Softmax, ctx)?),
         Method::InfoproContrast => Box::new(infopro::InfoProAux::new(p, &config.infopro, infopro::InfoTerm::Contrast, ctx)?),
         Method::Glcan => Box::new(glcan::GlcanAux::new(p, &config.glcan, ctx)?),
+        Method::PredSim => Box::new(predsim::PredSimAux::new(p, &config.predsim, ctx)?),
+        Method::AugLocal => Box::new(auglocal::AugLocalAux::new(p, &config.auglocal, ctx)?),
     })
 }
 
@@ -290,8 +317,21 @@ mod tests {
     fn method_names_round_trip() {
         for method in Method::ALL {
             assert_eq!(Method::from_name(method.name()).unwrap(), method);
+            // Configs and result rows spell the method as the command line does.
+            assert_eq!(serde_json::to_string(&method).unwrap(), format!("\"{}\"", method.name()));
         }
         assert!(Method::from_name("infopro").unwrap_err().to_string().contains("infopro-softmax"));
+    }
+
+    #[test]
+    fn aux_config_validation_names_the_bad_knob() {
+        let mut config = AuxConfig::default();
+        assert!(config.validate().is_ok());
+        config.predsim.beta = 2.0;
+        assert!(config.validate().unwrap_err().to_string().contains("aux.predsim.beta"));
+        config = AuxConfig::default();
+        config.auglocal.width_factor = -1.0;
+        assert!(config.validate().unwrap_err().to_string().contains("aux.auglocal.width_factor"));
     }
 
     #[test]
@@ -302,6 +342,10 @@ mod tests {
             message,
             "invalid method: bench-sr does not run greedy-sl (greedy-sl's aux net needs class labels); it runs e2e, dgl, glcan"
         );
+        let message = Method::AugLocal.check_suite("bench-detect", &Method::TASK_HEADED).unwrap_err().to_string();
+        assert!(message.contains("auglocal's aux net needs class labels"), "{message}");
+        let message = Method::PredSim.check_suite("bench-sr", &Method::TASK_HEADED).unwrap_err().to_string();
+        assert!(message.contains("predsim's aux net needs class labels"), "{message}");
         let message = Method::Dgl.check_suite("demo", &[Method::E2e]).unwrap_err().to_string();
         assert_eq!(message, "invalid method: demo does not run dgl; it runs e2e");
     }
@@ -313,7 +357,7 @@ mod tests {
             |p: nn::Path, channels: i64| -> Box<dyn task_head::TaskHead> { Box::new(task_head::ClassifierHead::new(p, channels, 3)) };
         let ctx = AuxContext { task_head: Some(&factory), ..testing::context(&network, 3) };
         let vs = nn::VarStore::new(tch::Device::Cpu);
-        for method in [Method::GreedySl, Method::InfoproSoftmax, Method::InfoproContrast] {
+        for method in [Method::GreedySl, Method::InfoproSoftmax, Method::InfoproContrast, Method::PredSim, Method::AugLocal] {
             let message = build(method, &AuxConfig::default(), vs.root(), &ctx).unwrap_err().to_string();
             assert!(message.contains(&format!("{method} needs class labels")) && message.contains("it runs e2e, dgl, glcan"), "{message}");
         }

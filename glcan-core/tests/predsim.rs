@@ -1,0 +1,134 @@
+//! PredSim in the trainer, on the shared real Fashion-MNIST subset: each module's two terms
+//! are finite and weighted (1 - β, β), no gradient crosses a module boundary, and a seeded
+//! run lowers every module's loss.
+
+use std::sync::{Mutex, MutexGuard};
+
+use glcan_core::aux::predsim::{similarity_matrix, PredSimAux, PredSimConfig};
+use glcan_core::aux::{AuxContext, AuxNet, LocalTargets, Method};
+use glcan_core::models::UnitNetwork;
+use glcan_core::train::{train_classifier, Classification, EpochMetrics, LocalNetwork, TrainConfig};
+use glcan_data::augment::Augmentation;
+use glcan_data::loader::{BatchLoader, ClassificationCollate, LoaderConfig};
+use tch::{nn, Device, Tensor};
+
+mod support;
+
+use support::{fashion_subset, network, Data};
+
+/// One test at a time with one libtorch thread: the trainer seeds the global generator.
+fn exclusive() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    let turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    tch::set_num_threads(1);
+    turn
+}
+
+fn config(k: usize, epochs: usize) -> TrainConfig {
+    TrainConfig { seed: 7, ..TrainConfig::new(Method::PredSim, k, epochs, 64, 0.05) }
+}
+
+/// The first 32 training images, normalised, and their labels.
+fn batch(data: &Data) -> (Tensor, Tensor) {
+    let collate = ClassificationCollate::new(Augmentation::NONE, data.normalization.clone());
+    let loader = BatchLoader::new(data.train.clone(), collate, LoaderConfig::eval(32)).unwrap();
+    let batch = loader.epoch(0).next().unwrap().unwrap();
+    (batch.images, batch.labels)
+}
+
+#[test]
+fn every_module_gets_both_terms_on_real_features() {
+    let _turn = exclusive();
+    let data = fashion_subset();
+    let (images, labels) = batch(&data);
+    let net = network(); // ResNet-8: 16, 16, 32, 64 channels at 28, 28, 14, 7 pixels
+    let real = nn::VarStore::new(Device::Cpu);
+    let units: Vec<_> = net.units().iter().enumerate().map(|(i, spec)| net.build_unit(real.root() / i, spec)).collect();
+    let aux_store = nn::VarStore::new(Device::Cpu);
+    let targets = LocalTargets { images: &images, raw_images: &images, target: &labels };
+    let mut h = images.shallow_clone();
+    // Every module but the last (which holds the real head) has an aux net.
+    for (module, unit) in units.iter().enumerate().take(3) {
+        h = unit.forward_t(&h, false);
+        assert_eq!(similarity_matrix(&h).size(), [32, 32]);
+        let ctx = AuxContext {
+            network: &net,
+            module,
+            num_modules: 4,
+            last_unit: module,
+            image_channels: 1,
+            image_size: 28,
+            real_unit_variables: None,
+            task_head: None,
+        };
+        let aux = PredSimAux::new(aux_store.root() / module, &PredSimConfig::default(), &ctx).unwrap();
+        let (pred, sim) = aux.terms(&h, &labels);
+        let (pred, sim) = (pred.double_value(&[]), sim.double_value(&[]));
+        // Untrained features are not arranged by class, so the similarity matrices differ.
+        assert!(pred > 0.0 && pred.is_finite() && sim > 0.0 && sim.is_finite(), "module {module}: {pred} {sim}");
+        let loss = aux.loss(&h, &targets, true).double_value(&[]);
+        assert!((loss - (0.01 * pred + 0.99 * sim)).abs() < 1e-5, "module {module}");
+    }
+
+    // In the trainer: K finite losses, one per module, and logits from the real head.
+    tch::manual_seed(0);
+    let mut local = LocalNetwork::build(&net, &Classification, &config(4, 1), 1, 28, Device::Cpu).unwrap();
+    let losses = local.forward_backward(&images, &targets, |_, _| {}).unwrap();
+    assert_eq!(losses.len(), 4);
+    assert!(losses.iter().all(|l| l.is_finite() && *l > 0.0), "{losses:?}");
+    assert_eq!(local.predict(&images).size(), [32, 10]);
+}
+
+#[test]
+fn no_gradient_crosses_a_module_boundary() {
+    let _turn = exclusive();
+    let data = fashion_subset();
+    let (images, labels) = batch(&data);
+    tch::manual_seed(0);
+    let mut net = LocalNetwork::build(&network(), &Classification, &config(4, 1), 1, 28, Device::Cpu).unwrap();
+    let targets = LocalTargets { images: &images, raw_images: &images, target: &labels };
+    // Module k's gradients right after its own backward pass must survive the later ones.
+    let mut snapshots = Vec::new();
+    net.forward_backward(&images, &targets, |_, module| snapshots.push(module.gradients())).unwrap();
+    for (k, (module, snapshot)) in net.modules().iter().zip(&snapshots).enumerate() {
+        let now = module.gradients();
+        assert!(!snapshot.is_empty(), "module {k} got no gradient from its own loss");
+        assert_eq!(now.len(), snapshot.len(), "module {k}");
+        for ((name, after), (_, before)) in now.iter().zip(snapshot) {
+            assert!(after.equal(before), "{name} of module {k} received gradient from a later module");
+        }
+    }
+}
+
+fn losses(metrics: &EpochMetrics) -> Vec<f64> {
+    metrics.module_losses.split(';').map(|v| v.parse().unwrap()).collect()
+}
+
+#[test]
+fn a_seeded_run_lowers_every_modules_loss() {
+    let _turn = exclusive();
+    let data = fashion_subset();
+    for k in [2, 4] {
+        let outcome = train_classifier(&network(), &data, &config(k, 3), Device::Cpu, None, false, &mut ()).unwrap();
+        let (first, last) = (losses(&outcome.epochs[0]), losses(outcome.last()));
+        assert_eq!(first.len(), k);
+        for module in 0..k {
+            assert!(last[module] < first[module], "K={k}: module {module} loss went from {} to {}", first[module], last[module]);
+        }
+        eprintln!("predsim K={k}: losses {first:?} -> {last:?}, test accuracy {:.1}%", outcome.last().test_metric);
+        // Chance is 10%; 24 steps on 512 images reach well past it.
+        assert!(outcome.last().test_metric > 25.0, "K={k}: test accuracy {:.1}%", outcome.last().test_metric);
+    }
+}
+
+#[test]
+fn bad_knobs_are_refused_before_training() {
+    let _turn = exclusive();
+    let data = fashion_subset();
+    let mut bad = config(2, 1);
+    bad.aux.predsim.beta = 1.5;
+    let message = train_classifier(&network(), &data, &bad, Device::Cpu, None, false, &mut ()).unwrap_err().to_string();
+    assert!(message.contains("aux.predsim.beta"), "{message}");
+    let parsed: Result<PredSimConfig, _> = toml::from_str("alpha = 0.5");
+    assert!(parsed.unwrap_err().to_string().contains("unknown field `alpha`"));
+}
