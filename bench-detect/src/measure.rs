@@ -166,7 +166,11 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
     anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
     anyhow::ensure!(args.classes >= 1, "--classes must be at least 1");
     anyhow::ensure!(args.objects >= 1, "--objects must be at least 1");
-    anyhow::ensure!(args.net.family() == Family::ImageNet, "--net {}: the detector needs an ImageNet ResNet (resnet18, resnet50, ...)", args.net);
+    anyhow::ensure!(
+        args.net.family() == Family::ImageNet,
+        "--net {}: the detector needs an ImageNet ResNet (resnet18, resnet50, ...)",
+        args.net
+    );
     let ImageSize { height, width } = args.size;
     anyhow::ensure!(
         args.split != SplitArg::MemoryBalanced || height == width || args.k == 1,

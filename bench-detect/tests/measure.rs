@@ -8,8 +8,22 @@ fn bench_detect(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bench-detect")).args(args).output().expect("the binary runs")
 }
 
-const TINY: [&str; 14] =
-    ["measure", "--net", "resnet10-w8", "--batch-size", "2", "--classes", "3", "--fpn-width", "16", "--head-convs", "1", "--steps", "1", "--warmup"];
+const TINY: [&str; 14] = [
+    "measure",
+    "--net",
+    "resnet10-w8",
+    "--batch-size",
+    "2",
+    "--classes",
+    "3",
+    "--fpn-width",
+    "16",
+    "--head-convs",
+    "1",
+    "--steps",
+    "1",
+    "--warmup",
+];
 
 fn measure(extra: &[&str]) -> serde_json::Value {
     let args: Vec<&str> = TINY.iter().copied().chain(["1"]).chain(extra.iter().copied()).collect();

@@ -66,9 +66,9 @@ pub fn module_memory_bytes(
     channels: i64,
     device: Device,
 ) -> Result<(Vec<u64>, Vec<u64>)> {
-    let target = task.timing_target(network, batch, device).ok_or_else(|| {
-        Error::config("split", "memory_balanced measures the local losses on a target, which this task cannot make up")
-    })?;
+    let target = task
+        .timing_target(network, batch, device)
+        .ok_or_else(|| Error::config("split", "memory_balanced measures the local losses on a target, which this task cannot make up"))?;
     let store = nn::VarStore::new(device);
     let units: Vec<Box<dyn ModuleT>> =
         network.units().iter().enumerate().map(|(i, spec)| network.build_unit(store.root() / "units" / i, spec)).collect();
