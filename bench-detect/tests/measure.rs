@@ -8,33 +8,23 @@ fn bench_detect(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bench-detect")).args(args).output().expect("the binary runs")
 }
 
-const TINY: [&str; 14] = [
-    "measure",
-    "--net",
-    "resnet10-w8",
-    "--batch-size",
-    "2",
-    "--classes",
-    "3",
-    "--fpn-width",
-    "16",
-    "--head-convs",
-    "1",
-    "--steps",
-    "1",
-    "--warmup",
-];
+const TINY: [&str; 13] =
+    ["measure", "--batch-size", "2", "--classes", "3", "--fpn-width", "16", "--head-convs", "1", "--steps", "1", "--warmup", "1"];
+
+/// The tiny settings, a thin backbone unless `extra` names one, then `extra`.
+fn tiny_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let net = if extra.contains(&"--net") { vec![] } else { vec!["--net", "resnet10-w8"] };
+    TINY.iter().copied().chain(net).chain(extra.iter().copied()).collect()
+}
 
 fn measure(extra: &[&str]) -> serde_json::Value {
-    let args: Vec<&str> = TINY.iter().copied().chain(["1"]).chain(extra.iter().copied()).collect();
-    let out = bench_detect(&args);
+    let out = bench_detect(&tiny_args(extra));
     assert!(out.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
 }
 
 fn error(extra: &[&str]) -> String {
-    let args: Vec<&str> = TINY.iter().copied().chain(["1"]).chain(extra.iter().copied()).collect();
-    let out = bench_detect(&args);
+    let out = bench_detect(&tiny_args(extra));
     assert!(!out.status.success(), "{extra:?} was accepted");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
