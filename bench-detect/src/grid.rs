@@ -39,6 +39,11 @@ pub enum DetectSplit {
     Pyramid,
     /// Nearly equal numbers of units per module.
     Even,
+    /// The points minimising the largest module's memory, its aux net's (or the detection
+    /// head's) included, measured on the training batch
+    /// ([`glcan_core::unit_costs::module_memory_bytes`]).
+    #[serde(rename = "memory_balanced")]
+    MemoryBalanced,
 }
 
 /// A detection preset's own fields. The rest (methods, K, seeds, the recipe) are the
@@ -86,8 +91,11 @@ fn default_digits_dir() -> PathBuf {
 
 /// The split points of `strategy` for K modules.
 pub fn split_strategy(network: &dyn UnitNetwork, k: usize, strategy: DetectSplit) -> Result<SplitStrategy> {
-    if k <= 1 || strategy == DetectSplit::Even {
-        return Ok(SplitStrategy::Even);
+    match strategy {
+        _ if k <= 1 => return Ok(SplitStrategy::Even),
+        DetectSplit::Even => return Ok(SplitStrategy::Even),
+        DetectSplit::MemoryBalanced => return Ok(SplitStrategy::MemoryBalanced),
+        DetectSplit::Early | DetectSplit::Pyramid => {}
     }
     let (taps, _) = pyramid_taps(network)?;
     let units = network.units();

@@ -3,6 +3,7 @@
 //! evaluator (COCO-style AP with pycocotools' rules, VOC AP50) of a results file.
 
 mod eval;
+mod measure;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +57,9 @@ enum Command {
     /// Run every (method, K, seed) of a detection preset (configs/detect-*.toml), appending
     /// one row per run to <out>/results.csv; runs already done are skipped.
     Grid(glcan_runner::GridArgs),
+    /// Peak memory and speed of training steps of a RetinaNet-style detector on random
+    /// images and boxes (ResNet-50 at 512x512 by default), printed as one JSON object.
+    Measure(measure::MeasureArgs),
 }
 
 fn main() -> ExitCode {
@@ -81,5 +85,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Grid(args) => glcan_runner::run_grid::<Detect>(args, cli.cpu_isa),
+        Command::Measure(args) => {
+            println!("{}", serde_json::to_string(&measure::run(&args)?)?);
+            Ok(())
+        }
     }
 }

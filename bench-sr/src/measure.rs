@@ -23,9 +23,11 @@ pub struct MeasureArgs {
     /// e2e, dgl (the plain local baseline: conv + up-sampler) or glcan.
     #[arg(long, value_parser = parse_method, default_value = "e2e")]
     pub method: Method,
-    /// Number of local modules (1 for e2e), cut evenly over head, blocks and body end.
+    /// Number of local modules (1 for e2e), cut over head, blocks and body end as --split says.
     #[arg(long, default_value_t = 1)]
     pub k: usize,
+    #[arg(long, value_enum, default_value = "even")]
+    pub split: SplitArg,
     #[arg(long, default_value_t = 2)]
     pub scale: usize,
     /// Residual blocks (EDSR-baseline: 16).
@@ -60,6 +62,16 @@ pub struct MeasureArgs {
     pub device: Device,
 }
 
+/// `--split`: how the units are cut into modules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SplitArg {
+    /// Nearly equal numbers of units per module.
+    Even,
+    /// The points minimising the largest module's memory, its aux net's up-sampler (or the
+    /// real tail) included, measured on the batch.
+    MemoryBalanced,
+}
+
 fn parse_method(text: &str) -> Result<Method, String> {
     Method::from_name(text)
         .and_then(|method| method.check_suite("bench-sr", &crate::task::METHODS).map(|()| method))
@@ -76,7 +88,11 @@ pub struct Measurement {
     pub net: String,
     pub method: String,
     pub k: usize,
+    pub split: String,
     pub split_points: Vec<String>,
+    /// Memory-balanced split: each module's measured bytes (units' activations plus its aux
+    /// net's or the tail's) at the chosen points.
+    pub module_memory_bytes: Option<Vec<u64>>,
     pub aux_head_feats: i64,
     pub branch_loss_weight: f64,
     pub dgl_conv_layers: usize,
@@ -105,7 +121,10 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
     let network = Edsr::new(config, args.lr_patch)?;
     anyhow::ensure!(args.aux_head_feats.is_none_or(|f| f >= 1), "--aux-head-feats must be at least 1");
     let mut train = TrainConfig {
-        split: SplitStrategy::Even,
+        split: match args.split {
+            SplitArg::Even => SplitStrategy::Even,
+            SplitArg::MemoryBalanced => SplitStrategy::MemoryBalanced,
+        },
         optimizer: OptimizerConfig::edsr_adam(),
         ..TrainConfig::new(args.method, args.k, 1, args.batch_size, 1e-4)
     };
@@ -146,7 +165,9 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
         net: network.name(),
         method: args.method.name().to_owned(),
         k: args.k,
+        split: format!("{:?}", args.split).to_lowercase(),
         split_points: net.split().points(&network).iter().map(|p| p.to_string()).collect(),
+        module_memory_bytes: net.module_memory_bytes().map(<[u64]>::to_vec),
         aux_head_feats: args.aux_head_feats.unwrap_or(args.n_feats),
         branch_loss_weight: args.branch_loss_weight,
         dgl_conv_layers: args.dgl_conv_layers,

@@ -20,7 +20,7 @@ use glcan_core::models::edsr::{conv, EdsrConfig, Tail, DIV2K_RGB_MEAN};
 use glcan_core::models::UnitNetwork;
 use glcan_core::train::{NetworkHead, Task};
 use tch::nn::{self, ModuleT};
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 /// The methods this task trains: those whose aux nets end in the task's up-sampler head
 /// (Greedy SL's and InfoPro's classify, and an HR image has no class).
@@ -87,6 +87,13 @@ impl Task for SuperResolution {
 
     fn aux_task_head(&self) -> Option<&TaskHeadFactory> {
         Some(self.aux_head.as_ref())
+    }
+
+    /// Random HR patches for LR patches of the network's input size (the L1 loss costs the
+    /// same for any values).
+    fn timing_target(&self, network: &dyn UnitNetwork, batch: i64, device: Device) -> Option<Tensor> {
+        let side = network.input_size() * self.config.scale as i64;
+        Some(Tensor::rand([batch, 3, side, side], (Kind::Float, device)) * self.config.rgb_range)
     }
 }
 

@@ -5,7 +5,8 @@
 //! (Wang et al., ICLR 2021, <https://arxiv.org/abs/2101.10832>; its code's
 //! `networks/configs.py`) for ResNet-32 and ResNet-110; any other network or K is cut evenly
 //! by unit count. [`balanced_ends`] chooses the points that minimise the largest module's
-//! cost (e.g. its measured activation memory).
+//! cost (its units' measured activation memory plus its local loss's, see
+//! [`crate::unit_costs::module_memory_bytes`]).
 
 use std::ops::Range;
 
@@ -28,8 +29,9 @@ pub enum SplitStrategy {
     Even,
     /// These K - 1 points, in forward order.
     Points(Vec<UnitId>),
-    /// The points minimising the largest module's activation memory, measured on the
-    /// training batch (see [`crate::unit_costs`]); resolved by the trainer.
+    /// The points minimising the largest module's memory: its units' activations plus what
+    /// its aux net (or the real head) holds at the cut, measured on the training batch (see
+    /// [`crate::unit_costs::module_memory_bytes`]); resolved by the trainer.
     MemoryBalanced,
     /// The points minimising the slowest module's step time (its units' forward and
     /// backward plus its aux net's, or the real head's), measured on the training batch at
@@ -182,12 +184,14 @@ fn even_ends(units: usize, k: usize) -> Vec<usize> {
     (1..k).map(|i| (i * units).div_ceil(k) - 1).collect()
 }
 
-/// End positions that minimise the largest per-module sum of `costs` (one cost per unit),
-/// found exactly by dynamic programming; ties favour earlier cuts.
-pub fn balanced_ends(costs: &[u64], k: usize) -> Vec<usize> {
+/// End positions that minimise the largest module, where the module of units `a..=e` costs
+/// `unit_costs[a..=e]` summed plus `end_costs[e]` (the memory its local loss holds when it
+/// ends at unit e: its aux net's, or the real head's at the last unit); found exactly by
+/// dynamic programming; ties favour earlier cuts.
+pub fn balanced_ends(unit_costs: &[u64], end_costs: &[u64], k: usize) -> Vec<usize> {
     // Byte counts and their sums below 2^53 are exact as f64: the same search decides.
-    let costs: Vec<f64> = costs.iter().map(|&c| c as f64).collect();
-    time_balanced_ends(&costs, &vec![0.0; costs.len()], k)
+    let as_f64 = |costs: &[u64]| -> Vec<f64> { costs.iter().map(|&c| c as f64).collect() };
+    time_balanced_ends(&as_f64(unit_costs), &as_f64(end_costs), k)
 }
 
 /// End positions that minimise the slowest module, where the module of units `a..=e` costs
@@ -245,14 +249,16 @@ pub fn time_balanced_split(
     Ok((split, costs))
 }
 
-/// [`split`] with the points of [`balanced_ends`] over per-unit `costs`.
-pub fn balanced_split(network: &dyn UnitNetwork, k: usize, costs: &[u64]) -> Result<ModuleSplit> {
+/// [`split`] with the points of [`balanced_ends`]; returns each module's cost too.
+pub fn balanced_split(network: &dyn UnitNetwork, k: usize, unit_costs: &[u64], end_costs: &[u64]) -> Result<(ModuleSplit, Vec<u64>)> {
     let units = network.units().len();
-    if costs.len() != units {
-        return Err(Error::config("split", format!("{} unit costs for {units} units", costs.len())));
+    if unit_costs.len() != units || end_costs.len() != units {
+        return Err(Error::config("split", format!("{} unit and {} end costs for {units} units", unit_costs.len(), end_costs.len())));
     }
     split(network, k, &SplitStrategy::Even)?; // validates k against the unit count
-    from_ends(network, &balanced_ends(costs, k))
+    let split = from_ends(network, &balanced_ends(unit_costs, end_costs, k))?;
+    let costs = split.modules.iter().map(|m| unit_costs[m.clone()].iter().sum::<u64>() + end_costs[m.end - 1]).collect();
+    Ok((split, costs))
 }
 
 #[cfg(test)]
@@ -350,7 +356,7 @@ mod tests {
     fn balanced_ends_minimise_the_largest_module() {
         // Costs shaped like activation memory: heavy early units.
         let costs = [8, 8, 8, 4, 4, 4, 2, 2, 2, 2];
-        let ends = balanced_ends(&costs, 3);
+        let ends = balanced_ends(&costs, &[0; 10], 3);
         let sums: Vec<u64> =
             [0..ends[0] + 1, ends[0] + 1..ends[1] + 1, ends[1] + 1..10].iter().map(|r| costs[r.clone()].iter().sum()).collect();
         assert_eq!(*sums.iter().max().unwrap(), 16);
@@ -363,7 +369,27 @@ mod tests {
             }
         }
         assert_eq!(best, 16);
-        assert_eq!(balanced_ends(&[5, 5], 2), vec![0]);
-        assert!(balanced_ends(&[1, 2, 3], 1).is_empty());
+        assert_eq!(balanced_ends(&[5, 5], &[0, 0], 2), vec![0]);
+        assert!(balanced_ends(&[1, 2, 3], &[0; 3], 1).is_empty());
+    }
+
+    #[test]
+    fn a_heavy_aux_net_at_the_activation_balanced_cut_moves_it() {
+        // Activation memory alone cuts after unit 2 (6 | 6)...
+        let units = [2, 2, 2, 2, 2, 2];
+        assert_eq!(balanced_ends(&units, &[0; 6], 2), vec![2]);
+        // ...but an aux net holding 5 there (an up-sampler at full resolution, say) makes
+        // that module 11; cutting after unit 3 with a light aux net (1) gives 9 | 4, and
+        // every other cut is worse (10 | 10 | 11 | 9 | 11).
+        let ends = [6, 6, 5, 1, 1, 0];
+        assert_eq!(balanced_ends(&units, &ends, 2), vec![3]);
+        let net = resnet(8); // stem + 3 blocks: 4 units
+        let (split, costs) = balanced_split(&net, 2, &[4, 1, 1, 1], &[3, 3, 1, 2]).unwrap();
+        // Cut after unit 0: 4 + 3 = 7 | 3 + 2; after 1: 5 + 3 = 8; after 2: 6 + 1 = 7 | 1 + 2. The tie goes to the earlier cut.
+        assert_eq!(split.modules, vec![0..1, 1..4]);
+        assert_eq!(costs, vec![7, 5]);
+        let (split, _) = balanced_split(&net, 2, &[4, 1, 1, 1], &[6, 3, 1, 2]).unwrap();
+        assert_eq!(split.modules, vec![0..3, 3..4], "the aux net after the stem now outweighs the later cut");
+        assert!(balanced_split(&net, 2, &[1; 4], &[0; 3]).unwrap_err().to_string().contains("3 end costs"));
     }
 }

@@ -149,7 +149,7 @@ fn unit_costs_shrink_with_resolution_and_balance_the_split() {
     assert!(costs[2] > costs[9], "{costs:?}");
     // Its output alone is 8 x 16 x 32 x 32 floats.
     assert!(costs[2] >= 8 * 16 * 32 * 32 * 4, "{costs:?}");
-    let split = glcan_core::split::balanced_split(&network, 2, &costs).unwrap();
+    let (split, _) = glcan_core::split::balanced_split(&network, 2, &costs, &[0; 10]).unwrap();
     let module_cost = |r: &std::ops::Range<usize>| costs[r.clone()].iter().sum::<u64>();
     let even = glcan_core::split::split(&network, 2, &glcan_core::split::SplitStrategy::Even).unwrap();
     let worst = |s: &glcan_core::split::ModuleSplit| s.modules.iter().map(module_cost).max().unwrap();
@@ -162,4 +162,32 @@ fn installation_is_idempotent() {
     let _turn = counting();
     install_counting_allocator().unwrap();
     assert!(counting_allocator_installed());
+}
+
+#[test]
+fn module_memory_counts_each_cuts_aux_net_and_the_head() {
+    use glcan_core::aux::{AuxConfig, Method};
+    let _turn = counting();
+    let network = glcan_core::models::ResNetCifar::new(20, 3, 10, 32).unwrap();
+    let task = glcan_core::train::Classification;
+    let (units, ends) =
+        glcan_core::unit_costs::module_memory_bytes(&network, &task, Method::Dgl, &AuxConfig::default(), 2, 8, 3, Device::Cpu).unwrap();
+    // The unit figures are those of the activation-only measurement.
+    assert_eq!(units, glcan_core::unit_costs::activation_bytes(&network, 8, 3, Device::Cpu).unwrap());
+    eprintln!("units {units:?}\nends {ends:?}");
+    assert_eq!(ends.len(), 10);
+    assert!(ends.iter().all(|&b| b > 0), "every cut's aux net and the head hold memory: {ends:?}");
+    // DGL's aux net pools to a fixed size first, then its layers widen with the stage.
+    assert!(ends[1] < ends[5] && ends[5] < ends[8], "{ends:?}");
+    // The same kind of cut (stage, channels, resolution) costs the same.
+    assert_eq!(ends[1], ends[3]);
+    let (with_aux, costs) = glcan_core::split::balanced_split(&network, 2, &units, &ends).unwrap();
+    let (without, _) = glcan_core::split::balanced_split(&network, 2, &units, &[0; 10]).unwrap();
+    eprintln!("with aux nets {:?}, without {:?}, costs {costs:?}", with_aux.modules, without.modules);
+    let cost = |end: usize| {
+        let first = units[..=end].iter().sum::<u64>() + ends[end];
+        first.max(units[end + 1..].iter().sum::<u64>() + ends[9])
+    };
+    let best = (0..9).map(cost).min().unwrap();
+    assert_eq!(*costs.iter().max().unwrap(), best, "the search finds the cheapest cut");
 }

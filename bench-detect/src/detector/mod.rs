@@ -13,6 +13,7 @@ pub mod decode;
 pub mod head;
 pub mod loss;
 pub mod nms;
+pub mod random_targets;
 
 use tch::nn;
 
@@ -119,6 +120,10 @@ pub struct DetectionTask {
     aux_head: Box<TaskHeadFactory>,
 }
 
+/// Objects per image in the made-up targets of the memory- and time-balanced splits
+/// (the anchor matching's cost grows with them; COCO averages about 7).
+const MADE_UP_OBJECTS: i64 = 8;
+
 impl DetectionTask {
     pub fn new(network: &dyn UnitNetwork, num_classes: i64, config: &DetectorConfig) -> glcan_core::Result<Self> {
         config.validate()?;
@@ -155,5 +160,10 @@ impl Task for DetectionTask {
 
     fn aux_task_head(&self) -> Option<&TaskHeadFactory> {
         Some(self.aux_head.as_ref())
+    }
+
+    fn timing_target(&self, network: &dyn UnitNetwork, batch: i64, device: tch::Device) -> Option<tch::Tensor> {
+        let side = network.input_size();
+        Some(random_targets::random_ground_truth(batch, MADE_UP_OBJECTS, side, side, self.num_classes, device))
     }
 }

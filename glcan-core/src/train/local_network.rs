@@ -114,6 +114,9 @@ pub struct LocalNetwork {
     pub(super) head_inputs: Vec<usize>,
     /// Time-balanced split: each module's measured step seconds at the chosen points.
     module_step_seconds: Option<Vec<f64>>,
+    /// Memory-balanced split: each module's measured bytes (units' activations plus its aux
+    /// net's or head's) at the chosen points.
+    module_memory_bytes: Option<Vec<u64>>,
 }
 
 impl LocalNetwork {
@@ -137,11 +140,24 @@ impl LocalNetwork {
                 format!("the head reads unit {bad}, but {} has {} units", network.name(), network.units().len()),
             ));
         }
-        let mut module_step_seconds = None;
+        let (mut module_step_seconds, mut module_memory_bytes) = (None, None);
         let split = match &config.split {
+            // One module has nothing to balance: no costs to measure.
+            SplitStrategy::MemoryBalanced if config.k == 1 => split::split(network, 1, &SplitStrategy::Even)?,
             SplitStrategy::MemoryBalanced => {
-                let costs = unit_costs::activation_bytes(network, config.batch_size as i64, image_channels, device)?;
-                split::balanced_split(network, config.k, &costs)?
+                let (units, ends) = unit_costs::module_memory_bytes(
+                    network,
+                    task,
+                    config.method,
+                    &config.aux,
+                    config.k,
+                    config.batch_size as i64,
+                    image_channels,
+                    device,
+                )?;
+                let (split, costs) = split::balanced_split(network, config.k, &units, &ends)?;
+                module_memory_bytes = Some(costs);
+                split
             }
             SplitStrategy::TimeBalanced => {
                 // Timed at the threads a module will have: a worker's when pipelined.
@@ -206,7 +222,15 @@ impl LocalNetwork {
             modules.push(LocalModule { store, units: range.clone(), blocks, objective, optimizer });
         }
         let uses_raw_images = matches!(config.method, Method::InfoproSoftmax | Method::InfoproContrast);
-        Ok(LocalNetwork { modules, split, scope: config.optimizer_scope, uses_raw_images, head_inputs, module_step_seconds })
+        Ok(LocalNetwork {
+            modules,
+            split,
+            scope: config.optimizer_scope,
+            uses_raw_images,
+            head_inputs,
+            module_step_seconds,
+            module_memory_bytes,
+        })
     }
 
     pub fn k(&self) -> usize {
@@ -221,6 +245,12 @@ impl LocalNetwork {
     /// head; forward and backward) at the points chosen.
     pub fn module_step_seconds(&self) -> Option<&[f64]> {
         self.module_step_seconds.as_deref()
+    }
+
+    /// With a memory-balanced split: each module's measured bytes (its units' activations
+    /// plus its aux net's or the head's) at the points chosen.
+    pub fn module_memory_bytes(&self) -> Option<&[u64]> {
+        self.module_memory_bytes.as_deref()
     }
 
     pub fn modules(&self) -> &[LocalModule] {

@@ -36,9 +36,9 @@ pub trait Task: Sync {
         None
     }
 
-    /// A valid target for `batch` inputs, to time the losses with (the time-balanced
-    /// split); `None`: the task cannot be timed that way.
-    fn timing_target(&self, _batch: i64, _device: tch::Device) -> Option<Tensor> {
+    /// A valid target for `batch` inputs of `network`, to time and measure the losses with
+    /// (the time- and memory-balanced splits); `None`: the task cannot make one up.
+    fn timing_target(&self, _network: &dyn UnitNetwork, _batch: i64, _device: tch::Device) -> Option<Tensor> {
         None
     }
 }
@@ -54,7 +54,7 @@ impl Task for Classification {
     }
 
     /// Class 0 for every image (the cost of the loss does not depend on the labels).
-    fn timing_target(&self, batch: i64, device: tch::Device) -> Option<Tensor> {
+    fn timing_target(&self, _network: &dyn UnitNetwork, batch: i64, device: tch::Device) -> Option<Tensor> {
         Some(Tensor::zeros([batch], (tch::Kind::Int64, device)))
     }
 }
