@@ -13,14 +13,16 @@ use tch::{Device, Kind, Tensor};
 
 use crate::aux::{self, AuxConfig, AuxContext, LocalTargets, Method};
 use crate::memory;
-use crate::models::UnitNetwork;
+use crate::models::{InitMode, UnitNetwork};
 use crate::train::Task;
 use crate::{Error, Result};
 
 /// Bytes retained by each unit of `network` for a batch of `batch` images of `channels` x
 /// `network.input_size()`^2 on `device`. On the CPU the counting allocator must have been
-/// installed at start-up ([`memory::install_counting_allocator`]).
-pub fn activation_bytes(network: &dyn UnitNetwork, batch: i64, channels: i64, device: Device) -> Result<Vec<u64>> {
+/// installed at start-up ([`memory::install_counting_allocator`]). The units start as `init`
+/// says: the values do not change the bytes, but the draws advance the random generator as
+/// the run's own units will.
+pub fn activation_bytes(network: &dyn UnitNetwork, batch: i64, channels: i64, device: Device, init: InitMode) -> Result<Vec<u64>> {
     let live_bytes = || -> Result<u64> {
         match device {
             Device::Cpu if memory::counting_allocator_installed() => Ok(memory::cpu_current_bytes()),
@@ -35,7 +37,7 @@ pub fn activation_bytes(network: &dyn UnitNetwork, batch: i64, channels: i64, de
     };
     let store = nn::VarStore::new(device);
     let units: Vec<Box<dyn ModuleT>> =
-        network.units().iter().enumerate().map(|(i, spec)| network.build_unit(store.root() / i, spec)).collect();
+        network.units().iter().enumerate().map(|(i, spec)| network.build_unit(store.root() / i, spec, init)).collect();
     let size = network.input_size();
     let mut h = Tensor::randn([batch, channels, size, size], (Kind::Float, device));
     // Everything stays alive until the end, as it does inside a module before its backward.
@@ -63,6 +65,7 @@ pub fn step_seconds(
     task: &dyn Task,
     method: Method,
     aux_config: &AuxConfig,
+    init: InitMode,
     k: usize,
     batch: i64,
     channels: i64,
@@ -87,7 +90,7 @@ pub fn step_seconds(
     };
     let store = nn::VarStore::new(device);
     let units: Vec<Box<dyn ModuleT>> =
-        network.units().iter().enumerate().map(|(i, spec)| network.build_unit(store.root() / "units" / i, spec)).collect();
+        network.units().iter().enumerate().map(|(i, spec)| network.build_unit(store.root() / "units" / i, spec, init)).collect();
     let size = network.input_size();
     let images = Tensor::randn([batch, channels, size, size], (Kind::Float, device));
     let raw_images = Tensor::rand([batch, channels, size, size], (Kind::Float, device));
@@ -110,7 +113,7 @@ pub fn step_seconds(
         let local = nn::VarStore::new(device);
         let h = outputs[e].detach().set_requires_grad(true);
         if e == last {
-            let head = task.build_head(network, local.root() / "head");
+            let head = task.build_head(network, local.root() / "head", init);
             let features: Vec<Tensor> = head_inputs.iter().map(|&i| if i == e { h.shallow_clone() } else { outputs[i].detach() }).collect();
             *seconds = time(&mut || head.loss(&head.forward(&features, true), &targets).backward());
         } else if k > 1 {
@@ -123,6 +126,7 @@ pub fn step_seconds(
                 image_size: size,
                 real_unit_variables: Some(&real_unit_variables),
                 task_head: task.aux_task_head(),
+                init,
             };
             let aux_net = aux::build(method, aux_config, local.root() / "aux", &ctx)?;
             *seconds = time(&mut || aux_net.loss(&h, &targets, true).backward());

@@ -4,11 +4,17 @@
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
+use super::init::{self, ConvRule, InitMode};
 use super::{UnitKind, UnitSpec};
 
-fn conv(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, stride: i64) -> nn::Conv2D {
+/// A bias-free convolution, started as InfoPro's and torchvision's ResNets start theirs.
+fn conv(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, stride: i64, mode: InitMode) -> nn::Conv2D {
     let config = nn::ConvConfig { stride, padding: kernel / 2, bias: false, ..Default::default() };
-    nn::conv2d(p, c_in, c_out, kernel, config)
+    init::conv2d(p, c_in, c_out, kernel, config, ConvRule::ResNet, mode)
+}
+
+fn bn(p: nn::Path, channels: i64, mode: InitMode) -> nn::BatchNorm {
+    init::batch_norm2d(p, channels, mode)
 }
 
 /// Conv + BN + ReLU stem; the ImageNet variant adds a 3x3/2 max-pool.
@@ -21,13 +27,13 @@ pub struct Stem {
 
 impl Stem {
     /// CIFAR stem: conv3x3, stride 1.
-    pub fn cifar(p: nn::Path, c_in: i64, c_out: i64) -> Self {
-        Stem { conv: conv(&p / "conv", c_in, c_out, 3, 1), bn: nn::batch_norm2d(&p / "bn", c_out, Default::default()), max_pool: false }
+    pub fn cifar(p: nn::Path, c_in: i64, c_out: i64, mode: InitMode) -> Self {
+        Stem { conv: conv(&p / "conv", c_in, c_out, 3, 1, mode), bn: bn(&p / "bn", c_out, mode), max_pool: false }
     }
 
     /// ImageNet stem: conv7x7/2 then max-pool 3x3/2.
-    pub fn imagenet(p: nn::Path, c_in: i64, c_out: i64) -> Self {
-        Stem { conv: conv(&p / "conv", c_in, c_out, 7, 2), bn: nn::batch_norm2d(&p / "bn", c_out, Default::default()), max_pool: true }
+    pub fn imagenet(p: nn::Path, c_in: i64, c_out: i64, mode: InitMode) -> Self {
+        Stem { conv: conv(&p / "conv", c_in, c_out, 7, 2, mode), bn: bn(&p / "bn", c_out, mode), max_pool: true }
     }
 }
 
@@ -50,11 +56,9 @@ struct Projection {
 }
 
 impl Projection {
-    fn new_if_needed(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> Option<Self> {
-        (stride != 1 || c_in != c_out).then(|| Projection {
-            conv: conv(&p / "conv", c_in, c_out, 1, stride),
-            bn: nn::batch_norm2d(&p / "bn", c_out, Default::default()),
-        })
+    fn new_if_needed(p: nn::Path, c_in: i64, c_out: i64, stride: i64, mode: InitMode) -> Option<Self> {
+        (stride != 1 || c_in != c_out)
+            .then(|| Projection { conv: conv(&p / "conv", c_in, c_out, 1, stride, mode), bn: bn(&p / "bn", c_out, mode) })
     }
 
     fn shortcut(this: &Option<Self>, xs: &Tensor, train: bool) -> Tensor {
@@ -76,13 +80,13 @@ pub struct BasicBlock {
 }
 
 impl BasicBlock {
-    pub fn new(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> Self {
+    pub fn new(p: nn::Path, c_in: i64, c_out: i64, stride: i64, mode: InitMode) -> Self {
         BasicBlock {
-            conv1: conv(&p / "conv1", c_in, c_out, 3, stride),
-            bn1: nn::batch_norm2d(&p / "bn1", c_out, Default::default()),
-            conv2: conv(&p / "conv2", c_out, c_out, 3, 1),
-            bn2: nn::batch_norm2d(&p / "bn2", c_out, Default::default()),
-            projection: Projection::new_if_needed(&p / "shortcut", c_in, c_out, stride),
+            conv1: conv(&p / "conv1", c_in, c_out, 3, stride, mode),
+            bn1: bn(&p / "bn1", c_out, mode),
+            conv2: conv(&p / "conv2", c_out, c_out, 3, 1, mode),
+            bn2: bn(&p / "bn2", c_out, mode),
+            projection: Projection::new_if_needed(&p / "shortcut", c_in, c_out, stride, mode),
         }
     }
 }
@@ -107,15 +111,15 @@ pub struct Bottleneck {
 }
 
 impl Bottleneck {
-    pub fn new(p: nn::Path, c_in: i64, c_mid: i64, c_out: i64, stride: i64) -> Self {
+    pub fn new(p: nn::Path, c_in: i64, c_mid: i64, c_out: i64, stride: i64, mode: InitMode) -> Self {
         Bottleneck {
-            conv1: conv(&p / "conv1", c_in, c_mid, 1, 1),
-            bn1: nn::batch_norm2d(&p / "bn1", c_mid, Default::default()),
-            conv2: conv(&p / "conv2", c_mid, c_mid, 3, stride),
-            bn2: nn::batch_norm2d(&p / "bn2", c_mid, Default::default()),
-            conv3: conv(&p / "conv3", c_mid, c_out, 1, 1),
-            bn3: nn::batch_norm2d(&p / "bn3", c_out, Default::default()),
-            projection: Projection::new_if_needed(&p / "shortcut", c_in, c_out, stride),
+            conv1: conv(&p / "conv1", c_in, c_mid, 1, 1, mode),
+            bn1: bn(&p / "bn1", c_mid, mode),
+            conv2: conv(&p / "conv2", c_mid, c_mid, 3, stride, mode),
+            bn2: bn(&p / "bn2", c_mid, mode),
+            conv3: conv(&p / "conv3", c_mid, c_out, 1, 1, mode),
+            bn3: bn(&p / "bn3", c_out, mode),
+            projection: Projection::new_if_needed(&p / "shortcut", c_in, c_out, stride, mode),
         }
     }
 }
@@ -135,15 +139,16 @@ impl ModuleT for Bottleneck {
     }
 }
 
-/// Global average pool, flatten, linear: the classification head of every ResNet.
+/// Global average pool, flatten, linear: the classification head of every ResNet (its
+/// linear layer keeps `nn.Linear`'s default in InfoPro's code and torchvision's).
 #[derive(Debug)]
 pub struct ClassifierHead {
     fc: nn::Linear,
 }
 
 impl ClassifierHead {
-    pub fn new(p: nn::Path, c_in: i64, num_classes: i64) -> Self {
-        ClassifierHead { fc: nn::linear(&p / "fc", c_in, num_classes, Default::default()) }
+    pub fn new(p: nn::Path, c_in: i64, num_classes: i64, mode: InitMode) -> Self {
+        ClassifierHead { fc: init::linear(&p / "fc", c_in, num_classes, mode) }
     }
 }
 
@@ -153,12 +158,12 @@ impl ModuleT for ClassifierHead {
     }
 }
 
-/// Builds the unit that `spec` describes.
-pub fn build_unit(p: nn::Path, spec: &UnitSpec) -> Box<dyn ModuleT> {
+/// Builds the unit that `spec` describes, started as `mode` says.
+pub fn build_unit(p: nn::Path, spec: &UnitSpec, mode: InitMode) -> Box<dyn ModuleT> {
     match spec.kind {
-        UnitKind::CifarStem => Box::new(Stem::cifar(p, spec.in_channels, spec.out_channels)),
-        UnitKind::ImageNetStem => Box::new(Stem::imagenet(p, spec.in_channels, spec.out_channels)),
-        UnitKind::Basic => Box::new(BasicBlock::new(p, spec.in_channels, spec.out_channels, spec.stride)),
-        UnitKind::Bottleneck => Box::new(Bottleneck::new(p, spec.in_channels, spec.mid_channels, spec.out_channels, spec.stride)),
+        UnitKind::CifarStem => Box::new(Stem::cifar(p, spec.in_channels, spec.out_channels, mode)),
+        UnitKind::ImageNetStem => Box::new(Stem::imagenet(p, spec.in_channels, spec.out_channels, mode)),
+        UnitKind::Basic => Box::new(BasicBlock::new(p, spec.in_channels, spec.out_channels, spec.stride, mode)),
+        UnitKind::Bottleneck => Box::new(Bottleneck::new(p, spec.in_channels, spec.mid_channels, spec.out_channels, spec.stride, mode)),
     }
 }

@@ -8,6 +8,7 @@
 pub mod blocks;
 pub mod edsr;
 pub mod fpn;
+pub mod init;
 pub mod registry;
 pub mod resnet_cifar;
 pub mod resnet_imagenet;
@@ -15,6 +16,7 @@ pub mod resnet_imagenet;
 use tch::nn::{self, ModuleT};
 
 pub use edsr::Edsr;
+pub use init::InitMode;
 pub use registry::NetworkName;
 pub use resnet_cifar::ResNetCifar;
 pub use resnet_imagenet::ResNetImageNet;
@@ -99,15 +101,16 @@ pub trait UnitNetwork: Send + Sync {
     /// Number of classes of the head.
     fn num_classes(&self) -> i64;
 
-    /// Builds one unit (possibly a scaled copy of one of [`Self::units`]) under `p`.
-    fn build_unit(&self, p: nn::Path, spec: &UnitSpec) -> Box<dyn ModuleT> {
-        blocks::build_unit(p, spec)
+    /// Builds one unit (possibly a scaled copy of one of [`Self::units`]) under `p`, its
+    /// parameters started as `mode` says ([`init`]).
+    fn build_unit(&self, p: nn::Path, spec: &UnitSpec, mode: InitMode) -> Box<dyn ModuleT> {
+        blocks::build_unit(p, spec, mode)
     }
 
     /// Builds the real task head on top of the last unit: global average pool + linear.
-    fn build_head(&self, p: nn::Path) -> Box<dyn ModuleT> {
+    fn build_head(&self, p: nn::Path, mode: InitMode) -> Box<dyn ModuleT> {
         let last = self.units().last().expect("a network has units");
-        Box::new(blocks::ClassifierHead::new(p, last.out_channels, self.num_classes()))
+        Box::new(blocks::ClassifierHead::new(p, last.out_channels, self.num_classes(), mode))
     }
 
     /// Output resolution (pixels per side) after unit `position` (index into [`Self::units`]).
@@ -131,10 +134,10 @@ pub struct Chain {
 }
 
 impl Chain {
-    /// Units under `p / "units" / i`, the head under `p / "head"`.
-    pub fn build(network: &dyn UnitNetwork, p: nn::Path) -> Self {
-        let units = network.units().iter().enumerate().map(|(i, spec)| network.build_unit(&p / "units" / i, spec)).collect();
-        Chain { units, head: network.build_head(&p / "head") }
+    /// Units under `p / "units" / i`, the head under `p / "head"`, started as `mode` says.
+    pub fn build(network: &dyn UnitNetwork, p: nn::Path, mode: InitMode) -> Self {
+        let units = network.units().iter().enumerate().map(|(i, spec)| network.build_unit(&p / "units" / i, spec, mode)).collect();
+        Chain { units, head: network.build_head(&p / "head", mode) }
     }
 
     /// Logits for a batch of images.
