@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use glcan_core::aux::{LocalTargets, Method};
 use glcan_core::memory::{self, PeakMeter};
-use glcan_core::models::{registry, NetworkName};
+use glcan_core::models::{registry, InitMode, NetworkName};
 use glcan_core::train::pipeline::{self, PipelineBatch};
 use glcan_core::train::{Classification, LocalNetwork, TrainConfig};
 use tch::{Device, Kind, Tensor};
@@ -56,6 +56,10 @@ pub struct MeasureArgs {
     pub device: Device,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Where the parameters start: reference (as the papers' code) or tch (tch's defaults,
+    /// as runs made before the setting).
+    #[arg(long, value_parser = str::parse::<InitMode>, default_value = "reference")]
+    pub init: InitMode,
 }
 
 /// What `measure` prints.
@@ -119,8 +123,12 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
     } else {
         glcan_core::split::SplitStrategy::Points(args.split_points.clone())
     };
-    let config =
-        args.schedule.apply(TrainConfig { split, seed: args.seed, ..TrainConfig::new(args.method, args.k, 1, args.batch_size, 0.01) });
+    let config = args.schedule.apply(TrainConfig {
+        split,
+        seed: args.seed,
+        init: args.init,
+        ..TrainConfig::new(args.method, args.k, 1, args.batch_size, 0.01)
+    });
     config.validate()?;
     tch::manual_seed(args.seed as i64);
     let mut net = LocalNetwork::build(network.as_ref(), &Classification, &config, args.channels, args.size, args.device)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use glcan_core::aux::Method;
-use glcan_core::models::{registry, NetworkName};
+use glcan_core::models::{registry, InitMode, NetworkName};
 use glcan_core::train::{train_classifier, ClassificationData, TrainConfig, TrainOutcome};
 use glcan_data::subset::Subset;
 use tch::Device;
@@ -50,6 +50,10 @@ pub struct TrainArgs {
     pub lr: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Where the parameters start: reference (as the papers' code) or tch (tch's defaults,
+    /// as runs made before the setting).
+    #[arg(long, value_parser = str::parse::<InitMode>, default_value = "reference")]
+    pub init: InitMode,
     /// cpu, cuda or cuda:N.
     #[arg(long, value_parser = parse_device, default_value = "cpu")]
     pub device: Device,
@@ -66,6 +70,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainOutcome> {
     let config = args.schedule.apply(TrainConfig {
         split: args.split.strategy(),
         seed: args.seed,
+        init: args.init,
         ..TrainConfig::new(args.method, args.k, args.epochs, args.batch_size, args.lr)
     });
     config.validate()?;

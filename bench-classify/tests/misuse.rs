@@ -1,6 +1,6 @@
 //! The results store under misuse, end to end through the binary: a second grid on a folder
 //! in use, a changed recipe over a finished folder, added seeds, and `train --resume`
-//! without a checkpoint.
+//! without a checkpoint; a bad `init`.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -163,4 +163,33 @@ fn bad_pipeline_settings_are_refused_by_name() {
         &["module_schedule=\"pipelined\"", "module_devices=[\"cpu\", \"cpu\", \"cpu\"]", "methods=[\"dgl\"]"],
     );
     assert!(!output.status.success() && stderr(&output).contains("3 devices for K = 2 modules"), "{}", stderr(&output));
+}
+
+/// `init` names itself when wrong, on the command line and in a preset; and it is part of a
+/// run's identity: the two modes list the same runs under different config hashes.
+#[test]
+fn init_is_checked_by_name_and_keys_the_run() {
+    let measure = ["measure", "--net", "resnet8", "--channels", "1", "--size", "28", "--batch-size", "8", "--init", "foo"];
+    let output = bench_classify(&measure);
+    assert!(!output.status.success() && stderr(&output).contains("invalid init"), "{}", stderr(&output));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tiny.toml");
+    std::fs::write(&config, PRESET).unwrap();
+    let out = dir.path().join("out");
+    let output = grid(&config, &out, &["init=foo"]);
+    assert!(!output.status.success() && stderr(&output).contains("invalid init"), "{}", stderr(&output));
+    let listed = |overrides: &[&str]| {
+        let mut args = vec!["grid", "--config", config.to_str().unwrap(), "--out", out.to_str().unwrap(), "--list"];
+        for value in overrides {
+            args.extend(["--set", value]);
+        }
+        let output = bench_classify(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let (default, reference, tch) = (listed(&[]), listed(&["init=reference"]), listed(&["init=tch"]));
+    assert_eq!(default, reference, "reference is the default");
+    assert_eq!(default.lines().count(), 1);
+    let hash = |listing: &str| listing.split('\t').nth(1).unwrap().to_owned();
+    assert_ne!(hash(&default), hash(&tch), "the init mode is part of the config hash");
 }

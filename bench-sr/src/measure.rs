@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use glcan_core::aux::{LocalTargets, Method};
 use glcan_core::memory::{self, PeakMeter};
 use glcan_core::models::edsr::EdsrConfig;
-use glcan_core::models::{Edsr, UnitNetwork};
+use glcan_core::models::{Edsr, InitMode, UnitNetwork};
 use glcan_core::optim::OptimizerConfig;
 use glcan_core::split::SplitStrategy;
 use glcan_core::train::{LocalNetwork, TrainConfig};
@@ -57,6 +57,10 @@ pub struct MeasureArgs {
     /// conv3x3 + ReLU layers of the plain local baseline's aux net (dgl).
     #[arg(long, default_value_t = 2)]
     pub dgl_conv_layers: usize,
+    /// Where the parameters start: reference (as the papers' code) or tch (tch's defaults,
+    /// as runs made before the setting).
+    #[arg(long, value_parser = str::parse::<InitMode>, default_value = "reference")]
+    pub init: InitMode,
     /// cpu, cuda or cuda:N.
     #[arg(long, value_parser = parse_device_arg, default_value = "cpu")]
     pub device: Device,
@@ -126,6 +130,7 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
             SplitArg::MemoryBalanced => SplitStrategy::MemoryBalanced,
         },
         optimizer: OptimizerConfig::edsr_adam(),
+        init: args.init,
         ..TrainConfig::new(args.method, args.k, 1, args.batch_size, 1e-4)
     };
     train.aux.glcan.branch_loss_weight = args.branch_loss_weight;

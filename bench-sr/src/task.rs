@@ -17,7 +17,7 @@
 use glcan_core::aux::task_head::{TaskHead, TaskHeadFactory};
 use glcan_core::aux::{LocalTargets, Method};
 use glcan_core::models::edsr::{conv, EdsrConfig, Tail, DIV2K_RGB_MEAN};
-use glcan_core::models::UnitNetwork;
+use glcan_core::models::{InitMode, UnitNetwork};
 use glcan_core::train::{NetworkHead, Task};
 use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
@@ -74,15 +74,16 @@ impl SuperResolution {
     /// activations, which at HR resolution can outweigh a local module's own).
     pub fn new(config: &EdsrConfig, skip: InputSkip, aux_head_feats: Option<i64>) -> Self {
         let head_config = EdsrConfig { n_feats: aux_head_feats.unwrap_or(config.n_feats), ..config.clone() };
-        let aux_head =
-            move |p: nn::Path, channels: i64| -> Box<dyn TaskHead> { Box::new(UpsamplerHead::new(p, channels, &head_config, skip)) };
+        let aux_head = move |p: nn::Path, channels: i64, mode: InitMode| -> Box<dyn TaskHead> {
+            Box::new(UpsamplerHead::new(p, channels, &head_config, skip, mode))
+        };
         SuperResolution { config: config.clone(), skip, aux_head: Box::new(aux_head) }
     }
 }
 
 impl Task for SuperResolution {
-    fn build_head(&self, network: &dyn UnitNetwork, p: nn::Path) -> Box<dyn NetworkHead> {
-        Box::new(HrHead { tail: network.build_head(p), config: self.config.clone(), skip: self.skip })
+    fn build_head(&self, network: &dyn UnitNetwork, p: nn::Path, mode: InitMode) -> Box<dyn NetworkHead> {
+        Box::new(HrHead { tail: network.build_head(p, mode), config: self.config.clone(), skip: self.skip })
     }
 
     fn aux_task_head(&self) -> Option<&TaskHeadFactory> {
@@ -127,10 +128,10 @@ pub struct UpsamplerHead {
 }
 
 impl UpsamplerHead {
-    pub fn new(p: nn::Path, channels: i64, config: &EdsrConfig, skip: InputSkip) -> Self {
+    pub fn new(p: nn::Path, channels: i64, config: &EdsrConfig, skip: InputSkip, mode: InitMode) -> Self {
         UpsamplerHead {
-            projection: conv(&p / "projection", channels, config.n_feats, 1),
-            tail: Tail::new(&p / "tail", config),
+            projection: conv(&p / "projection", channels, config.n_feats, 1, mode),
+            tail: Tail::new(&p / "tail", config, mode),
             scale: config.scale,
             rgb_range: config.rgb_range,
             skip,
@@ -159,7 +160,7 @@ mod tests {
     fn the_aux_head_predicts_an_hr_image_and_its_l1() {
         let vs = nn::VarStore::new(Device::Cpu);
         let config = EdsrConfig { n_resblocks: 1, n_feats: 4, ..EdsrConfig::baseline(3) };
-        let head = UpsamplerHead::new(vs.root(), 10, &config, InputSkip::None);
+        let head = UpsamplerHead::new(vs.root(), 10, &config, InputSkip::None, InitMode::Reference);
         let features = Tensor::randn([2, 10, 5, 4], (Kind::Float, Device::Cpu)).set_requires_grad(true);
         let lr = Tensor::zeros([2, 3, 5, 4], (Kind::Float, Device::Cpu));
         assert_eq!(head.forward(&features, &lr, true).size(), [2, 3, 15, 12]);

@@ -14,21 +14,23 @@ use tch::{Device, Kind, Tensor};
 
 use crate::aux::{self, AuxConfig, AuxContext, LocalTargets, Method};
 use crate::memory;
-use crate::models::UnitNetwork;
+use crate::models::{InitMode, UnitNetwork};
 use crate::train::Task;
 use crate::{Error, Result};
 
 /// Bytes retained by each unit of `network` for a batch of `batch` images of `channels` x
 /// `network.input_size()`^2 on `device`. On the CPU the counting allocator must have been
-/// installed at start-up ([`memory::install_counting_allocator`]).
+/// installed at start-up ([`memory::install_counting_allocator`]). The units start as `init`
+/// says: the values do not change the bytes, but the draws advance the random generator as
+/// the run's own units will.
 ///
 /// Each unit is measured alone, its graph dropped before the next: the figures are those
 /// of a whole forward pass kept alive (what a module holds before its backward), but the
 /// measurement's own peak is one unit's, not the network's.
-pub fn activation_bytes(network: &dyn UnitNetwork, batch: i64, channels: i64, device: Device) -> Result<Vec<u64>> {
+pub fn activation_bytes(network: &dyn UnitNetwork, batch: i64, channels: i64, device: Device, init: InitMode) -> Result<Vec<u64>> {
     let store = nn::VarStore::new(device);
     let units: Vec<Box<dyn ModuleT>> =
-        network.units().iter().enumerate().map(|(i, spec)| network.build_unit(store.root() / i, spec)).collect();
+        network.units().iter().enumerate().map(|(i, spec)| network.build_unit(store.root() / i, spec, init)).collect();
     let size = network.input_size();
     let mut h = Tensor::randn([batch, channels, size, size], (Kind::Float, device));
     let mut costs = Vec::with_capacity(units.len());
@@ -65,13 +67,14 @@ pub fn module_memory_bytes(
     batch: i64,
     channels: i64,
     device: Device,
+    init: InitMode,
 ) -> Result<(Vec<u64>, Vec<u64>)> {
     let target = task
         .timing_target(network, batch, device)
         .ok_or_else(|| Error::config("split", "memory_balanced measures the local losses on a target, which this task cannot make up"))?;
     let store = nn::VarStore::new(device);
     let units: Vec<Box<dyn ModuleT>> =
-        network.units().iter().enumerate().map(|(i, spec)| network.build_unit(store.root() / "units" / i, spec)).collect();
+        network.units().iter().enumerate().map(|(i, spec)| network.build_unit(store.root() / "units" / i, spec, init)).collect();
     let real_unit_variables = |position: usize| -> Vec<(String, Tensor)> {
         let prefix = format!("units.{position}.");
         store.variables().into_iter().filter_map(|(name, t)| name.strip_prefix(&prefix).map(|rest| (rest.to_owned(), t))).collect()
@@ -93,7 +96,7 @@ pub fn module_memory_bytes(
         unit_bytes.push(live_bytes(device)?.saturating_sub(before));
         if e == last {
             let local = nn::VarStore::new(device);
-            let head = task.build_head(network, local.root() / "head");
+            let head = task.build_head(network, local.root() / "head", init);
             let features: Vec<Tensor> =
                 head_inputs.iter().map(|&i| if i == e { out.shallow_clone() } else { tapped(&taps, i).shallow_clone() }).collect();
             let before = live_bytes(device)?;
@@ -116,6 +119,7 @@ pub fn module_memory_bytes(
                         image_size: size,
                         real_unit_variables: Some(&real_unit_variables),
                         task_head: task.aux_task_head(),
+                        init,
                     };
                     let aux_net = aux::build(method, aux_config, local.root() / "aux", &ctx)?;
                     let before = live_bytes(device)?;
@@ -166,6 +170,7 @@ pub fn step_seconds(
     task: &dyn Task,
     method: Method,
     aux_config: &AuxConfig,
+    init: InitMode,
     k: usize,
     batch: i64,
     channels: i64,
@@ -190,7 +195,7 @@ pub fn step_seconds(
     };
     let store = nn::VarStore::new(device);
     let units: Vec<Box<dyn ModuleT>> =
-        network.units().iter().enumerate().map(|(i, spec)| network.build_unit(store.root() / "units" / i, spec)).collect();
+        network.units().iter().enumerate().map(|(i, spec)| network.build_unit(store.root() / "units" / i, spec, init)).collect();
     let size = network.input_size();
     let images = Tensor::randn([batch, channels, size, size], (Kind::Float, device));
     let raw_images = Tensor::rand([batch, channels, size, size], (Kind::Float, device));
@@ -213,7 +218,7 @@ pub fn step_seconds(
         let local = nn::VarStore::new(device);
         let h = outputs[e].detach().set_requires_grad(true);
         if e == last {
-            let head = task.build_head(network, local.root() / "head");
+            let head = task.build_head(network, local.root() / "head", init);
             let features: Vec<Tensor> = head_inputs.iter().map(|&i| if i == e { h.shallow_clone() } else { outputs[i].detach() }).collect();
             *seconds = time(&mut || head.loss(&head.forward(&features, true), &targets).backward());
         } else if k > 1 {
@@ -226,6 +231,7 @@ pub fn step_seconds(
                 image_size: size,
                 real_unit_variables: Some(&real_unit_variables),
                 task_head: task.aux_task_head(),
+                init,
             };
             let aux_net = aux::build(method, aux_config, local.root() / "aux", &ctx)?;
             *seconds = time(&mut || aux_net.loss(&h, &targets, true).backward());

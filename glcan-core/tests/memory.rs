@@ -143,7 +143,7 @@ fn process_peak_rss_is_positive() {
 fn unit_costs_shrink_with_resolution_and_balance_the_split() {
     let _turn = counting();
     let network = glcan_core::models::ResNetCifar::new(20, 3, 10, 32).unwrap();
-    let costs = glcan_core::unit_costs::activation_bytes(&network, 8, 3, Device::Cpu).unwrap();
+    let costs = glcan_core::unit_costs::activation_bytes(&network, 8, 3, Device::Cpu, glcan_core::models::InitMode::Reference).unwrap();
     assert_eq!(costs.len(), 10);
     // A stage-1 block at 16 x 32 x 32 saves far more than a stage-3 block at 64 x 8 x 8.
     assert!(costs[2] > costs[9], "{costs:?}");

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use glcan_core::aux::{AuxConfig, Method};
 use glcan_core::cpu_kernels::CpuIsa;
+use glcan_core::models::InitMode;
 use glcan_core::optim::{OptimizerConfig, Schedule};
 use glcan_core::split;
 use glcan_core::train::{ModuleSchedule, OptimizerScope, TrainConfig};
@@ -33,6 +34,11 @@ pub struct Common {
     pub optimizer: OptimizerConfig,
     #[serde(default)]
     pub schedule: Schedule,
+    /// Where the parameters start: `reference` (default: as the papers' code starts them) or
+    /// `tch` (tch's defaults, as runs made before the setting). Always serialised, so it is
+    /// part of every run's config hash.
+    #[serde(default)]
+    pub init: InitMode,
     /// CPU kernels: `avx2` (default: the same numbers and peak memory on every x86-64 CPU
     /// with AVX2, as committed baselines and reports need) or `native` (this CPU's fastest).
     #[serde(default)]
@@ -207,6 +213,7 @@ impl<T: Serialize + serde::de::DeserializeOwned + Clone + std::fmt::Debug> Grid<
             lr: common.lr,
             schedule: common.schedule.clone(),
             seed: run.seed,
+            init: common.init,
             module_schedule: common.module_schedule,
             module_devices: common.module_devices.clone(),
             worker_threads: common.worker_threads,

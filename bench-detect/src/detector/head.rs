@@ -2,7 +2,7 @@
 //! a feature pyramid (Lin et al. 2017, FPN) over the backbone's last three stages, the real
 //! head that combines them, and the one-level detection head every aux net ends in.
 
-use tch::nn::{self, Init};
+use tch::nn;
 use tch::{Kind, Tensor};
 
 use super::anchors;
@@ -11,16 +11,16 @@ use super::DetectorConfig;
 use glcan_core::aux::task_head::TaskHead;
 use glcan_core::aux::LocalTargets;
 use glcan_core::models::fpn;
+use glcan_core::models::init::{self, ConvRule, InitMode};
 use glcan_core::train::NetworkHead;
 
 /// Class prior of the class subnet's bias at initialisation (RetinaNet's pi = 0.01): the
 /// focal loss starts from "background everywhere" instead of drowning in easy negatives.
 const PRIOR: f64 = 0.01;
 
-fn conv3x3(p: nn::Path, c_in: i64, c_out: i64, bias: f64) -> nn::Conv2D {
-    let config =
-        nn::ConvConfig { padding: 1, ws_init: Init::Randn { mean: 0.0, stdev: 0.01 }, bs_init: Init::Const(bias), ..Default::default() };
-    nn::conv2d(p, c_in, c_out, 3, config)
+/// A subnet conv as RetinaNet's code starts it: N(0, 0.01²) weights, constant bias.
+fn conv3x3(p: nn::Path, c_in: i64, c_out: i64, bias: f64, mode: InitMode) -> nn::Conv2D {
+    init::conv2d(p, c_in, c_out, 3, nn::ConvConfig { padding: 1, ..Default::default() }, ConvRule::RetinaHead { bias }, mode)
 }
 
 /// conv3x3 + ReLU layers, then a conv3x3 to `out` channels.
@@ -31,10 +31,10 @@ struct Subnet {
 }
 
 impl Subnet {
-    fn new(p: nn::Path, c_in: i64, width: i64, layers: usize, out: i64, out_bias: f64) -> Self {
-        let convs = (0..layers).map(|i| conv3x3(&p / i, if i == 0 { c_in } else { width }, width, 0.0)).collect();
+    fn new(p: nn::Path, c_in: i64, width: i64, layers: usize, out: i64, out_bias: f64, mode: InitMode) -> Self {
+        let convs = (0..layers).map(|i| conv3x3(&p / i, if i == 0 { c_in } else { width }, width, 0.0, mode)).collect();
         let last_in = if layers == 0 { c_in } else { width };
-        Subnet { convs, out: conv3x3(&p / "out", last_in, out, out_bias) }
+        Subnet { convs, out: conv3x3(&p / "out", last_in, out, out_bias, mode) }
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
@@ -52,11 +52,11 @@ pub struct RetinaSubnets {
 }
 
 impl RetinaSubnets {
-    pub fn new(p: nn::Path, c_in: i64, width: i64, layers: usize, num_classes: i64, anchors_per_cell: i64) -> Self {
+    pub fn new(p: nn::Path, c_in: i64, width: i64, layers: usize, num_classes: i64, anchors_per_cell: i64, mode: InitMode) -> Self {
         let prior_bias = -((1.0 - PRIOR) / PRIOR).ln();
         RetinaSubnets {
-            class: Subnet::new(&p / "class", c_in, width, layers, anchors_per_cell * num_classes, prior_bias),
-            boxes: Subnet::new(&p / "box", c_in, width, layers, anchors_per_cell * 4, 0.0),
+            class: Subnet::new(&p / "class", c_in, width, layers, anchors_per_cell * num_classes, prior_bias, mode),
+            boxes: Subnet::new(&p / "box", c_in, width, layers, anchors_per_cell * 4, 0.0, mode),
             num_classes,
             anchors_per_cell,
         }
@@ -89,18 +89,20 @@ pub struct RetinaNetHead {
 }
 
 impl RetinaNetHead {
-    /// `channels`: of C3, C4, C5 (finest first); `strides`: theirs.
-    pub fn new(p: nn::Path, channels: &[i64], strides: &[i64], num_classes: i64, config: &DetectorConfig) -> Self {
+    /// `channels`: of C3, C4, C5 (finest first); `strides`: theirs. The pyramid's convs start
+    /// as torchvision's FPN starts them ([`ConvRule::Fpn`]), the subnets as RetinaNet's.
+    pub fn new(p: nn::Path, channels: &[i64], strides: &[i64], num_classes: i64, config: &DetectorConfig, mode: InitMode) -> Self {
         let width = config.fpn_width;
-        let laterals = channels.iter().enumerate().map(|(i, &c)| nn::conv2d(&p / "lateral" / i, c, width, 1, Default::default())).collect();
-        let smooth = (0..channels.len())
-            .map(|i| nn::conv2d(&p / "smooth" / i, width, width, 3, nn::ConvConfig { padding: 1, ..Default::default() }))
-            .collect();
+        let fpn_conv = |p: nn::Path, c_in: i64, kernel: i64| {
+            init::conv2d(p, c_in, width, kernel, nn::ConvConfig { padding: kernel / 2, ..Default::default() }, ConvRule::Fpn, mode)
+        };
+        let laterals = channels.iter().enumerate().map(|(i, &c)| fpn_conv(&p / "lateral" / i, c, 1)).collect();
+        let smooth = (0..channels.len()).map(|i| fpn_conv(&p / "smooth" / i, width, 3)).collect();
         let per_cell = anchors::per_cell(&anchors::level_sizes(config.anchor_scale, 1));
         RetinaNetHead {
             laterals,
             smooth,
-            subnets: RetinaSubnets::new(&p / "subnets", width, width, config.head_convs, num_classes, per_cell),
+            subnets: RetinaSubnets::new(&p / "subnets", width, width, config.head_convs, num_classes, per_cell, mode),
             strides: strides.to_vec(),
             config: config.clone(),
         }
@@ -146,8 +148,17 @@ pub struct AuxDetectionHead {
 
 impl AuxDetectionHead {
     /// `sizes`: the anchor sizes (one per scale); `min_stride`: of the finest pyramid level.
-    pub fn new(p: nn::Path, channels: i64, num_classes: i64, sizes: Vec<f64>, min_stride: i64, config: &DetectorConfig) -> Self {
-        let subnets = RetinaSubnets::new(p, channels, config.fpn_width, config.aux_head_convs, num_classes, anchors::per_cell(&sizes));
+    pub fn new(
+        p: nn::Path,
+        channels: i64,
+        num_classes: i64,
+        sizes: Vec<f64>,
+        min_stride: i64,
+        config: &DetectorConfig,
+        mode: InitMode,
+    ) -> Self {
+        let per_cell = anchors::per_cell(&sizes);
+        let subnets = RetinaSubnets::new(p, channels, config.fpn_width, config.aux_head_convs, num_classes, per_cell, mode);
         AuxDetectionHead { subnets, sizes, min_stride, config: config.clone() }
     }
 }
@@ -179,7 +190,7 @@ mod tests {
     fn an_aux_head_below_the_finest_level_pools_up_to_it_and_trains() {
         let vs = nn::VarStore::new(Device::Cpu);
         let config = DetectorConfig::default();
-        let head = AuxDetectionHead::new(vs.root(), 4, 3, vec![16.0, 32.0, 64.0], 8, &config);
+        let head = AuxDetectionHead::new(vs.root(), 4, 3, vec![16.0, 32.0, 64.0], 8, &config, InitMode::Reference);
         let images = Tensor::zeros([2, 3, 64, 64], (Kind::Float, Device::Cpu));
         // Stride 4 features: a grid of 16x16 pooled to 8x8 (stride 8).
         let features = Tensor::randn([2, 4, 16, 16], (Kind::Float, Device::Cpu)).set_requires_grad(true);

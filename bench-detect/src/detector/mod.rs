@@ -19,7 +19,7 @@ use tch::nn;
 
 use glcan_core::aux::task_head::{TaskHead, TaskHeadFactory};
 use glcan_core::aux::Method;
-use glcan_core::models::UnitNetwork;
+use glcan_core::models::{InitMode, UnitNetwork};
 use glcan_core::train::{NetworkHead, Task};
 
 /// The detector's knobs; defaults are RetinaNet's where it has one, scaled down for small
@@ -133,8 +133,8 @@ impl DetectionTask {
         let sizes: Vec<f64> = strides.iter().map(|&s| config.anchor_scale * s as f64).collect();
         let aux_config = config.clone();
         let min_stride = strides[0];
-        let aux_head: Box<TaskHeadFactory> = Box::new(move |p: nn::Path, channels: i64| -> Box<dyn TaskHead> {
-            Box::new(head::AuxDetectionHead::new(p, channels, num_classes, sizes.clone(), min_stride, &aux_config))
+        let aux_head: Box<TaskHeadFactory> = Box::new(move |p: nn::Path, channels: i64, mode: InitMode| -> Box<dyn TaskHead> {
+            Box::new(head::AuxDetectionHead::new(p, channels, num_classes, sizes.clone(), min_stride, &aux_config, mode))
         });
         Ok(DetectionTask { config: config.clone(), num_classes, taps, strides, aux_head })
     }
@@ -153,9 +153,9 @@ impl Task for DetectionTask {
         self.taps.clone()
     }
 
-    fn build_head(&self, network: &dyn UnitNetwork, p: nn::Path) -> Box<dyn NetworkHead> {
+    fn build_head(&self, network: &dyn UnitNetwork, p: nn::Path, mode: InitMode) -> Box<dyn NetworkHead> {
         let channels: Vec<i64> = self.taps.iter().map(|&t| network.units()[t].out_channels).collect();
-        Box::new(head::RetinaNetHead::new(p, &channels, &self.strides, self.num_classes, &self.config))
+        Box::new(head::RetinaNetHead::new(p, &channels, &self.strides, self.num_classes, &self.config, mode))
     }
 
     fn aux_task_head(&self) -> Option<&TaskHeadFactory> {

@@ -25,6 +25,7 @@ use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
 use super::{AuxContext, AuxNet, LocalTargets};
+use crate::models::init;
 use crate::models::UnitSpec;
 use crate::{Error, Result};
 
@@ -105,14 +106,6 @@ pub fn sampled_specs(units: &[UnitSpec], last_unit: usize, sampled: &[usize], in
     specs
 }
 
-fn linear(p: nn::Path, c_in: i64, c_out: i64) -> nn::Linear {
-    nn::linear(p, c_in, c_out, Default::default())
-}
-
-fn batch_norm1d(p: nn::Path, c: i64) -> nn::BatchNorm {
-    nn::batch_norm1d(p, c, Default::default())
-}
-
 #[derive(Debug)]
 pub struct AugLocalAux {
     sampled: Vec<usize>,
@@ -128,13 +121,14 @@ impl AugLocalAux {
         let all = ctx.network.units();
         let sampled = sampled_units(all.len(), ctx.last_unit, depth);
         let specs = sampled_specs(all, ctx.last_unit, &sampled, ctx.channels(), config.width_factor);
-        let units = specs.iter().enumerate().map(|(i, spec)| ctx.network.build_unit(&p / "units" / i, spec)).collect();
+        let units = specs.iter().enumerate().map(|(i, spec)| ctx.network.build_unit(&p / "units" / i, spec, ctx.init)).collect();
         let c = specs.last().map_or(ctx.channels(), |s| s.out_channels);
         Ok(AugLocalAux {
             sampled,
             units,
-            norm: (depth <= 1).then(|| batch_norm1d(&p / "norm", c)),
-            fc: linear(&p / "fc", c, ctx.num_classes()),
+            // The copies start as the network's own units; head layers as `nn.*`'s defaults.
+            norm: (depth <= 1).then(|| init::batch_norm1d(&p / "norm", c, ctx.init)),
+            fc: init::linear(&p / "fc", c, ctx.num_classes(), ctx.init),
         })
     }
 

@@ -7,12 +7,16 @@
 //! head; DGL's aux net is then the plain local baseline those suites compare against:
 //! `conv_layers` conv3x3 + ReLU layers at the module's width and resolution, then the task
 //! head.
+//!
+//! DGL's code (github.com/eugenium/DGL, `auxillary_classifier2`) sets no init of its own:
+//! every layer starts at PyTorch's default ([`ConvRule::PyTorch`], `nn.Linear`'s, BN 1/0).
 
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
 use super::task_head::TaskHead;
 use super::{AuxContext, AuxNet, ConvBnRelu, LocalTargets};
+use crate::models::init::{self, ConvRule};
 
 /// Shape of the DGL aux net.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -45,16 +49,17 @@ impl DglAux {
         let c = ctx.channels();
         if ctx.task_head.is_some() {
             let conv = nn::ConvConfig { padding: 1, ..Default::default() };
-            let convs = (0..config.conv_layers).map(|i| nn::conv2d(&p / "convs" / i, c, c, 3, conv)).collect();
+            let convs =
+                (0..config.conv_layers).map(|i| init::conv2d(&p / "convs" / i, c, c, 3, conv, ConvRule::PyTorch, ctx.init)).collect();
             return DglAux::Plain { convs, head: ctx.build_task_head(&p / "head", c) };
         }
         let pool_to = config.pool_to.clamp(1, ctx.resolution().max(1));
-        let convs = (0..config.conv_layers).map(|i| ConvBnRelu::new(&p / "convs" / i, c, c, 1, 1)).collect();
+        let convs = (0..config.conv_layers).map(|i| ConvBnRelu::new(&p / "convs" / i, c, c, 1, 1, ConvRule::PyTorch, ctx.init)).collect();
         DglAux::Classifier {
             pool_to,
             convs,
-            hidden: nn::linear(&p / "hidden", c * pool_to * pool_to, config.mlp_hidden, Default::default()),
-            out: nn::linear(&p / "out", config.mlp_hidden, ctx.num_classes(), Default::default()),
+            hidden: init::linear(&p / "hidden", c * pool_to * pool_to, config.mlp_hidden, ctx.init),
+            out: init::linear(&p / "out", config.mlp_hidden, ctx.num_classes(), ctx.init),
         }
     }
 }
@@ -94,8 +99,9 @@ mod tests {
     fn with_a_task_head_it_is_convolutions_then_that_head() {
         let net = testing::network();
         let vs = nn::VarStore::new(tch::Device::Cpu);
-        let classifier =
-            |p: nn::Path, channels: i64| -> Box<dyn TaskHead> { Box::new(super::super::task_head::ClassifierHead::new(p, channels, 10)) };
+        let classifier = |p: nn::Path, channels: i64, mode: crate::models::InitMode| -> Box<dyn TaskHead> {
+            Box::new(super::super::task_head::ClassifierHead::new(p, channels, 10, mode))
+        };
         let ctx = AuxContext { task_head: Some(&classifier), ..testing::context(&net, 4) };
         let aux = DglAux::new(vs.root(), &DglConfig::default(), &ctx);
         assert!(matches!(&aux, DglAux::Plain { convs, .. } if convs.len() == 2));

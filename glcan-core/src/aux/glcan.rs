@@ -15,12 +15,17 @@
 //! real head, trained with the task loss.
 //! Optional per-branch heads add `branch_loss_weight` x their own task losses (off by
 //! default: on held-out training images they cost accuracy, see `scripts/glcan-options.sh`).
+//!
+//! Initialisation: GLCAN's code is not public, so its own layers (local branch, fusion,
+//! task heads) start at PyTorch's defaults ([`ConvRule::PyTorch`], `nn.Linear`'s, BN 1/0).
+//! A scratch global branch is built as the network's own units and starts as they do.
 
 use tch::nn::{self, ModuleT};
 use tch::{Kind, Tensor};
 
 use super::task_head::TaskHead;
 use super::{AuxContext, AuxNet, ConvBnRelu, LocalTargets};
+use crate::models::init::{self, ConvRule, InitMode};
 use crate::models::{fpn, UnitSpec};
 use crate::{Error, Result};
 
@@ -159,7 +164,7 @@ impl GlobalBranch {
         let out_channels = specs.last().map_or(ctx.channels(), |s| s.out_channels);
         let units_out_channels = specs.iter().map(|s| s.out_channels).collect();
         if config.global_init == GlobalInit::Scratch {
-            let units = specs.iter().enumerate().map(|(i, spec)| ctx.network.build_unit(p / "global" / i, spec)).collect();
+            let units = specs.iter().enumerate().map(|(i, spec)| ctx.network.build_unit(p / "global" / i, spec, ctx.init)).collect();
             return Ok(GlobalBranch { units, units_out_channels, out_channels, ema: None, followed: Vec::new() });
         }
         let real = ctx.real_unit_variables.ok_or_else(|| {
@@ -175,7 +180,7 @@ impl GlobalBranch {
         let mut pairs = Vec::new();
         let mut followed = Vec::new();
         for (i, (spec, &position)) in specs.iter().zip(&positions).enumerate() {
-            units.push(ctx.network.build_unit(&root / i, spec));
+            units.push(ctx.network.build_unit(&root / i, spec, ctx.init));
             for (name, source) in real(position) {
                 let mut destination = variable_at(&(&root / i), &name)
                     .ok_or_else(|| Error::config("aux.glcan", format!("global unit {i} has no variable {name} to copy into")))?;
@@ -269,7 +274,7 @@ enum FusionLayers {
 
 impl FusionLayers {
     /// The layers of `fusion` under `p`, and the channels they hand to the head.
-    fn new(p: &nn::Path, fusion: Fusion, c_local: i64, global: Option<&GlobalBranch>) -> (Self, i64) {
+    fn new(p: &nn::Path, fusion: Fusion, c_local: i64, global: Option<&GlobalBranch>, mode: InitMode) -> (Self, i64) {
         let Some(global) = global.filter(|_| c_local > 0) else {
             return (FusionLayers::OneBranch, c_local + global.map_or(0, |g| g.out_channels));
         };
@@ -278,7 +283,7 @@ impl FusionLayers {
             Fusion::Concat => (FusionLayers::Concat, c_local + c_global),
             Fusion::ConcatUp => (FusionLayers::ConcatUp, c_local + c_global),
             Fusion::GatedSum => {
-                let projection = nn::conv2d(p / "gate" / "projection", c_local, c_global, 1, Default::default());
+                let projection = init::conv2d(p / "gate" / "projection", c_local, c_global, 1, Default::default(), ConvRule::PyTorch, mode);
                 let logits = (p / "gate").zeros("logits", &[1, c_global, 1, 1]);
                 (FusionLayers::GatedSum { projection, logits }, c_global)
             }
@@ -287,7 +292,7 @@ impl FusionLayers {
                     .units_out_channels
                     .iter()
                     .enumerate()
-                    .map(|(i, &c_in)| nn::conv2d(p / "lateral" / i, c_in, c_local, 1, Default::default()))
+                    .map(|(i, &c_in)| init::conv2d(p / "lateral" / i, c_in, c_local, 1, Default::default(), ConvRule::PyTorch, mode))
                     .collect();
                 (FusionLayers::TopDown { laterals }, c_local)
             }
@@ -311,14 +316,14 @@ impl GlcanAux {
         config.validate()?;
         let c = ctx.channels();
         let local: Vec<ConvBnRelu> = if config.use_local {
-            (0..config.local_layers).map(|i| ConvBnRelu::new(&p / "local" / i, c, c, 3, 1)).collect()
+            (0..config.local_layers).map(|i| ConvBnRelu::new(&p / "local" / i, c, c, 3, 1, ConvRule::PyTorch, ctx.init)).collect()
         } else {
             Vec::new()
         };
         let global = if config.use_global { Some(GlobalBranch::new(&p, config, ctx)?) } else { None };
         let c_local = if config.use_local { c } else { 0 };
         let c_global = global.as_ref().map_or(0, |g| g.out_channels);
-        let (fusion, c_fused) = FusionLayers::new(&p, config.fusion, c_local, global.as_ref());
+        let (fusion, c_fused) = FusionLayers::new(&p, config.fusion, c_local, global.as_ref(), ctx.init);
         let branch_heads = (config.branch_loss_weight > 0.0 && config.use_local && config.use_global)
             .then(|| (ctx.build_task_head(&p / "local_head", c_local), ctx.build_task_head(&p / "global_head", c_global)));
         Ok(GlcanAux {
@@ -473,7 +478,8 @@ mod tests {
     fn copy_and_ema_start_from_the_real_units_and_ema_follows_them() {
         let net = testing::network();
         let real_store = nn::VarStore::new(tch::Device::Cpu);
-        let real_units: Vec<_> = net.units().iter().enumerate().map(|(i, spec)| net.build_unit(real_store.root() / i, spec)).collect();
+        let real_units: Vec<_> =
+            net.units().iter().enumerate().map(|(i, spec)| net.build_unit(real_store.root() / i, spec, InitMode::Reference)).collect();
         assert_eq!(real_units.len(), 10);
         let lookup = |position: usize| -> Vec<(String, Tensor)> {
             let prefix = format!("{position}.");

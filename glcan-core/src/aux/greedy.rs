@@ -15,7 +15,7 @@ pub struct GreedyAux {
 
 impl GreedyAux {
     pub fn new(p: nn::Path, ctx: &AuxContext) -> Self {
-        GreedyAux { head: ClassifierHead::new(p, ctx.channels(), ctx.num_classes()) }
+        GreedyAux { head: ClassifierHead::new(p, ctx.channels(), ctx.num_classes(), ctx.init) }
     }
 }
 

@@ -7,12 +7,17 @@
 //! λ1 (reconstruction) and λ2 (task), interpolated linearly from the first local module to
 //! the last: λ = λ_first (1 - r) + λ_last r with r = k / (K - 2) (r = 0 when K = 2).
 //! InfoPro tuned λ per network, K and dataset; [`weights_for`] holds every published value.
+//!
+//! Initialisation: InfoPro's ResNet builds the decoders and aux classifiers as its own
+//! submodules, so its He-normal (fan_out) loop over every `nn.Conv2d` and its BN 1/0 reach
+//! them too ([`ConvRule::ResNet`]); the linear layers keep `nn.Linear`'s default.
 
 use tch::nn::{self, ModuleT};
 use tch::{Kind, Tensor};
 
 use super::{AuxContext, AuxNet, ConvBnRelu, LocalTargets};
 use crate::losses::supervised_contrastive;
+use crate::models::init::{self, ConvRule};
 use crate::{Error, Result};
 
 /// Which task term InfoPro uses.
@@ -186,17 +191,19 @@ impl InfoProAux {
             lambda_task,
             temperature: config.temperature,
             image_size: ctx.image_size,
-            decoder_hidden: ConvBnRelu::new(&p / "decoder" / "hidden", c, config.decoder_width, 3, 1),
-            decoder_out: nn::conv2d(
+            decoder_hidden: ConvBnRelu::new(&p / "decoder" / "hidden", c, config.decoder_width, 3, 1, ConvRule::ResNet, ctx.init),
+            decoder_out: init::conv2d(
                 &p / "decoder" / "out",
                 config.decoder_width,
                 ctx.image_channels,
                 3,
                 nn::ConvConfig { padding: 1, ..Default::default() },
+                ConvRule::ResNet,
+                ctx.init,
             ),
-            head_conv: ConvBnRelu::new(&p / "head" / "conv", c, c_head, 3, stride),
-            head_hidden: nn::linear(&p / "head" / "hidden", c_head, config.feature_dim, Default::default()),
-            head_out: nn::linear(&p / "head" / "out", config.feature_dim, out_dim, Default::default()),
+            head_conv: ConvBnRelu::new(&p / "head" / "conv", c, c_head, 3, stride, ConvRule::ResNet, ctx.init),
+            head_hidden: init::linear(&p / "head" / "hidden", c_head, config.feature_dim, ctx.init),
+            head_out: init::linear(&p / "head" / "out", config.feature_dim, out_dim, ctx.init),
         })
     }
 

@@ -24,6 +24,7 @@ pub mod task_head;
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
+use crate::models::init::{self, ConvRule, InitMode};
 use crate::models::{UnitNetwork, UnitSpec};
 use crate::{Error, Result};
 
@@ -172,6 +173,8 @@ pub struct AuxContext<'a> {
     pub real_unit_variables: Option<&'a dyn Fn(usize) -> Vec<(String, Tensor)>>,
     /// The task head aux nets end in (GLCAN); `None`: a classifier over the network's classes.
     pub task_head: Option<&'a task_head::TaskHeadFactory>,
+    /// How the aux net's parameters start (the run's `init`).
+    pub init: InitMode,
 }
 
 impl AuxContext<'_> {
@@ -197,8 +200,8 @@ impl AuxContext<'_> {
     /// A task head for features of `channels` channels under `p`.
     pub fn build_task_head(&self, p: nn::Path, channels: i64) -> Box<dyn task_head::TaskHead> {
         match self.task_head {
-            Some(factory) => factory(p, channels),
-            None => Box::new(task_head::ClassifierHead::new(p, channels, self.num_classes())),
+            Some(factory) => factory(p, channels, self.init),
+            None => Box::new(task_head::ClassifierHead::new(p, channels, self.num_classes(), self.init)),
         }
     }
 }
@@ -254,11 +257,12 @@ pub struct ConvBnRelu {
 }
 
 impl ConvBnRelu {
-    pub fn new(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, stride: i64) -> Self {
+    /// A bias-free conv started by `rule` (the aux net's paper's code), then BN, under `mode`.
+    pub fn new(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, stride: i64, rule: ConvRule, mode: InitMode) -> Self {
         let config = nn::ConvConfig { stride, padding: kernel / 2, bias: false, ..Default::default() };
         ConvBnRelu {
-            conv: nn::conv2d(&p / "conv", c_in, c_out, kernel, config),
-            bn: nn::batch_norm2d(&p / "bn", c_out, Default::default()),
+            conv: init::conv2d(&p / "conv", c_in, c_out, kernel, config, rule, mode),
+            bn: init::batch_norm2d(&p / "bn", c_out, mode),
         }
     }
 }
@@ -290,6 +294,7 @@ pub(crate) mod testing {
             image_size: 32,
             real_unit_variables: None,
             task_head: None,
+            init: InitMode::Reference,
         }
     }
 
@@ -353,8 +358,9 @@ mod tests {
     #[test]
     fn a_task_without_class_labels_refuses_classifier_aux_nets() {
         let network = testing::network();
-        let factory =
-            |p: nn::Path, channels: i64| -> Box<dyn task_head::TaskHead> { Box::new(task_head::ClassifierHead::new(p, channels, 3)) };
+        let factory = |p: nn::Path, channels: i64, mode: InitMode| -> Box<dyn task_head::TaskHead> {
+            Box::new(task_head::ClassifierHead::new(p, channels, 3, mode))
+        };
         let ctx = AuxContext { task_head: Some(&factory), ..testing::context(&network, 3) };
         let vs = nn::VarStore::new(tch::Device::Cpu);
         for method in [Method::GreedySl, Method::InfoproSoftmax, Method::InfoproContrast, Method::PredSim, Method::AugLocal] {

@@ -20,6 +20,7 @@ use tch::nn;
 use tch::{Kind, Reduction, Tensor};
 
 use super::{AuxContext, AuxNet, LocalTargets};
+use crate::models::init::{self, ConvRule, InitMode};
 use crate::{Error, Result};
 
 /// The PredSim aux net's knobs, with the defaults of the authors' code.
@@ -105,8 +106,8 @@ pub fn similarity_matrix(x: &Tensor) -> Tensor {
     unit.matmul(&unit.transpose(0, 1)).clamp(-1.0, 1.0)
 }
 
-fn conv3x3(p: nn::Path, channels: i64) -> nn::Conv2D {
-    nn::conv2d(p, channels, channels, 3, nn::ConvConfig { padding: 1, bias: false, ..Default::default() })
+fn conv3x3(p: nn::Path, channels: i64, mode: InitMode) -> nn::Conv2D {
+    init::conv2d(p, channels, channels, 3, nn::ConvConfig { padding: 1, bias: false, ..Default::default() }, ConvRule::PyTorch, mode)
 }
 
 /// The prediction head starts at zero, as the code sets it.
@@ -133,7 +134,7 @@ impl PredSimAux {
             num_classes: ctx.num_classes(),
             pool,
             classifier: zero_linear(&p / "classifier", c * pool.out[0] * pool.out[1], ctx.num_classes()),
-            sim_conv: conv3x3(&p / "sim_conv", c),
+            sim_conv: conv3x3(&p / "sim_conv", c, ctx.init),
         })
     }
 

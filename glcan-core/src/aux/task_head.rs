@@ -6,6 +6,7 @@ use tch::nn;
 use tch::Tensor;
 
 use super::LocalTargets;
+use crate::models::init::{self, InitMode};
 
 /// Turns features into the task's loss.
 pub trait TaskHead: std::fmt::Debug + Send {
@@ -13,18 +14,20 @@ pub trait TaskHead: std::fmt::Debug + Send {
     fn loss(&self, features: &Tensor, targets: &LocalTargets, train: bool) -> Tensor;
 }
 
-/// Builds a task head under a path for features of a given number of channels.
-pub type TaskHeadFactory = dyn Fn(nn::Path, i64) -> Box<dyn TaskHead> + Sync;
+/// Builds a task head under a path for features of a given number of channels, its
+/// parameters started as the run's `init` says.
+pub type TaskHeadFactory = dyn Fn(nn::Path, i64, InitMode) -> Box<dyn TaskHead> + Sync;
 
-/// Classification: global average pooling, a linear layer, cross-entropy.
+/// Classification: global average pooling, a linear layer (`nn.Linear`'s default, as
+/// InfoPro's Greedy SL head "0c1f" keeps it), cross-entropy.
 #[derive(Debug)]
 pub struct ClassifierHead {
     fc: nn::Linear,
 }
 
 impl ClassifierHead {
-    pub fn new(p: nn::Path, channels: i64, num_classes: i64) -> Self {
-        ClassifierHead { fc: nn::linear(&p / "fc", channels, num_classes, Default::default()) }
+    pub fn new(p: nn::Path, channels: i64, num_classes: i64, mode: InitMode) -> Self {
+        ClassifierHead { fc: init::linear(&p / "fc", channels, num_classes, mode) }
     }
 
     pub fn logits(&self, features: &Tensor) -> Tensor {

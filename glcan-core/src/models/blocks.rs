@@ -5,17 +5,16 @@
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
-fn conv(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, stride: i64) -> nn::Conv2D {
+use super::init::{self, ConvRule, InitMode};
+
+/// A bias-free convolution, started as InfoPro's and torchvision's ResNets start theirs.
+fn conv(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, stride: i64, mode: InitMode) -> nn::Conv2D {
     let config = nn::ConvConfig { stride, padding: kernel / 2, bias: false, ..Default::default() };
-    nn::conv2d(p, c_in, c_out, kernel, config)
+    init::conv2d(p, c_in, c_out, kernel, config, ConvRule::ResNet, mode)
 }
 
-fn batch_norm(p: nn::Path, channels: i64) -> nn::BatchNorm {
-    nn::batch_norm2d(p, channels, Default::default())
-}
-
-fn linear(p: nn::Path, c_in: i64, c_out: i64) -> nn::Linear {
-    nn::linear(p, c_in, c_out, Default::default())
+fn bn(p: nn::Path, channels: i64, mode: InitMode) -> nn::BatchNorm {
+    init::batch_norm2d(p, channels, mode)
 }
 
 /// Conv + BN + ReLU stem; the ImageNet variant adds a 3x3/2 max-pool, the pre-activation
@@ -29,18 +28,18 @@ pub struct Stem {
 
 impl Stem {
     /// CIFAR stem: conv3x3, stride 1.
-    pub fn cifar(p: nn::Path, c_in: i64, c_out: i64) -> Self {
-        Stem { conv: conv(&p / "conv", c_in, c_out, 3, 1), bn: Some(batch_norm(&p / "bn", c_out)), max_pool: false }
+    pub fn cifar(p: nn::Path, c_in: i64, c_out: i64, mode: InitMode) -> Self {
+        Stem { conv: conv(&p / "conv", c_in, c_out, 3, 1, mode), bn: Some(bn(&p / "bn", c_out, mode)), max_pool: false }
     }
 
     /// Pre-activation stem: conv3x3 alone, stride 1; the next unit opens with BN + ReLU.
-    pub fn pre_activation(p: nn::Path, c_in: i64, c_out: i64) -> Self {
-        Stem { conv: conv(&p / "conv", c_in, c_out, 3, 1), bn: None, max_pool: false }
+    pub fn pre_activation(p: nn::Path, c_in: i64, c_out: i64, mode: InitMode) -> Self {
+        Stem { conv: conv(&p / "conv", c_in, c_out, 3, 1, mode), bn: None, max_pool: false }
     }
 
     /// ImageNet stem: conv7x7/2 then max-pool 3x3/2.
-    pub fn imagenet(p: nn::Path, c_in: i64, c_out: i64) -> Self {
-        Stem { conv: conv(&p / "conv", c_in, c_out, 7, 2), bn: Some(batch_norm(&p / "bn", c_out)), max_pool: true }
+    pub fn imagenet(p: nn::Path, c_in: i64, c_out: i64, mode: InitMode) -> Self {
+        Stem { conv: conv(&p / "conv", c_in, c_out, 7, 2, mode), bn: Some(bn(&p / "bn", c_out, mode)), max_pool: true }
     }
 }
 
@@ -65,9 +64,9 @@ struct Projection {
 }
 
 impl Projection {
-    fn new_if_needed(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> Option<Self> {
+    fn new_if_needed(p: nn::Path, c_in: i64, c_out: i64, stride: i64, mode: InitMode) -> Option<Self> {
         (stride != 1 || c_in != c_out)
-            .then(|| Projection { conv: conv(&p / "conv", c_in, c_out, 1, stride), bn: batch_norm(&p / "bn", c_out) })
+            .then(|| Projection { conv: conv(&p / "conv", c_in, c_out, 1, stride, mode), bn: bn(&p / "bn", c_out, mode) })
     }
 
     fn shortcut(this: &Option<Self>, xs: &Tensor, train: bool) -> Tensor {
@@ -89,13 +88,13 @@ pub struct BasicBlock {
 }
 
 impl BasicBlock {
-    pub fn new(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> Self {
+    pub fn new(p: nn::Path, c_in: i64, c_out: i64, stride: i64, mode: InitMode) -> Self {
         BasicBlock {
-            conv1: conv(&p / "conv1", c_in, c_out, 3, stride),
-            bn1: batch_norm(&p / "bn1", c_out),
-            conv2: conv(&p / "conv2", c_out, c_out, 3, 1),
-            bn2: batch_norm(&p / "bn2", c_out),
-            projection: Projection::new_if_needed(&p / "shortcut", c_in, c_out, stride),
+            conv1: conv(&p / "conv1", c_in, c_out, 3, stride, mode),
+            bn1: bn(&p / "bn1", c_out, mode),
+            conv2: conv(&p / "conv2", c_out, c_out, 3, 1, mode),
+            bn2: bn(&p / "bn2", c_out, mode),
+            projection: Projection::new_if_needed(&p / "shortcut", c_in, c_out, stride, mode),
         }
     }
 }
@@ -120,15 +119,15 @@ pub struct Bottleneck {
 }
 
 impl Bottleneck {
-    pub fn new(p: nn::Path, c_in: i64, c_mid: i64, c_out: i64, stride: i64) -> Self {
+    pub fn new(p: nn::Path, c_in: i64, c_mid: i64, c_out: i64, stride: i64, mode: InitMode) -> Self {
         Bottleneck {
-            conv1: conv(&p / "conv1", c_in, c_mid, 1, 1),
-            bn1: batch_norm(&p / "bn1", c_mid),
-            conv2: conv(&p / "conv2", c_mid, c_mid, 3, stride),
-            bn2: batch_norm(&p / "bn2", c_mid),
-            conv3: conv(&p / "conv3", c_mid, c_out, 1, 1),
-            bn3: batch_norm(&p / "bn3", c_out),
-            projection: Projection::new_if_needed(&p / "shortcut", c_in, c_out, stride),
+            conv1: conv(&p / "conv1", c_in, c_mid, 1, 1, mode),
+            bn1: bn(&p / "bn1", c_mid, mode),
+            conv2: conv(&p / "conv2", c_mid, c_mid, 3, stride, mode),
+            bn2: bn(&p / "bn2", c_mid, mode),
+            conv3: conv(&p / "conv3", c_mid, c_out, 1, 1, mode),
+            bn3: bn(&p / "bn3", c_out, mode),
+            projection: Projection::new_if_needed(&p / "shortcut", c_in, c_out, stride, mode),
         }
     }
 }
@@ -148,15 +147,16 @@ impl ModuleT for Bottleneck {
     }
 }
 
-/// Global average pool, flatten, linear: the classification head of every ResNet.
+/// Global average pool, flatten, linear: the classification head of every ResNet (its
+/// linear layer keeps `nn.Linear`'s default in InfoPro's code and torchvision's).
 #[derive(Debug)]
 pub struct ClassifierHead {
     fc: nn::Linear,
 }
 
 impl ClassifierHead {
-    pub fn new(p: nn::Path, c_in: i64, num_classes: i64) -> Self {
-        ClassifierHead { fc: linear(&p / "fc", c_in, num_classes) }
+    pub fn new(p: nn::Path, c_in: i64, num_classes: i64, mode: InitMode) -> Self {
+        ClassifierHead { fc: init::linear(&p / "fc", c_in, num_classes, mode) }
     }
 }
 
@@ -175,8 +175,8 @@ pub struct PreActHead {
 }
 
 impl PreActHead {
-    pub fn new(p: nn::Path, c_in: i64, num_classes: i64) -> Self {
-        PreActHead { bn: batch_norm(&p / "bn", c_in), fc: linear(&p / "fc", c_in, num_classes) }
+    pub fn new(p: nn::Path, c_in: i64, num_classes: i64, mode: InitMode) -> Self {
+        PreActHead { bn: bn(&p / "bn", c_in, mode), fc: init::linear(&p / "fc", c_in, num_classes, mode) }
     }
 }
 

@@ -27,6 +27,7 @@ use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
 use super::blocks::PreActHead;
+use super::init::{self, ConvRule, InitMode};
 use super::{UnitId, UnitKind, UnitNetwork, UnitSpec};
 use crate::{Error, Result};
 
@@ -39,12 +40,10 @@ const BLOCKS: usize = 3;
 /// The bottleneck's width is 4k.
 const BOTTLENECK: i64 = 4;
 
-fn conv(p: nn::Path, c_in: i64, c_out: i64, kernel: i64) -> nn::Conv2D {
-    nn::conv2d(p, c_in, c_out, kernel, nn::ConvConfig { padding: kernel / 2, bias: false, ..Default::default() })
-}
-
-fn batch_norm(p: nn::Path, channels: i64) -> nn::BatchNorm {
-    nn::batch_norm2d(p, channels, Default::default())
+/// A bias-free convolution, started as torchvision's DenseNet starts its own.
+fn conv(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, mode: InitMode) -> nn::Conv2D {
+    let config = nn::ConvConfig { padding: kernel / 2, bias: false, ..Default::default() };
+    init::conv2d(p, c_in, c_out, kernel, config, ConvRule::DenseNet, mode)
 }
 
 /// DenseNet-BC-100-12 described unit by unit.
@@ -116,9 +115,9 @@ impl UnitNetwork for DenseNetBc {
     }
 
     /// BN + ReLU (the last dense layer's output is not normalised), GAP, linear.
-    fn build_head(&self, p: nn::Path) -> Box<dyn ModuleT> {
+    fn build_head(&self, p: nn::Path, mode: InitMode) -> Box<dyn ModuleT> {
         let c = self.units.last().expect("a network has units").out_channels;
-        Box::new(PreActHead::new(p, c, self.num_classes))
+        Box::new(PreActHead::new(p, c, self.num_classes, mode))
     }
 }
 
@@ -136,14 +135,14 @@ pub struct DenseLayer {
 }
 
 impl DenseLayer {
-    pub fn new(p: nn::Path, c_in: i64, c_mid: i64, c_out: i64) -> Self {
+    pub fn new(p: nn::Path, c_in: i64, c_mid: i64, c_out: i64, mode: InitMode) -> Self {
         let concatenate = c_out > c_in;
         let new_features = if concatenate { c_out - c_in } else { c_out };
         DenseLayer {
-            bn1: batch_norm(&p / "norm1", c_in),
-            conv1: conv(&p / "conv1", c_in, c_mid, 1),
-            bn2: batch_norm(&p / "norm2", c_mid),
-            conv2: conv(&p / "conv2", c_mid, new_features, 3),
+            bn1: init::batch_norm2d(&p / "norm1", c_in, mode),
+            conv1: conv(&p / "conv1", c_in, c_mid, 1, mode),
+            bn2: init::batch_norm2d(&p / "norm2", c_mid, mode),
+            conv2: conv(&p / "conv2", c_mid, new_features, 3, mode),
             concatenate,
         }
     }
@@ -168,8 +167,8 @@ pub struct Transition {
 }
 
 impl Transition {
-    pub fn new(p: nn::Path, c_in: i64, c_out: i64) -> Self {
-        Transition { bn: batch_norm(&p / "norm", c_in), conv: conv(&p / "conv", c_in, c_out, 1) }
+    pub fn new(p: nn::Path, c_in: i64, c_out: i64, mode: InitMode) -> Self {
+        Transition { bn: init::batch_norm2d(&p / "norm", c_in, mode), conv: conv(&p / "conv", c_in, c_out, 1, mode) }
     }
 }
 

@@ -40,6 +40,7 @@
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
+use super::init::{self, ConvRule, InitMode};
 use super::{UnitId, UnitKind, UnitNetwork, UnitSpec};
 use crate::{Error, Result};
 
@@ -207,30 +208,28 @@ impl UnitNetwork for Edsr {
         3
     }
 
-    fn build_unit(&self, p: nn::Path, spec: &UnitSpec) -> Box<dyn ModuleT> {
+    fn build_unit(&self, p: nn::Path, spec: &UnitSpec, mode: InitMode) -> Box<dyn ModuleT> {
         match spec.id.stage {
-            HEAD_STAGE => Box::new(Head::new(p, spec.in_channels, spec.out_channels, self.config.rgb_range)),
-            BODY_STAGE => Box::new(ResBlock::new(p, spec.in_channels, spec.out_channels, self.config.res_scale)),
-            _ => Box::new(BodyEnd::new(p, spec.in_channels, spec.out_channels)),
+            HEAD_STAGE => Box::new(Head::new(p, spec.in_channels, spec.out_channels, self.config.rgb_range, mode)),
+            BODY_STAGE => Box::new(ResBlock::new(p, spec.in_channels, spec.out_channels, self.config.res_scale, mode)),
+            _ => Box::new(BodyEnd::new(p, spec.in_channels, spec.out_channels, mode)),
         }
     }
 
     /// The up-sampler, the tail conv (F→3) and `add_mean`: the HR image.
-    fn build_head(&self, p: nn::Path) -> Box<dyn ModuleT> {
-        Box::new(Tail::new(p, &self.config))
+    fn build_head(&self, p: nn::Path, mode: InitMode) -> Box<dyn ModuleT> {
+        Box::new(Tail::new(p, &self.config, mode))
     }
 }
 
 /// A 3x3 (or 1x1) convolution with bias, initialised as PyTorch's `nn.Conv2d` (EDSR uses
 /// the defaults): `kaiming_uniform_(a = sqrt(5))` weights and bias, both uniform in
-/// ±1/sqrt(fan_in). (tch's default weight init is He-uniform with the ReLU gain, bound
-/// sqrt(6/fan_in): 2.4 times wider, which makes a 20-layer EDSR start with outputs in the
-/// thousands instead of near the image range.)
-pub fn conv(p: nn::Path, c_in: i64, c_out: i64, kernel: i64) -> nn::Conv2D {
-    let bound = 1.0 / ((c_in * kernel * kernel) as f64).sqrt();
-    let uniform = nn::Init::Uniform { lo: -bound, up: bound };
-    let config = nn::ConvConfig { padding: kernel / 2, ws_init: uniform, bs_init: uniform, ..Default::default() };
-    nn::conv2d(p, c_in, c_out, kernel, config)
+/// ±1/sqrt(fan_in), in both init modes ([`ConvRule::Edsr`]). (tch's default weight init is
+/// He-uniform with the ReLU gain, bound sqrt(6/fan_in): 2.4 times wider, which makes a
+/// 20-layer EDSR start with outputs in the thousands instead of near the image range.)
+pub fn conv(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, mode: InitMode) -> nn::Conv2D {
+    let config = nn::ConvConfig { padding: kernel / 2, ..Default::default() };
+    init::conv2d(p, c_in, c_out, kernel, config, ConvRule::Edsr, mode)
 }
 
 /// How a carried tensor of `channels` channels splits: (features, skip).
@@ -245,8 +244,8 @@ fn mean_shift(p: &nn::Path, rgb_range: f64) -> Tensor {
 }
 
 /// A projection to `c_out` channels when the width changes (scaled copies only).
-fn projection_if_needed(p: nn::Path, c_in: i64, c_out: i64) -> Option<nn::Conv2D> {
-    (c_in != c_out).then(|| conv(p, c_in, c_out, 1))
+fn projection_if_needed(p: nn::Path, c_in: i64, c_out: i64, mode: InitMode) -> Option<nn::Conv2D> {
+    (c_in != c_out).then(|| conv(p, c_in, c_out, 1, mode))
 }
 
 fn project(projection: &Option<nn::Conv2D>, xs: &Tensor) -> Tensor {
@@ -275,9 +274,9 @@ pub struct Head {
 
 impl Head {
     /// `colors` input channels (3), `carried` output channels (2F).
-    pub fn new(p: nn::Path, colors: i64, carried: i64, rgb_range: f64) -> Self {
+    pub fn new(p: nn::Path, colors: i64, carried: i64, rgb_range: f64, mode: InitMode) -> Self {
         let (features, skip_channels) = carried_split(carried);
-        Head { mean: mean_shift(&p, rgb_range), conv: conv(&p / "conv", colors, features, 3), skip_channels }
+        Head { mean: mean_shift(&p, rgb_range), conv: conv(&p / "conv", colors, features, 3, mode), skip_channels }
     }
 }
 
@@ -304,15 +303,15 @@ pub struct ResBlock {
 
 impl ResBlock {
     /// Carried widths in and out (2F both for EDSR itself).
-    pub fn new(p: nn::Path, c_in: i64, c_out: i64, res_scale: f64) -> Self {
+    pub fn new(p: nn::Path, c_in: i64, c_out: i64, res_scale: f64, mode: InitMode) -> Self {
         let ((f_in, s_in), (f_out, skip_out)) = (carried_split(c_in), carried_split(c_out));
         // Without a skip half in the input, `unpack` hands the features over as the skip.
         let s_in = if s_in == 0 { f_in } else { s_in };
         ResBlock {
-            conv1: conv(&p / "conv1", f_in, f_out, 3),
-            conv2: conv(&p / "conv2", f_out, f_out, 3),
-            shortcut: projection_if_needed(&p / "shortcut", f_in, f_out),
-            skip: if skip_out == 0 { None } else { projection_if_needed(&p / "skip", s_in, skip_out) },
+            conv1: conv(&p / "conv1", f_in, f_out, 3, mode),
+            conv2: conv(&p / "conv2", f_out, f_out, 3, mode),
+            shortcut: projection_if_needed(&p / "shortcut", f_in, f_out, mode),
+            skip: if skip_out == 0 { None } else { projection_if_needed(&p / "skip", s_in, skip_out, mode) },
             skip_out,
             res_scale,
         }
@@ -341,10 +340,10 @@ pub struct BodyEnd {
 
 impl BodyEnd {
     /// Carried width in (2F), feature width out (F).
-    pub fn new(p: nn::Path, c_in: i64, c_out: i64) -> Self {
+    pub fn new(p: nn::Path, c_in: i64, c_out: i64, mode: InitMode) -> Self {
         let (f_in, s_in) = carried_split(c_in);
         let s_in = if s_in == 0 { f_in } else { s_in };
-        BodyEnd { conv: conv(&p / "conv", f_in, c_out, 3), skip: projection_if_needed(&p / "skip", s_in, c_out) }
+        BodyEnd { conv: conv(&p / "conv", f_in, c_out, 3, mode), skip: projection_if_needed(&p / "skip", s_in, c_out, mode) }
     }
 }
 
@@ -364,11 +363,11 @@ pub struct Tail {
 }
 
 impl Tail {
-    pub fn new(p: nn::Path, config: &EdsrConfig) -> Self {
+    pub fn new(p: nn::Path, config: &EdsrConfig, mode: InitMode) -> Self {
         let f = config.n_feats;
         let upsampler =
-            config.shuffle_factors().into_iter().enumerate().map(|(i, r)| (conv(&p / "upsampler" / i, f, r * r * f, 3), r)).collect();
-        Tail { upsampler, conv: conv(&p / "conv", f, 3, 3), mean: mean_shift(&p, config.rgb_range) }
+            config.shuffle_factors().into_iter().enumerate().map(|(i, r)| (conv(&p / "upsampler" / i, f, r * r * f, 3, mode), r)).collect();
+        Tail { upsampler, conv: conv(&p / "conv", f, 3, 3, mode), mean: mean_shift(&p, config.rgb_range) }
     }
 }
 
@@ -404,7 +403,7 @@ mod tests {
             assert_eq!(BASE + upsampler, known);
             let store = nn::VarStore::new(Device::Cpu);
             let net = Edsr::baseline(scale, 8).unwrap();
-            let _chain = Chain::build(&net, store.root());
+            let _chain = Chain::build(&net, store.root(), InitMode::Tch);
             // The published figure for EDSR-baseline x2 is 1.37 M.
             assert_eq!(trainable_parameters(&store), known, "x{scale}");
         }
@@ -412,20 +411,22 @@ mod tests {
 
     #[test]
     fn weights_start_as_pytorch_conv2d() {
-        // PyTorch's nn.Conv2d: weights and biases uniform in ±1/sqrt(fan_in).
+        // PyTorch's nn.Conv2d: weights and biases uniform in ±1/sqrt(fan_in), in both modes.
         let store = nn::VarStore::new(Device::Cpu);
-        let c = conv(store.root() / "c", 64, 64, 3);
-        let bound = 1.0 / (64.0f64 * 9.0).sqrt();
-        // Within the bound, and reaching well into it (64 biases all below half of it would
-        // happen with probability 2^-64).
-        for t in [&c.ws, c.bs.as_ref().unwrap()] {
-            let largest = t.abs().max().double_value(&[]);
-            assert!(largest <= bound && largest > 0.5 * bound, "{largest} vs {bound}");
+        for mode in [InitMode::Reference, InitMode::Tch] {
+            let c = conv(store.root() / mode.name(), 64, 64, 3, mode);
+            let bound = 1.0 / (64.0f64 * 9.0).sqrt();
+            // Within the bound, and reaching well into it (64 biases all below half of it would
+            // happen with probability 2^-64).
+            for t in [&c.ws, c.bs.as_ref().unwrap()] {
+                let largest = t.abs().max().double_value(&[]);
+                assert!(largest <= bound && largest > 0.5 * bound, "{mode}: {largest} vs {bound}");
+            }
         }
         // An untrained baseline maps a mid-grey image to values near the image range.
         tch::manual_seed(0);
         let store = nn::VarStore::new(Device::Cpu);
-        let chain = Chain::build(&Edsr::baseline(2, 8).unwrap(), store.root());
+        let chain = Chain::build(&Edsr::baseline(2, 8).unwrap(), store.root(), InitMode::Tch);
         let ys = tch::no_grad(|| chain.forward(&(Tensor::ones([1, 3, 8, 8], (Kind::Float, Device::Cpu)) * 128.0), false));
         let spread = ys.abs().max().double_value(&[]);
         assert!(spread < 1000.0, "{spread}");
@@ -437,7 +438,7 @@ mod tests {
         for scale in [2, 3, 4] {
             let store = nn::VarStore::new(Device::Cpu);
             let net = Edsr::baseline(scale, 12).unwrap();
-            let chain = Chain::build(&net, store.root());
+            let chain = Chain::build(&net, store.root(), InitMode::Tch);
             let xs = Tensor::rand([2, 3, 12, 10], (Kind::Float, Device::Cpu)) * 255.0;
             let ys = tch::no_grad(|| chain.forward(&xs, false));
             assert_eq!(ys.size(), [2, 3, 12 * scale as i64, 10 * scale as i64], "x{scale}");
@@ -484,7 +485,7 @@ mod tests {
         let config = EdsrConfig { scale: 2, n_resblocks: 3, n_feats: 8, res_scale: 0.5, rgb_range: 255.0 };
         let net = Edsr::new(config.clone(), 6).unwrap();
         let store = nn::VarStore::new(Device::Cpu);
-        let chain = Chain::build(&net, store.root());
+        let chain = Chain::build(&net, store.root(), InitMode::Tch);
         let vars: HashMap<String, Tensor> = store.variables();
         let conv = |x: &Tensor, name: &str| {
             let (w, b) = (&vars[&format!("{name}.weight")], &vars[&format!("{name}.bias")]);
@@ -517,7 +518,7 @@ mod tests {
         let store = nn::VarStore::new(Device::Cpu);
         let block = net.units()[1].scaled(0.27).with_input(128); // 128 -> 35 channels
         let end = net.units()[17].scaled(0.27).with_input(block.out_channels);
-        let units: Vec<_> = [block, end].iter().enumerate().map(|(i, s)| net.build_unit(store.root() / i, s)).collect();
+        let units: Vec<_> = [block, end].iter().enumerate().map(|(i, s)| net.build_unit(store.root() / i, s, InitMode::Tch)).collect();
         let xs = Tensor::rand([1, 128, 8, 8], (Kind::Float, Device::Cpu));
         let h = units[0].forward_t(&xs, false);
         assert_eq!(h.size(), [1, block.out_channels, 8, 8]);
@@ -527,9 +528,9 @@ mod tests {
         let block = net.units()[1].scaled(0.001).with_input(128);
         let end = net.units()[17].scaled(0.001).with_input(1);
         assert_eq!((block.out_channels, end.in_channels, end.out_channels), (1, 1, 1));
-        let h = net.build_unit(store.root() / "b", &block).forward_t(&xs, false);
+        let h = net.build_unit(store.root() / "b", &block, InitMode::Tch).forward_t(&xs, false);
         assert_eq!(h.size(), [1, 1, 8, 8]);
-        assert_eq!(net.build_unit(store.root() / "e", &end).forward_t(&h, false).size(), [1, 1, 8, 8]);
+        assert_eq!(net.build_unit(store.root() / "e", &end, InitMode::Tch).forward_t(&h, false).size(), [1, 1, 8, 8]);
     }
 
     #[test]
@@ -538,9 +539,9 @@ mod tests {
         // gradients undefined, including through the carried global skip.
         let net = Edsr::new(EdsrConfig { n_resblocks: 2, n_feats: 4, ..EdsrConfig::baseline(2) }, 6).unwrap();
         let (first, second) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
-        let a: Vec<_> = (0..2).map(|i| net.build_unit(first.root() / i, &net.units()[i])).collect();
-        let b: Vec<_> = (2..4).map(|i| net.build_unit(second.root() / i, &net.units()[i])).collect();
-        let head = net.build_head(second.root() / "head");
+        let a: Vec<_> = (0..2).map(|i| net.build_unit(first.root() / i, &net.units()[i], InitMode::Tch)).collect();
+        let b: Vec<_> = (2..4).map(|i| net.build_unit(second.root() / i, &net.units()[i], InitMode::Tch)).collect();
+        let head = net.build_head(second.root() / "head", InitMode::Tch);
         let xs = Tensor::rand([1, 3, 6, 6], (Kind::Float, Device::Cpu)) * 255.0;
         let h = a.iter().fold(xs, |h, u| u.forward_t(&h, true));
         let out = b.iter().fold(h.detach(), |h, u| u.forward_t(&h, true));

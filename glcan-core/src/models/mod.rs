@@ -9,6 +9,7 @@ pub mod blocks;
 pub mod densenet;
 pub mod edsr;
 pub mod fpn;
+pub mod init;
 pub mod registry;
 pub mod resnet_cifar;
 pub mod resnet_imagenet;
@@ -19,6 +20,7 @@ use tch::nn::{self, ModuleT};
 
 pub use densenet::DenseNetBc;
 pub use edsr::Edsr;
+pub use init::InitMode;
 pub use registry::NetworkName;
 pub use resnet_cifar::ResNetCifar;
 pub use resnet_imagenet::ResNetImageNet;
@@ -117,15 +119,16 @@ pub trait UnitNetwork: Send + Sync {
     /// Number of classes of the head.
     fn num_classes(&self) -> i64;
 
-    /// Builds one unit (possibly a scaled copy of one of [`Self::units`]) under `p`.
-    fn build_unit(&self, p: nn::Path, spec: &UnitSpec) -> Box<dyn ModuleT> {
-        build_unit(p, spec)
+    /// Builds one unit (possibly a scaled copy of one of [`Self::units`]) under `p`, its
+    /// parameters started as `mode` says ([`init`]).
+    fn build_unit(&self, p: nn::Path, spec: &UnitSpec, mode: InitMode) -> Box<dyn ModuleT> {
+        build_unit(p, spec, mode)
     }
 
     /// Builds the real task head on top of the last unit: global average pool + linear.
-    fn build_head(&self, p: nn::Path) -> Box<dyn ModuleT> {
+    fn build_head(&self, p: nn::Path, mode: InitMode) -> Box<dyn ModuleT> {
         let last = self.units().last().expect("a network has units");
-        Box::new(blocks::ClassifierHead::new(p, last.out_channels, self.num_classes()))
+        Box::new(blocks::ClassifierHead::new(p, last.out_channels, self.num_classes(), mode))
     }
 
     /// Output resolution (pixels per side) after unit `position` (index into [`Self::units`]).
@@ -140,19 +143,19 @@ pub trait UnitNetwork: Send + Sync {
     }
 }
 
-/// Builds the unit that `spec` describes, by its kind.
-pub fn build_unit(p: nn::Path, spec: &UnitSpec) -> Box<dyn ModuleT> {
+/// Builds the unit that `spec` describes, by its kind, started as `mode` says.
+pub fn build_unit(p: nn::Path, spec: &UnitSpec, mode: InitMode) -> Box<dyn ModuleT> {
     let (c_in, c_out, stride) = (spec.in_channels, spec.out_channels, spec.stride);
     match spec.kind {
-        UnitKind::CifarStem => Box::new(blocks::Stem::cifar(p, c_in, c_out)),
-        UnitKind::ImageNetStem => Box::new(blocks::Stem::imagenet(p, c_in, c_out)),
-        UnitKind::PreActStem => Box::new(blocks::Stem::pre_activation(p, c_in, c_out)),
-        UnitKind::Basic => Box::new(blocks::BasicBlock::new(p, c_in, c_out, stride)),
-        UnitKind::Bottleneck => Box::new(blocks::Bottleneck::new(p, c_in, spec.mid_channels, c_out, stride)),
-        UnitKind::WideBasic => Box::new(wide_resnet::WideBasic::new(p, c_in, c_out, stride, 0.0)),
-        UnitKind::DenseLayer => Box::new(densenet::DenseLayer::new(p, c_in, spec.mid_channels, c_out)),
-        UnitKind::DenseTransition => Box::new(densenet::Transition::new(p, c_in, c_out)),
-        UnitKind::VggConv => Box::new(vgg::VggConv::new(p, c_in, c_out, stride)),
+        UnitKind::CifarStem => Box::new(blocks::Stem::cifar(p, c_in, c_out, mode)),
+        UnitKind::ImageNetStem => Box::new(blocks::Stem::imagenet(p, c_in, c_out, mode)),
+        UnitKind::PreActStem => Box::new(blocks::Stem::pre_activation(p, c_in, c_out, mode)),
+        UnitKind::Basic => Box::new(blocks::BasicBlock::new(p, c_in, c_out, stride, mode)),
+        UnitKind::Bottleneck => Box::new(blocks::Bottleneck::new(p, c_in, spec.mid_channels, c_out, stride, mode)),
+        UnitKind::WideBasic => Box::new(wide_resnet::WideBasic::new(p, c_in, c_out, stride, 0.0, mode)),
+        UnitKind::DenseLayer => Box::new(densenet::DenseLayer::new(p, c_in, spec.mid_channels, c_out, mode)),
+        UnitKind::DenseTransition => Box::new(densenet::Transition::new(p, c_in, c_out, mode)),
+        UnitKind::VggConv => Box::new(vgg::VggConv::new(p, c_in, c_out, stride, mode)),
     }
 }
 
@@ -165,10 +168,10 @@ pub struct Chain {
 }
 
 impl Chain {
-    /// Units under `p / "units" / i`, the head under `p / "head"`.
-    pub fn build(network: &dyn UnitNetwork, p: nn::Path) -> Self {
-        let units = network.units().iter().enumerate().map(|(i, spec)| network.build_unit(&p / "units" / i, spec)).collect();
-        Chain { units, head: network.build_head(&p / "head") }
+    /// Units under `p / "units" / i`, the head under `p / "head"`, started as `mode` says.
+    pub fn build(network: &dyn UnitNetwork, p: nn::Path, mode: InitMode) -> Self {
+        let units = network.units().iter().enumerate().map(|(i, spec)| network.build_unit(&p / "units" / i, spec, mode)).collect();
+        Chain { units, head: network.build_head(&p / "head", mode) }
     }
 
     /// Logits for a batch of images.

@@ -118,7 +118,7 @@ mod tests {
         for (channels, size) in [(1, 28), (3, 32)] {
             let vs = nn::VarStore::new(Device::Cpu);
             let net = ResNetCifar::new(20, channels, 10, size).unwrap();
-            let model = Chain::build(&net, vs.root());
+            let model = Chain::build(&net, vs.root(), crate::models::InitMode::Reference);
             let xs = Tensor::randn([2, channels, size, size], (Kind::Float, Device::Cpu));
             let logits = model.forward(&xs, true);
             assert_eq!(logits.size(), [2, 10]);

@@ -137,7 +137,7 @@ mod tests {
         for depth in [18, 50] {
             let vs = nn::VarStore::new(Device::Cpu);
             let net = ResNetImageNet::new(depth, 10, 64).unwrap();
-            let model = Chain::build(&net, vs.root());
+            let model = Chain::build(&net, vs.root(), crate::models::InitMode::Reference);
             let logits = model.forward(&Tensor::randn([2, 3, 64, 64], (Kind::Float, Device::Cpu)), false);
             assert_eq!(logits.size(), [2, 10]);
             assert!(bool::try_from(logits.isfinite().all()).unwrap());

@@ -25,6 +25,7 @@
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
+use super::init::{self, ConvRule, InitMode};
 use super::{UnitId, UnitKind, UnitNetwork, UnitSpec};
 use crate::{Error, Result};
 
@@ -38,16 +39,9 @@ const POOLED_SIDE: i64 = 7;
 const HIDDEN: i64 = 4096;
 const DROPOUT: f64 = 0.5;
 
-fn conv(p: nn::Path, c_in: i64, c_out: i64) -> nn::Conv2D {
-    nn::conv2d(p, c_in, c_out, 3, nn::ConvConfig { padding: 1, ..Default::default() })
-}
-
-fn batch_norm(p: nn::Path, channels: i64) -> nn::BatchNorm {
-    nn::batch_norm2d(p, channels, Default::default())
-}
-
-fn linear(p: nn::Path, c_in: i64, c_out: i64) -> nn::Linear {
-    nn::linear(p, c_in, c_out, Default::default())
+/// A 3x3 convolution with bias, started as torchvision's VGG starts its own.
+fn conv(p: nn::Path, c_in: i64, c_out: i64, mode: InitMode) -> nn::Conv2D {
+    init::conv2d(p, c_in, c_out, 3, nn::ConvConfig { padding: 1, ..Default::default() }, ConvRule::Vgg, mode)
 }
 
 /// 2x2 max-pool, stride 2 (`ceil_mode`: see the module header).
@@ -115,9 +109,9 @@ impl UnitNetwork for Vgg {
     }
 
     /// torchvision's classifier, after the fifth max-pool.
-    fn build_head(&self, p: nn::Path) -> Box<dyn ModuleT> {
+    fn build_head(&self, p: nn::Path, mode: InitMode) -> Box<dyn ModuleT> {
         let c = self.units.last().expect("a network has units").out_channels;
-        Box::new(Classifier::new(p, c, self.num_classes))
+        Box::new(Classifier::new(p, c, self.num_classes, mode))
     }
 }
 
@@ -130,8 +124,8 @@ pub struct VggConv {
 }
 
 impl VggConv {
-    pub fn new(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> Self {
-        VggConv { pool: stride == 2, conv: conv(&p / "conv", c_in, c_out), bn: batch_norm(&p / "bn", c_out) }
+    pub fn new(p: nn::Path, c_in: i64, c_out: i64, stride: i64, mode: InitMode) -> Self {
+        VggConv { pool: stride == 2, conv: conv(&p / "conv", c_in, c_out, mode), bn: init::batch_norm2d(&p / "bn", c_out, mode) }
     }
 }
 
@@ -151,11 +145,13 @@ struct Classifier {
 }
 
 impl Classifier {
-    fn new(p: nn::Path, c_in: i64, num_classes: i64) -> Self {
+    /// torchvision draws these N(0, 0.01²) with bias 0; `init::linear` keeps `nn.Linear`'s
+    /// default instead, one rule for every classifier here.
+    fn new(p: nn::Path, c_in: i64, num_classes: i64, mode: InitMode) -> Self {
         Classifier {
-            fc1: linear(&p / "fc1", c_in * POOLED_SIDE * POOLED_SIDE, HIDDEN),
-            fc2: linear(&p / "fc2", HIDDEN, HIDDEN),
-            fc3: linear(&p / "fc3", HIDDEN, num_classes),
+            fc1: init::linear(&p / "fc1", c_in * POOLED_SIDE * POOLED_SIDE, HIDDEN, mode),
+            fc2: init::linear(&p / "fc2", HIDDEN, HIDDEN, mode),
+            fc3: init::linear(&p / "fc3", HIDDEN, num_classes, mode),
         }
     }
 }

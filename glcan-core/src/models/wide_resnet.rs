@@ -17,18 +17,17 @@ use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
 use super::blocks::PreActHead;
+use super::init::{self, ConvRule, InitMode};
 use super::{UnitId, UnitKind, UnitNetwork, UnitSpec};
 use crate::{Error, Result};
 
 /// Width of the stem, and of stage 1 before widening.
 const BASE_WIDTH: i64 = 16;
 
-fn conv(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, stride: i64) -> nn::Conv2D {
-    nn::conv2d(p, c_in, c_out, kernel, nn::ConvConfig { stride, padding: kernel / 2, bias: false, ..Default::default() })
-}
-
-fn batch_norm(p: nn::Path, channels: i64) -> nn::BatchNorm {
-    nn::batch_norm2d(p, channels, Default::default())
+/// A bias-free convolution; the wide ResNets' code draws N(0, 2/fan_out) as the ResNets'.
+fn conv(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, stride: i64, mode: InitMode) -> nn::Conv2D {
+    let config = nn::ConvConfig { stride, padding: kernel / 2, bias: false, ..Default::default() };
+    init::conv2d(p, c_in, c_out, kernel, config, ConvRule::ResNet, mode)
 }
 
 /// A wide ResNet described unit by unit.
@@ -111,16 +110,16 @@ impl UnitNetwork for WideResNet {
     }
 
     /// The stem, or a block with this network's dropout.
-    fn build_unit(&self, p: nn::Path, spec: &UnitSpec) -> Box<dyn ModuleT> {
+    fn build_unit(&self, p: nn::Path, spec: &UnitSpec, mode: InitMode) -> Box<dyn ModuleT> {
         match spec.kind {
-            UnitKind::WideBasic => Box::new(WideBasic::new(p, spec.in_channels, spec.out_channels, spec.stride, self.dropout)),
-            _ => super::build_unit(p, spec),
+            UnitKind::WideBasic => Box::new(WideBasic::new(p, spec.in_channels, spec.out_channels, spec.stride, self.dropout, mode)),
+            _ => super::build_unit(p, spec, mode),
         }
     }
 
-    fn build_head(&self, p: nn::Path) -> Box<dyn ModuleT> {
+    fn build_head(&self, p: nn::Path, mode: InitMode) -> Box<dyn ModuleT> {
         let c = self.units.last().expect("a network has units").out_channels;
-        Box::new(PreActHead::new(p, c, self.num_classes))
+        Box::new(PreActHead::new(p, c, self.num_classes, mode))
     }
 }
 
@@ -137,13 +136,13 @@ pub struct WideBasic {
 }
 
 impl WideBasic {
-    pub fn new(p: nn::Path, c_in: i64, c_out: i64, stride: i64, dropout: f64) -> Self {
+    pub fn new(p: nn::Path, c_in: i64, c_out: i64, stride: i64, dropout: f64, mode: InitMode) -> Self {
         WideBasic {
-            bn1: batch_norm(&p / "bn1", c_in),
-            conv1: conv(&p / "conv1", c_in, c_out, 3, stride),
-            bn2: batch_norm(&p / "bn2", c_out),
-            conv2: conv(&p / "conv2", c_out, c_out, 3, 1),
-            shortcut: (stride != 1 || c_in != c_out).then(|| conv(&p / "shortcut", c_in, c_out, 1, stride)),
+            bn1: init::batch_norm2d(&p / "bn1", c_in, mode),
+            conv1: conv(&p / "conv1", c_in, c_out, 3, stride, mode),
+            bn2: init::batch_norm2d(&p / "bn2", c_out, mode),
+            conv2: conv(&p / "conv2", c_out, c_out, 3, 1, mode),
+            shortcut: (stride != 1 || c_in != c_out).then(|| conv(&p / "shortcut", c_in, c_out, 1, stride, mode)),
             dropout,
         }
     }

@@ -10,6 +10,7 @@ use glcan_store::{write_atomic, RunConfig};
 use serde_json::Value;
 
 use super::TrainConfig;
+use crate::models::InitMode;
 use crate::{Error, Result};
 
 /// The fields a grid adds to the trainer's.
@@ -47,6 +48,9 @@ pub(crate) fn train_config(path: &Path, text: &str) -> Result<TrainConfig> {
         for name in GRID_FIELDS {
             fields.remove(name);
         }
+        // Written before `init` existed, when every run started from tch's defaults: such a
+        // folder must not pass for a run of today's default.
+        fields.entry("init").or_insert_with(|| Value::from(InitMode::Tch.name()));
     }
     serde_json::from_value(value).map_err(bad)
 }
@@ -95,5 +99,19 @@ mod tests {
         let other = TrainConfig { lr: 0.5, ..config };
         let message = write_grid_run_config(dir.path(), &other, &grid).unwrap_err().to_string();
         assert!(message.contains("config.json") && message.contains("different configuration"), "{message}");
+    }
+
+    #[test]
+    fn a_file_from_before_init_reads_as_tch() {
+        let path = Path::new("runs/old/config.json");
+        let config = TrainConfig::new(Method::E2e, 1, 2, 32, 0.05);
+        let text = to_json(&config, None);
+        assert!(text.contains("\"init\": \"reference\""), "{text}");
+        assert_eq!(train_config(path, &text).unwrap(), config);
+        let mut old: Value = serde_json::from_str(&text).unwrap();
+        old.as_object_mut().unwrap().remove("init");
+        let read = train_config(path, &old.to_string()).unwrap();
+        assert_eq!(read.init, InitMode::Tch, "runs before the setting started from tch's defaults");
+        assert_ne!(read, config, "so today's default does not take over their folder");
     }
 }

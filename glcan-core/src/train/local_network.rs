@@ -154,6 +154,7 @@ impl LocalNetwork {
                     config.batch_size as i64,
                     image_channels,
                     device,
+                    config.init,
                 )?;
                 let (split, costs) = split::balanced_split(network, config.k, &units, &ends)?;
                 module_memory_bytes = Some(costs);
@@ -170,6 +171,7 @@ impl LocalNetwork {
                     task,
                     config.method,
                     &config.aux,
+                    config.init,
                     config.k,
                     config.batch_size as i64,
                     image_channels,
@@ -188,7 +190,9 @@ impl LocalNetwork {
         let module_of = |position: usize| split.modules.iter().position(|m| m.contains(&position)).expect("every unit is in a module");
         let mut blocks: Vec<Vec<Box<dyn ModuleT>>> = Vec::new();
         for (m, range) in split.modules.iter().enumerate() {
-            blocks.push(range.clone().map(|i| network.build_unit(stores[m].root() / "units" / i, &network.units()[i])).collect());
+            blocks.push(
+                range.clone().map(|i| network.build_unit(stores[m].root() / "units" / i, &network.units()[i], config.init)).collect(),
+            );
         }
         let real_unit_variables = |position: usize| -> Vec<(String, Tensor)> {
             let prefix = format!("units.{position}.");
@@ -201,7 +205,7 @@ impl LocalNetwork {
         let mut objectives = Vec::new();
         for (m, range) in split.modules.iter().enumerate() {
             if m + 1 == split.k() {
-                objectives.push(Objective::Head(task.build_head(network, stores[m].root() / "head")));
+                objectives.push(Objective::Head(task.build_head(network, stores[m].root() / "head", config.init)));
             } else {
                 let ctx = AuxContext {
                     network,
@@ -212,6 +216,7 @@ impl LocalNetwork {
                     image_size,
                     real_unit_variables: Some(&real_unit_variables),
                     task_head: task.aux_task_head(),
+                    init: config.init,
                 };
                 objectives.push(Objective::Aux(aux::build(config.method, &config.aux, stores[m].root() / "aux", &ctx)?));
             }

@@ -15,6 +15,7 @@ pub use trainer::{
 };
 
 use crate::aux::{AuxConfig, Method};
+use crate::models::InitMode;
 use crate::optim::{OptimizerConfig, Schedule};
 use crate::split::SplitStrategy;
 use crate::{Error, Result};
@@ -103,6 +104,11 @@ pub struct TrainConfig {
     pub schedule: Schedule,
     #[serde(default)]
     pub seed: u64,
+    /// Where the parameters start: `reference` (the papers' code, the default) or `tch`
+    /// (tch's defaults, as runs made before the setting). Always written to `config.json`;
+    /// a file without it was written before the setting and reads as `tch`.
+    #[serde(default)]
+    pub init: InitMode,
     /// Sequential (default) or pipelined modules. (`schedule` is the learning-rate schedule.)
     /// Left out of `config.json` when sequential, so that run folders written before the
     /// setting existed still match their config and resume.
@@ -142,6 +148,7 @@ impl TrainConfig {
             lr,
             schedule: Schedule::default(),
             seed: 0,
+            init: InitMode::Reference,
             module_schedule: ModuleSchedule::Sequential,
             module_devices: Vec::new(),
             worker_threads: None,

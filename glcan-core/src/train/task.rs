@@ -8,7 +8,7 @@ use tch::Tensor;
 
 use crate::aux::task_head::TaskHeadFactory;
 use crate::aux::LocalTargets;
-use crate::models::UnitNetwork;
+use crate::models::{InitMode, UnitNetwork};
 
 /// The real head: it sits in the last module and produces the network's output.
 pub trait NetworkHead: std::fmt::Debug + Send {
@@ -28,8 +28,8 @@ pub trait Task: Sync {
         vec![network.units().len() - 1]
     }
 
-    /// Builds the real head under `p`.
-    fn build_head(&self, network: &dyn UnitNetwork, p: nn::Path) -> Box<dyn NetworkHead>;
+    /// Builds the real head under `p`, its parameters started as `mode` says.
+    fn build_head(&self, network: &dyn UnitNetwork, p: nn::Path, mode: InitMode) -> Box<dyn NetworkHead>;
 
     /// The task head that aux nets end in; `None`: a classifier over the network's classes.
     fn aux_task_head(&self) -> Option<&TaskHeadFactory> {
@@ -49,8 +49,8 @@ pub trait Task: Sync {
 pub struct Classification;
 
 impl Task for Classification {
-    fn build_head(&self, network: &dyn UnitNetwork, p: nn::Path) -> Box<dyn NetworkHead> {
-        Box::new(ClassificationHead(network.build_head(p)))
+    fn build_head(&self, network: &dyn UnitNetwork, p: nn::Path, mode: InitMode) -> Box<dyn NetworkHead> {
+        Box::new(ClassificationHead(network.build_head(p, mode)))
     }
 
     /// Class 0 for every image (the cost of the loss does not depend on the labels).
@@ -92,9 +92,9 @@ mod tests {
             vec![1, network.units().len() - 1]
         }
 
-        fn build_head(&self, network: &dyn UnitNetwork, p: nn::Path) -> Box<dyn NetworkHead> {
+        fn build_head(&self, network: &dyn UnitNetwork, p: nn::Path, mode: InitMode) -> Box<dyn NetworkHead> {
             let channels = network.units()[1].out_channels + network.units().last().unwrap().out_channels;
-            Box::new(TwoStageHead(nn::linear(p / "fc", channels, network.num_classes(), Default::default())))
+            Box::new(TwoStageHead(crate::models::init::linear(p / "fc", channels, network.num_classes(), mode)))
         }
     }
 
@@ -143,8 +143,8 @@ mod tests {
             fn head_inputs(&self, _network: &dyn UnitNetwork) -> Vec<usize> {
                 vec![99]
             }
-            fn build_head(&self, network: &dyn UnitNetwork, p: nn::Path) -> Box<dyn NetworkHead> {
-                Classification.build_head(network, p)
+            fn build_head(&self, network: &dyn UnitNetwork, p: nn::Path, mode: InitMode) -> Box<dyn NetworkHead> {
+                Classification.build_head(network, p, mode)
             }
         }
         let network = ResNetCifar::new(8, 3, 10, 16).unwrap();
