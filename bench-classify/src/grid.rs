@@ -10,7 +10,7 @@ use glcan_core::aux::Method;
 use glcan_core::models::{NetworkName, UnitNetwork};
 use glcan_core::optim::OptimizerConfig;
 use glcan_core::split::SplitStrategy;
-use glcan_core::train::{train_classifier, Classification, ClassificationData, Task};
+use glcan_core::train::{train_classifier, Classification, ClassificationData};
 use glcan_data::subset::Subset;
 use glcan_data::Dataset;
 use glcan_runner::{Grid, Run, RunJob, SpeedTask, Suite, Trained};
@@ -111,10 +111,9 @@ impl Suite for Classify {
         500
     }
 
-    fn speed_task(grid: &Grid<Section>, point: &Point, device: tch::Device) -> Result<Option<SpeedTask>> {
+    fn speed_task(&mut self, grid: &Grid<Section>, point: &Point) -> Result<SpeedTask> {
         let (channels, size, _) = point.dataset.geometry();
-        let target = Classification.timing_target(grid.common.batch_size as i64, device).expect("classification has a timing target");
-        Ok(Some(SpeedTask { task: Box::new(Classification), channels, size, target }))
+        Ok(SpeedTask { task: Box::new(Classification), network: Self::network(&grid.suite, point)?, channels, size })
     }
 
     fn open(_: &Grid<Section>, data_dir: &Path) -> Result<Self> {

@@ -15,7 +15,7 @@ use glcan_core::models::{NetworkName, UnitNetwork};
 use glcan_core::optim::OptimizerConfig;
 use glcan_core::split::SplitStrategy;
 use glcan_core::train::{train_local, LogProgress, TrainOutcome};
-use glcan_runner::{Grid, Run, RunJob, Suite, Trained};
+use glcan_runner::{Grid, Run, RunJob, SpeedTask, Suite, Trained};
 use glcan_store::ResultRow;
 
 use crate::data::DetectionData;
@@ -175,6 +175,13 @@ impl Suite for Detect {
 
     fn open(_: &Grid<Section>, data_dir: &Path) -> Result<Self> {
         Ok(Detect { data_dir: data_dir.to_owned() })
+    }
+
+    /// The detector as its runs build it (the dataset gives the classes), on square images.
+    fn speed_task(&mut self, grid: &Grid<Section>, _: &Point) -> Result<SpeedTask> {
+        let parts = RunParts::new(grid, &self.data_dir, 0, 1)?;
+        let size = grid.suite.image_size as i64;
+        Ok(SpeedTask { task: Box::new(parts.task), network: parts.network, channels: 3, size })
     }
 
     fn train(&mut self, grid: &Grid<Section>, run: &Run<Point>, job: &RunJob) -> Result<Trained> {

@@ -187,14 +187,11 @@ impl Suite for Sr {
     }
 
     /// LR patches in, HR patches as targets, as training draws them.
-    fn speed_task(grid: &Grid<Section>, point: &Point, device: tch::Device) -> Result<Option<SpeedTask>> {
+    fn speed_task(&mut self, grid: &Grid<Section>, point: &Point) -> Result<SpeedTask> {
         let section = &grid.suite;
         let network = section.network(point.scale)?;
         let task = SuperResolution::new(network.config(), section.input_skip, section.aux_head_feats);
-        let hr_side = (section.lr_patch * point.scale) as i64;
-        let range = network.config().rgb_range;
-        let target = tch::Tensor::rand([grid.common.batch_size as i64, 3, hr_side, hr_side], (tch::Kind::Float, device)) * range;
-        Ok(Some(SpeedTask { task: Box::new(task), channels: 3, size: section.lr_patch as i64, target }))
+        Ok(SpeedTask { task: Box::new(task), network: Box::new(network), channels: 3, size: section.lr_patch as i64 })
     }
 
     fn open(_: &Grid<Section>, data_dir: &Path) -> Result<Self> {

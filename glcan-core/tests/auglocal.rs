@@ -2,6 +2,7 @@
 //! right later units and give class logits, no gradient crosses a module boundary, and a
 //! seeded run lowers every module's loss.
 
+use glcan_core::models::InitMode;
 use std::sync::{Mutex, MutexGuard};
 
 use glcan_core::aux::auglocal::{AugLocalAux, AugLocalConfig};
@@ -43,7 +44,8 @@ fn aux_nets_sample_the_later_units_and_give_class_logits() {
     let (images, labels) = batch(&data);
     let net = network(); // ResNet-8: stem, [1,0], [2,0], [3,0]; 28 -> 28, 28, 14, 7 pixels
     let real = nn::VarStore::new(Device::Cpu);
-    let units: Vec<_> = net.units().iter().enumerate().map(|(i, spec)| net.build_unit(real.root() / i, spec)).collect();
+    let units: Vec<_> =
+        net.units().iter().enumerate().map(|(i, spec)| net.build_unit(real.root() / i, spec, InitMode::Reference)).collect();
     let aux_store = nn::VarStore::new(Device::Cpu);
     let mut h = images.shallow_clone();
     // K = 4, default knobs (d = 2, d_min = 1, τ = 0.5): depths 2, round(1.75) = 2, 1.5 -> 2.
@@ -58,6 +60,7 @@ fn aux_nets_sample_the_later_units_and_give_class_logits() {
             image_size: 28,
             real_unit_variables: None,
             task_head: None,
+            init: InitMode::Reference,
         };
         let aux = AugLocalAux::new(aux_store.root() / module, &AugLocalConfig::default(), &ctx).unwrap();
         assert_eq!(aux.sampled(), expected.as_slice(), "module {module}");

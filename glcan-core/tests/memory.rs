@@ -170,10 +170,23 @@ fn module_memory_counts_each_cuts_aux_net_and_the_head() {
     let _turn = counting();
     let network = glcan_core::models::ResNetCifar::new(20, 3, 10, 32).unwrap();
     let task = glcan_core::train::Classification;
-    let (units, ends) =
-        glcan_core::unit_costs::module_memory_bytes(&network, &task, Method::Dgl, &AuxConfig::default(), 2, 8, 3, Device::Cpu).unwrap();
+    let (units, ends) = glcan_core::unit_costs::module_memory_bytes(
+        &network,
+        &task,
+        Method::Dgl,
+        &AuxConfig::default(),
+        2,
+        8,
+        3,
+        Device::Cpu,
+        glcan_core::models::InitMode::Reference,
+    )
+    .unwrap();
     // The unit figures are those of the activation-only measurement.
-    assert_eq!(units, glcan_core::unit_costs::activation_bytes(&network, 8, 3, Device::Cpu).unwrap());
+    assert_eq!(
+        units,
+        glcan_core::unit_costs::activation_bytes(&network, 8, 3, Device::Cpu, glcan_core::models::InitMode::Reference).unwrap()
+    );
     eprintln!("units {units:?}\nends {ends:?}");
     assert_eq!(ends.len(), 10);
     assert!(ends.iter().all(|&b| b > 0), "every cut's aux net and the head hold memory: {ends:?}");

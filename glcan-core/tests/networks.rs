@@ -5,6 +5,7 @@
 //! every method with aux nets attached at a split.
 
 use glcan_core::aux::{LocalTargets, Method};
+use glcan_core::models::InitMode;
 use glcan_core::models::{DenseNetBc, NetworkName, UnitId, UnitKind, UnitNetwork, Vgg, WideResNet};
 use glcan_core::split::{self, SplitStrategy};
 use glcan_core::train::{Classification, LocalNetwork, TrainConfig};
@@ -14,7 +15,7 @@ use tch::{Device, Kind, Tensor};
 /// Trainable parameters of `network` built whole (units and head).
 fn parameters(network: &dyn UnitNetwork) -> i64 {
     let vs = nn::VarStore::new(Device::Cpu);
-    let _model = glcan_core::models::Chain::build(network, vs.root());
+    let _model = glcan_core::models::Chain::build(network, vs.root(), InitMode::Reference);
     vs.trainable_variables().iter().map(Tensor::numel).sum::<usize>() as i64
 }
 
@@ -23,8 +24,13 @@ fn parameters(network: &dyn UnitNetwork) -> i64 {
 fn forward_by_units(network: &dyn UnitNetwork, batch: i64) {
     tch::manual_seed(0);
     let vs = nn::VarStore::new(Device::Cpu);
-    let units: Vec<_> = network.units().iter().enumerate().map(|(i, spec)| network.build_unit(vs.root() / "units" / i, spec)).collect();
-    let head = network.build_head(vs.root() / "head");
+    let units: Vec<_> = network
+        .units()
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| network.build_unit(vs.root() / "units" / i, spec, InitMode::Reference))
+        .collect();
+    let head = network.build_head(vs.root() / "head", InitMode::Reference);
     let (channels, size) = (network.units()[0].in_channels, network.input_size());
     let mut h = Tensor::randn([batch, channels, size, size], (Kind::Float, Device::Cpu));
     for (position, (unit, spec)) in units.iter().zip(network.units()).enumerate() {
@@ -109,7 +115,7 @@ fn wrn_dropout_acts_in_training_only() {
     tch::manual_seed(0);
     let net = WideResNet::new(10, 1, 3, 10, 8).unwrap().with_dropout(0.5).unwrap();
     let vs = nn::VarStore::new(Device::Cpu);
-    let block = net.build_unit(vs.root(), &net.units()[2]); // 16 -> 16, identity shortcut
+    let block = net.build_unit(vs.root(), &net.units()[2], InitMode::Reference); // 16 -> 16, identity shortcut
     let xs = Tensor::randn([2, 16, 8, 8], (Kind::Float, Device::Cpu));
     let same = |a: Tensor, b: Tensor| bool::try_from(a.eq_tensor(&b).all()).unwrap();
     assert!(same(block.forward_t(&xs, false), block.forward_t(&xs, false)), "evaluation is deterministic");

@@ -2,6 +2,7 @@
 //! are finite and weighted (1 - β, β), no gradient crosses a module boundary, and a seeded
 //! run lowers every module's loss.
 
+use glcan_core::models::InitMode;
 use std::sync::{Mutex, MutexGuard};
 
 use glcan_core::aux::predsim::{similarity_matrix, PredSimAux, PredSimConfig};
@@ -43,7 +44,8 @@ fn every_module_gets_both_terms_on_real_features() {
     let (images, labels) = batch(&data);
     let net = network(); // ResNet-8: 16, 16, 32, 64 channels at 28, 28, 14, 7 pixels
     let real = nn::VarStore::new(Device::Cpu);
-    let units: Vec<_> = net.units().iter().enumerate().map(|(i, spec)| net.build_unit(real.root() / i, spec)).collect();
+    let units: Vec<_> =
+        net.units().iter().enumerate().map(|(i, spec)| net.build_unit(real.root() / i, spec, InitMode::Reference)).collect();
     let aux_store = nn::VarStore::new(Device::Cpu);
     let targets = LocalTargets { images: &images, raw_images: &images, target: &labels };
     let mut h = images.shallow_clone();
@@ -60,6 +62,7 @@ fn every_module_gets_both_terms_on_real_features() {
             image_size: 28,
             real_unit_variables: None,
             task_head: None,
+            init: InitMode::Reference,
         };
         let aux = PredSimAux::new(aux_store.root() / module, &PredSimConfig::default(), &ctx).unwrap();
         let (pred, sim) = aux.terms(&h, &labels);

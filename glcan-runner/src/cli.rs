@@ -66,7 +66,8 @@ pub fn run_grid<S: Suite>(mut args: GridArgs, cpu_isa: Option<CpuIsa>) -> Result
     }
     if args.speed_pass {
         let protocol = crate::SpeedProtocol { windows: args.speed_windows, steps_per_window: args.speed_steps, ..Default::default() };
-        let path = crate::speed::run::<S>(&grid, &args.out, protocol)?;
+        let data_dir = args.data_dir.clone().unwrap_or_else(glcan_core::paths::data_root);
+        let path = crate::speed::run::<S>(&grid, &args.out, &data_dir, protocol)?;
         eprintln!("grid {}: speed pass written to {}", grid.common.preset, path.display());
         return Ok(());
     }

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use glcan_core::aux::LocalTargets;
 use glcan_core::run_env::{now_rfc3339, parse_device, set_threads, Environment};
 use glcan_core::train::LocalNetwork;
@@ -39,7 +39,7 @@ impl Default for Protocol {
 
 /// Times every configuration of `grid` and writes `<out>/speed.csv`; returns its path.
 /// Holds the out folder's lock, so it never runs beside that folder's training.
-pub fn run<S: Suite>(grid: &Grid<S::Section>, out: &Path, protocol: Protocol) -> Result<PathBuf> {
+pub fn run<S: Suite>(grid: &Grid<S::Section>, out: &Path, data_dir: &Path, protocol: Protocol) -> Result<PathBuf> {
     ensure!(protocol.windows >= 1 && protocol.steps_per_window >= 1, "the speed pass needs at least one window of one step");
     ensure!(
         grid.common.module_schedule.is_sequential(),
@@ -49,6 +49,7 @@ pub fn run<S: Suite>(grid: &Grid<S::Section>, out: &Path, protocol: Protocol) ->
     set_threads(grid.common.threads)?;
     let _lock = OutLock::acquire(out)?;
     let environment = Environment::capture(device);
+    let mut suite = S::open(grid, data_dir)?;
     let configurations = first_seed_runs::<S>(grid);
     let threads = usize::try_from(tch::get_num_threads()).unwrap_or(0);
     let load = load_average();
@@ -59,7 +60,7 @@ pub fn run<S: Suite>(grid: &Grid<S::Section>, out: &Path, protocol: Protocol) ->
     for (i, run) in configurations.iter().enumerate() {
         let id = grid.run_id::<S>(run);
         let load_before = load_average();
-        let figures = time_configuration::<S>(grid, run, device, protocol).with_context(|| format!("timing {id}"))?;
+        let figures = time_configuration::<S>(&mut suite, grid, run, device, protocol).with_context(|| format!("timing {id}"))?;
         let (dataset, network) = S::row_labels(&grid.suite, &run.point);
         let config_hash = grid.run_config::<S>(run)?.config_hash;
         let row = SpeedRow {
@@ -118,18 +119,23 @@ struct Figures {
     high: f64,
 }
 
-fn time_configuration<S: Suite>(grid: &Grid<S::Section>, run: &Run<S::Point>, device: Device, protocol: Protocol) -> Result<Figures> {
-    let Some(shape) = S::speed_task(grid, &run.point, device)? else {
-        bail!("{} has no speed pass yet: its reports keep training-time throughput, marked as not comparable", S::BINARY);
-    };
-    let network = S::network(&grid.suite, &run.point)?;
-    let config = grid.train_config::<S>(run, network.as_ref())?;
+fn time_configuration<S: Suite>(
+    suite: &mut S,
+    grid: &Grid<S::Section>,
+    run: &Run<S::Point>,
+    device: Device,
+    protocol: Protocol,
+) -> Result<Figures> {
+    let shape = suite.speed_task(grid, &run.point)?;
+    let network = shape.network.as_ref();
+    let config = grid.train_config::<S>(run, network)?;
     tch::manual_seed(run.seed as i64);
-    let mut net = LocalNetwork::build(network.as_ref(), shape.task.as_ref(), &config, shape.channels, shape.size, device)?;
+    let mut net = LocalNetwork::build(network, shape.task.as_ref(), &config, shape.channels, shape.size, device)?;
     let batch = grid.common.batch_size as i64;
     let images = Tensor::randn([batch, shape.channels, shape.size, shape.size], (Kind::Float, device));
     let raw_images = Tensor::rand([batch, shape.channels, shape.size, shape.size], (Kind::Float, device));
-    let targets = LocalTargets { images: &images, raw_images: &raw_images, target: &shape.target };
+    let target = shape.task.timing_target(network, batch, device).context("the task gives no timing target")?;
+    let targets = LocalTargets { images: &images, raw_images: &raw_images, target: &target };
     let mut step = || -> Result<f64> {
         let started = Instant::now();
         net.train_step(&images, &targets, config.lr)

@@ -57,10 +57,8 @@ pub trait Suite: Sized {
     /// Trains and evaluates one run into `job.run_dir`, and returns its rows.
     fn train(&mut self, grid: &Grid<Self::Section>, run: &Run<Self::Point>, job: &RunJob) -> Result<Trained>;
     /// The task and input shape of `point`'s training steps, for the speed pass
-    /// (`grid --speed-pass`: steps timed on random input); `None`: the suite has none.
-    fn speed_task(_grid: &Grid<Self::Section>, _point: &Self::Point, _device: Device) -> Result<Option<SpeedTask>> {
-        Ok(None)
-    }
+    /// (`grid --speed-pass`: steps timed on random input and the task's timing target).
+    fn speed_task(&mut self, grid: &Grid<Self::Section>, point: &Self::Point) -> Result<SpeedTask>;
     /// Rows that need no training, made before the runs (SR: the bicubic baseline); the
     /// first shard of a job array makes them.
     fn baselines(&mut self, _grid: &Grid<Self::Section>, _out: &mut Baselines) -> Result<Tally> {
@@ -70,13 +68,13 @@ pub trait Suite: Sized {
 
 /// What the speed pass needs to time a point's training steps on random input.
 pub struct SpeedTask {
-    /// The task the network trains for.
+    /// The task the network trains for; its `timing_target` gives the random targets.
     pub task: Box<dyn Task>,
+    /// The network as the run trains it (for the dataset's classes).
+    pub network: Box<dyn UnitNetwork>,
     /// Input channels and side, pixels.
     pub channels: i64,
     pub size: i64,
-    /// A valid target for a batch of the grid's batch size (its values do not change the cost).
-    pub target: tch::Tensor,
 }
 
 /// What the runner hands a suite to train one run.
