@@ -16,6 +16,7 @@ pub mod error;
 pub mod group;
 pub mod methods;
 pub mod metric;
+pub mod module_losses;
 pub mod pictures;
 pub mod plots;
 pub mod published;

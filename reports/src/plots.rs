@@ -83,6 +83,9 @@ pub struct Figure {
     pub x_axis: XAxis,
     /// Start the y axis at zero (memory), instead of fitting the data.
     pub y_from_zero: bool,
+    /// Give each panel its own y range (quantities of different scales, e.g. each
+    /// method's local losses), instead of one shared range.
+    pub own_y: bool,
     pub panels: Vec<Panel>,
 }
 
@@ -117,6 +120,7 @@ pub fn metric_vs_k_figure(group: &Group, metric: Metric) -> Option<Figure> {
         y_label: metric.heading(),
         x_axis: XAxis::Log2K,
         y_from_zero: false,
+        own_y: false,
         panels: vec![panel],
     })
 }
@@ -132,6 +136,7 @@ pub fn memory_vs_k_figure(group: &Group, setting: &Setting, rows: &[&ResultRow])
         y_label: "Peak memory per step (MiB)".into(),
         x_axis: XAxis::Log2K,
         y_from_zero: true,
+        own_y: false,
         panels: vec![Panel { title: setting.describe(), ..panel }],
     })
 }
@@ -146,6 +151,7 @@ pub fn throughput_vs_k_figure(group: &Group, rows: &[&ResultRow], setting: &Sett
         y_label: "Images per second (speed pass)".into(),
         x_axis: XAxis::Log2K,
         y_from_zero: true,
+        own_y: false,
         panels: vec![Panel { title: setting.describe(), ..panel }],
     })
 }
@@ -201,6 +207,7 @@ pub fn tradeoff_figure(group: &Group, metric: Metric, setting: &Setting, rows: &
         y_label: metric.heading(),
         x_axis: XAxis::Linear,
         y_from_zero: false,
+        own_y: false,
         panels: vec![Panel { title: setting.describe(), lines }],
     })
 }
@@ -287,6 +294,7 @@ pub fn epoch_figure(group: &Group, curves: &[EpochCurve], y_label: &str) -> Opti
         y_label: y_label.into(),
         x_axis: XAxis::Epoch,
         y_from_zero: false,
+        own_y: false,
         panels,
     })
 }
@@ -447,7 +455,11 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, figure: &Figure) -> Re
     let ticks = x_ticks(figure, (x0, x1));
     let (rows, columns) = grid(figure);
     for (panel, area) in figure.panels.iter().zip(plots.split_evenly((rows, columns))) {
-        draw_panel(&area, figure, panel, (x0, x1), (y0, y1), &ticks).map_err(|e| text(&e))?;
+        let y_range = match figure.own_y {
+            true => ranges(&Figure { panels: vec![panel.clone()], ..figure.clone() }).1,
+            false => (y0, y1),
+        };
+        draw_panel(&area, figure, panel, (x0, x1), y_range, &ticks).map_err(|e| text(&e))?;
     }
     draw_legend(&legend, figure).map_err(|e| text(&e))?;
     root.present().map_err(|e| text(&e))

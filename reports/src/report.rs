@@ -168,6 +168,12 @@ Left to right: {}. One test image per row ({}): the most detailed window of its 
         }
         warnings = curves.warnings;
     }
+    let (losses, loss_warnings) = crate::module_losses::module_loss_figure(group, results_dir);
+    if let Some(figure) = losses {
+        text.push_str("### Training loss of each local module\n\nEach module's local loss (its aux net's, or the real head's for the last), the mean over each epoch's steps and over seeds; one panel per method and K, each with its own scale (the methods' losses are different quantities).\n\n");
+        text.push_str(&figure_markdown(&figure, &out.join(format!("{slug}-module-losses")), built)?);
+    }
+    warnings.extend(loss_warnings);
     if let Some(section) = crate::pictures::predictions_section(group, results_dir, out, built)? {
         text.push_str(&section);
     }
