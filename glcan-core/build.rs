@@ -1,14 +1,17 @@
 //! Links glcan-core's tests and benches to libtorch, and compiles the C++ shims behind
-//! `glcan_core::memory` (a counting CPU allocator and the CUDA allocator's statistics) and
-//! `glcan_core::cpu_kernels` (ATen's CPU capability) and `glcan_core::libtorch_facts`
-//! (libtorch's versions) against the headers of the same libtorch that torch-sys links, and
-//! passes on the tch version of Cargo.lock.
+//! `glcan_core::memory` (a counting CPU allocator and the CUDA allocator's statistics),
+//! `glcan_core::cpu_kernels` (ATen's CPU capability), `glcan_core::libtorch_facts`
+//! (libtorch's versions), `glcan_core::memory_format` (channels-last tensors) and
+//! `glcan_core::optim` (the multi-tensor SGD step) against the headers of the same libtorch
+//! that torch-sys links, and passes on the tch version of Cargo.lock.
 
 fn main() {
     glcan_build::link_libtorch();
     compile_shim("csrc/memory_shim.cpp", "glcan_memory_shim");
     compile_shim("csrc/cpu_kernels_shim.cpp", "glcan_cpu_kernels_shim");
     compile_shim("csrc/libtorch_facts_shim.cpp", "glcan_libtorch_facts_shim");
+    compile_shim("csrc/tensor_layout_shim.cpp", "glcan_tensor_layout_shim");
+    compile_shim("csrc/multi_tensor_sgd_shim.cpp", "glcan_multi_tensor_sgd_shim");
     println!("cargo:rustc-env=GLCAN_TCH_VERSION={}", locked_version("tch"));
 }
 

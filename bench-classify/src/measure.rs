@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use glcan_core::aux::{LocalTargets, Method};
 use glcan_core::memory::{self, PeakMeter};
+use glcan_core::memory_format::MemoryFormat;
 use glcan_core::models::{registry, InitMode, NetworkName};
 use glcan_core::train::pipeline::{self, PipelineBatch};
 use glcan_core::train::{Classification, LocalNetwork, TrainConfig};
@@ -35,6 +36,10 @@ pub struct MeasureArgs {
     pub split_points: Vec<glcan_core::models::UnitId>,
     #[command(flatten)]
     pub schedule: ScheduleArgs,
+    /// contiguous (NCHW, PyTorch's default) or channels_last (NHWC conv weights and batches;
+    /// faster convolutions on CPUs). Sets the config's `memory_format`.
+    #[arg(long, value_parser = str::parse::<MemoryFormat>, default_value = "contiguous")]
+    pub memory_format: MemoryFormat,
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
     /// Image channels (1 or 3).
@@ -79,6 +84,8 @@ pub struct Measurement {
     /// The kernels' numerics fingerprint (glcan_core::kernel_probe).
     pub kernel_fingerprint: String,
     pub dtype: &'static str,
+    /// `contiguous` or `channels_last`.
+    pub memory_format: &'static str,
     pub steps: usize,
     /// Largest peak of live tensor bytes during one step (weights, gradients, optimizer
     /// state and activations included).
@@ -127,6 +134,7 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
         split,
         seed: args.seed,
         init: args.init,
+        memory_format: args.memory_format,
         ..TrainConfig::new(args.method, args.k, 1, args.batch_size, 0.01)
     });
     config.validate()?;
@@ -154,6 +162,7 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
             cpu_isa: glcan_core::cpu_kernels::current_kernels().label(),
             kernel_fingerprint: glcan_core::kernel_probe::fingerprint(),
             dtype: "float32",
+            memory_format: args.memory_format.name(),
             steps: args.steps,
             peak_bytes,
             peak_above_start_bytes,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use glcan_core::aux::Method;
+use glcan_core::memory_format::MemoryFormat;
 use glcan_core::models::{registry, InitMode, NetworkName};
 use glcan_core::train::{train_classifier, ClassificationData, TrainConfig, TrainOutcome};
 use glcan_data::subset::Subset;
@@ -41,6 +42,10 @@ pub struct TrainArgs {
     pub split: SplitArg,
     #[command(flatten)]
     pub schedule: ScheduleArgs,
+    /// contiguous (NCHW, PyTorch's default) or channels_last (NHWC conv weights and batches;
+    /// faster convolutions on CPUs). Sets the config's `memory_format`.
+    #[arg(long, value_parser = str::parse::<MemoryFormat>, default_value = "contiguous")]
+    pub memory_format: MemoryFormat,
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
     #[arg(long, default_value_t = 128)]
@@ -71,6 +76,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainOutcome> {
         split: args.split.strategy(),
         seed: args.seed,
         init: args.init,
+        memory_format: args.memory_format,
         ..TrainConfig::new(args.method, args.k, args.epochs, args.batch_size, args.lr)
     });
     config.validate()?;

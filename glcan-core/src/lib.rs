@@ -18,6 +18,7 @@ pub mod kernel_probe;
 pub mod libtorch_facts;
 pub mod losses;
 pub mod memory;
+pub mod memory_format;
 pub mod models;
 pub mod optim;
 pub mod paths;

@@ -5,11 +5,27 @@
 //! Adam moments) so that `--resume` reaches the same final weights; tch's optimizers do
 //! not expose that state. The update rules are PyTorch's (`torch.optim.SGD`, `Adam`).
 
+use std::ffi::c_int;
+
 use tch::nn::VarStore;
 use tch::Tensor;
+use torch_sys::C_tensor;
 
 use crate::saved_state::SavedState;
 use crate::{Error, Result};
+
+extern "C" {
+    /// `csrc/multi_tensor_sgd_shim.cpp`: SGD over `n` parameters and their momentum buffers.
+    fn glcan_sgd_step(
+        params: *const *mut C_tensor,
+        buffers: *const *mut C_tensor,
+        n: usize,
+        lr: f64,
+        momentum: f64,
+        weight_decay: f64,
+        nesterov: c_int,
+    ) -> c_int;
+}
 
 /// The update rule and its hyper-parameters (the learning rate comes from the schedule).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -97,6 +113,10 @@ impl Optimizer {
             let slots = if matches!(self.config, OptimizerConfig::Sgd { .. }) { 1 } else { 2 };
             self.state = self.params.iter().map(|(_, p)| (0..slots).map(|_| p.zeros_like()).collect()).collect();
         }
+        if let OptimizerConfig::Sgd { momentum, nesterov, weight_decay } = self.config {
+            self.sgd_step(lr, momentum, nesterov, weight_decay);
+            return;
+        }
         let t = self.steps as f64;
         tch::no_grad(|| {
             for ((_, p), state) in self.params.iter_mut().zip(&mut self.state) {
@@ -104,33 +124,31 @@ impl Optimizer {
                 if !grad.defined() {
                     continue;
                 }
-                match self.config {
-                    OptimizerConfig::Sgd { momentum, nesterov, weight_decay } => {
-                        let d = if weight_decay != 0.0 { &grad + &*p * weight_decay } else { grad };
-                        let update = if momentum == 0.0 {
-                            d
-                        } else {
-                            // PyTorch starts the buffer at the first gradient; zeros + d is the same.
-                            let _ = state[0].g_mul_scalar_(momentum).g_add_(&d);
-                            if nesterov {
-                                d + &state[0] * momentum
-                            } else {
-                                state[0].shallow_clone()
-                            }
-                        };
-                        let _ = p.g_sub_(&(update * lr));
-                    }
-                    OptimizerConfig::Adam { beta1, beta2, eps, weight_decay } => {
-                        let g = if weight_decay != 0.0 { &grad + &*p * weight_decay } else { grad };
-                        let _ = state[0].g_mul_scalar_(beta1).g_add_(&(&g * (1.0 - beta1)));
-                        let _ = state[1].g_mul_scalar_(beta2).g_add_(&(&g * &g * (1.0 - beta2)));
-                        let m_hat = &state[0] / (1.0 - beta1.powf(t));
-                        let v_hat = &state[1] / (1.0 - beta2.powf(t));
-                        let _ = p.g_sub_(&(m_hat / (v_hat.sqrt() + eps) * lr));
-                    }
+                if let OptimizerConfig::Adam { beta1, beta2, eps, weight_decay } = self.config {
+                    let g = if weight_decay != 0.0 { &grad + &*p * weight_decay } else { grad };
+                    let _ = state[0].g_mul_scalar_(beta1).g_add_(&(&g * (1.0 - beta1)));
+                    let _ = state[1].g_mul_scalar_(beta2).g_add_(&(&g * &g * (1.0 - beta2)));
+                    let m_hat = &state[0] / (1.0 - beta1.powf(t));
+                    let v_hat = &state[1] / (1.0 - beta2.powf(t));
+                    let _ = p.g_sub_(&(m_hat / (v_hat.sqrt() + eps) * lr));
                 }
             }
         });
+    }
+
+    /// SGD over every parameter in one call into `csrc/multi_tensor_sgd_shim.cpp`: the
+    /// update of [`OptimizerConfig::Sgd`] with the same ATen operations in the same order as
+    /// a per-parameter loop (the same weights, bit for bit), without a temporary tensor per
+    /// operation and parameter. The gradients are overwritten.
+    fn sgd_step(&mut self, lr: f64, momentum: f64, nesterov: bool, weight_decay: f64) {
+        let params: Vec<*mut C_tensor> = self.params.iter_mut().map(|(_, p)| p.as_mut_ptr()).collect();
+        let buffers: Vec<*mut C_tensor> = self.state.iter_mut().map(|slots| slots[0].as_mut_ptr()).collect();
+        // SAFETY: live tch handles, one buffer per parameter, all outliving the call; the
+        // shim catches every C++ exception.
+        let status =
+            unsafe { glcan_sgd_step(params.as_ptr(), buffers.as_ptr(), params.len(), lr, momentum, weight_decay, c_int::from(nesterov)) };
+        // Like tch's in-place operators, a libtorch failure here is a bug, not a condition.
+        assert_eq!(status, 0, "the multi-tensor SGD step failed in libtorch (parameters of mixed devices or dtypes?)");
     }
 
     /// The state to checkpoint: `"{param}#{slot}"` tensors and the step count.
@@ -250,6 +268,68 @@ mod tests {
         let after2 = values(&p);
         assert!((after2[0] - (0.835 - 0.1 * (0.0835 + 0.31675))).abs() < 1e-6, "{after2:?}");
         assert!((after2[1] - (-2.12 - 0.1 * (-0.212 + 0.094))).abs() < 1e-6, "{after2:?}");
+    }
+
+    /// The per-parameter SGD update that `Optimizer::step` ran before the multi-tensor shim,
+    /// kept as the reference the shim must reproduce bit for bit.
+    fn sgd_per_parameter(params: &mut [Tensor], buffers: &mut [Tensor], lr: f64, momentum: f64, nesterov: bool, weight_decay: f64) {
+        tch::no_grad(|| {
+            for (p, b) in params.iter_mut().zip(buffers.iter_mut()) {
+                let grad = p.grad();
+                if !grad.defined() {
+                    continue;
+                }
+                let d = if weight_decay != 0.0 { &grad + &*p * weight_decay } else { grad };
+                let update = if momentum == 0.0 {
+                    d
+                } else {
+                    let _ = b.g_mul_scalar_(momentum).g_add_(&d);
+                    if nesterov {
+                        d + &*b * momentum
+                    } else {
+                        b.shallow_clone()
+                    }
+                };
+                let _ = p.g_sub_(&(update * lr));
+            }
+        });
+    }
+
+    #[test]
+    fn multi_tensor_sgd_gives_the_per_parameter_weights_bit_for_bit() {
+        let cases = [(0.9, true, 1e-4), (0.9, false, 5e-4), (0.0, false, 1e-4), (0.5, true, 0.0)];
+        for (momentum, nesterov, weight_decay) in cases {
+            tch::manual_seed(3);
+            let store = VarStore::new(Device::Cpu);
+            let conv = nn::conv2d(store.root() / "conv", 3, 8, 3, Default::default());
+            let bn = nn::batch_norm2d(store.root() / "bn", 8, Default::default());
+            // A parameter without a gradient: both paths must skip it.
+            let _unused = store.root().var("unused", &[5], nn::Init::Const(1.0));
+            let config = OptimizerConfig::Sgd { momentum, nesterov, weight_decay };
+            let mut opt = Optimizer::new(config.clone(), &store).unwrap();
+            // The reference runs on copies of the same starting weights.
+            let mut reference: Vec<Tensor> =
+                opt.params.iter().map(|(_, p)| p.detach().copy().set_requires_grad(p.requires_grad())).collect();
+            let mut buffers: Vec<Tensor> = reference.iter().map(Tensor::zeros_like).collect();
+            let unused = opt.params.iter().position(|(n, _)| n == "unused").unwrap();
+            for step in 0..3 {
+                let xs = Tensor::randn([4, 3, 6, 6], (Kind::Float, Device::Cpu));
+                let lr = 0.1 / (step + 1) as f64;
+                xs.apply(&conv).apply_t(&bn, true).relu().square().mean(Kind::Float).backward();
+                // The reference gets the very same gradients: d/dr sum(r * g) = g exactly.
+                let pairs = opt.params.iter().zip(&reference).filter(|((_, p), _)| p.grad().defined());
+                pairs.map(|((_, p), r)| (r * p.grad().copy()).sum(Kind::Float)).reduce(|a, b| a + b).unwrap().backward();
+                opt.step(lr);
+                sgd_per_parameter(&mut reference, &mut buffers, lr, momentum, nesterov, weight_decay);
+                opt.zero_grad();
+                reference.iter_mut().for_each(Tensor::zero_grad);
+                for (i, (name, p)) in opt.params.iter().enumerate() {
+                    assert!(p.equal(&reference[i]), "{name} after step {step} with {config:?}");
+                    assert!(opt.state[i][0].equal(&buffers[i]), "{name}'s momentum after step {step} with {config:?}");
+                }
+            }
+            assert!(opt.params[unused].1.equal(&Tensor::ones([5], (Kind::Float, Device::Cpu))), "untouched without a gradient");
+        }
     }
 
     #[test]

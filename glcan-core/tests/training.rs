@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use glcan_core::aux::glcan::{Fusion, GlcanConfig, GlobalInit};
 use glcan_core::aux::{LocalTargets, Method};
+use glcan_core::memory_format::{is_channels_last, MemoryFormat};
 use glcan_core::optim::{OptimizerConfig, Schedule};
 use glcan_core::train::{
     train_classifier, Classification, EpochMetrics, LocalNetwork, OptimizerScope, Progress, TrainConfig, TrainOutcome,
@@ -94,9 +95,10 @@ impl Progress for StopAfter {
     }
 }
 
-/// Every method, each way GLCAN builds its global branch, both optimizer scopes and both
-/// optimizers: the GLCAN-EMA case is the detection presets' recipe (top-down fusion, EMA
-/// momentum 0.9, Adam, cosine with warm-up) on the classification network.
+/// Every method, each way GLCAN builds its global branch, both optimizer scopes, both
+/// optimizers and the channels-last layout: the GLCAN-EMA case is the detection presets'
+/// recipe (top-down fusion, EMA momentum 0.9, Adam, cosine with warm-up) on the
+/// classification network, kept last for the test that takes it off the end.
 fn resume_cases() -> Vec<(&'static str, TrainConfig)> {
     let glcan = |global_init, global_width| {
         let mut config = config(Method::Glcan, 2, 2);
@@ -119,6 +121,7 @@ fn resume_cases() -> Vec<(&'static str, TrainConfig)> {
         ("auglocal", config(Method::AugLocal, 2, 2)),
         ("glcan scratch", glcan(GlobalInit::Scratch, 0.5)),
         ("glcan copy", glcan(GlobalInit::Copy, 1.0)),
+        ("dgl channels-last", TrainConfig { memory_format: MemoryFormat::ChannelsLast, ..config(Method::Dgl, 2, 2) }),
         ("glcan ema top-down adam", ema),
     ]
 }
@@ -170,6 +173,43 @@ fn assert_resumes_exactly(label: &str, data: &Data, config: &TrainConfig) -> tem
         assert!(has("m0/aux-state/ema-global."), "{label}: the EMA global branch is saved");
     }
     dir
+}
+
+/// Channels-last conv weights stay channels-last through optimizer steps and a checkpoint
+/// round trip (the optimizer's momentum buffers follow them), and the network computes the
+/// contiguous network's losses up to float rounding (the kernels sum in another order).
+#[test]
+fn channels_last_survives_steps_and_checkpoints() {
+    let _turn = exclusive();
+    let images = tch::Tensor::randn([8, 1, 28, 28], (tch::Kind::Float, Device::Cpu));
+    let labels = tch::Tensor::randint(10, [8], (tch::Kind::Int64, Device::Cpu));
+    let targets = LocalTargets { images: &images, raw_images: &images, target: &labels };
+    let build = |memory_format| {
+        tch::manual_seed(3);
+        let config = TrainConfig { memory_format, ..config(Method::Dgl, 2, 1) };
+        LocalNetwork::build(&network(), &Classification, &config, 1, 28, Device::Cpu).unwrap()
+    };
+    let (mut plain, mut last) = (build(MemoryFormat::Contiguous), build(MemoryFormat::ChannelsLast));
+    for _ in 0..3 {
+        let (a, b) = (plain.train_step(&images, &targets, 0.05).unwrap(), last.train_step(&images, &targets, 0.05).unwrap());
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() <= 1e-4 * x.abs().max(1.0), "losses {a:?} vs {b:?}");
+        }
+    }
+    let four_d = |net: &LocalNetwork| net.state().into_iter().filter(|(_, t)| t.dim() == 4).collect::<Vec<_>>();
+    let saved = four_d(&last);
+    assert!(saved.iter().any(|(name, _)| name.contains("/opt/")), "momentum buffers are in the state");
+    for (name, t) in &saved {
+        assert!(is_channels_last(t), "{name} left channels-last after the steps");
+    }
+    // (A 1x1 or single-channel kernel has strides that fit both layouts.)
+    assert!(four_d(&plain).iter().any(|(_, t)| !is_channels_last(t)), "the contiguous run stays NCHW");
+    let mut restored = build(MemoryFormat::ChannelsLast);
+    let copies = last.state().into_iter().map(|(name, t)| (name, t.copy())).collect();
+    restored.load_state(copies, Path::new("checkpoint.ot")).unwrap();
+    for ((name, a), (_, b)) in four_d(&restored).iter().zip(&saved) {
+        assert!(is_channels_last(a) && a.equal(b), "{name} after loading the checkpoint");
+    }
 }
 
 #[test]

@@ -217,6 +217,8 @@ impl<T: Serialize + serde::de::DeserializeOwned + Clone + std::fmt::Debug> Grid<
             module_schedule: common.module_schedule,
             module_devices: common.module_devices.clone(),
             worker_threads: common.worker_threads,
+            // Presets do not choose a layout yet: grids train in PyTorch's default NCHW.
+            memory_format: Default::default(),
         })
     }
 }

@@ -18,6 +18,7 @@ use tch::{Device, Kind, Tensor};
 use super::task::{NetworkHead, Task};
 use super::{OptimizerScope, TrainConfig};
 use crate::aux::{self, AuxContext, AuxNet, LocalTargets, Method};
+use crate::memory_format::{self, MemoryFormat};
 use crate::models::UnitNetwork;
 use crate::optim::Optimizer;
 use crate::saved_state::SavedState;
@@ -117,6 +118,8 @@ pub struct LocalNetwork {
     /// Memory-balanced split: each module's measured bytes (units' activations plus its aux
     /// net's or head's) at the chosen points.
     module_memory_bytes: Option<Vec<u64>>,
+    /// The layout of the 4-D weights and of the batches fed to the first module.
+    pub(super) memory_format: MemoryFormat,
 }
 
 impl LocalNetwork {
@@ -221,6 +224,14 @@ impl LocalNetwork {
                 objectives.push(Objective::Aux(aux::build(config.method, &config.aux, stores[m].root() / "aux", &ctx)?));
             }
         }
+        if config.memory_format == MemoryFormat::ChannelsLast {
+            // In place, so that the layers, the store and the optimizers share the result.
+            for store in &stores {
+                for (_, mut variable) in store.variables() {
+                    memory_format::to_channels_last_(&mut variable)?;
+                }
+            }
+        }
         let mut modules = Vec::new();
         for (((store, blocks), objective), range) in stores.into_iter().zip(blocks).zip(objectives).zip(&split.modules) {
             let optimizer = Optimizer::new(config.optimizer.clone(), &store)?;
@@ -235,6 +246,7 @@ impl LocalNetwork {
             head_inputs,
             module_step_seconds,
             module_memory_bytes,
+            memory_format: config.memory_format,
         })
     }
 
@@ -309,7 +321,7 @@ impl LocalNetwork {
         mut after_backward: impl FnMut(usize, &mut LocalModule),
     ) -> std::result::Result<Vec<f64>, NonFiniteLoss> {
         let last = self.modules.len() - 1;
-        let mut input = images.shallow_clone();
+        let mut input = self.memory_format.apply(images);
         let mut losses = Vec::with_capacity(self.modules.len());
         let mut tapped = Vec::new();
         for (k, module) in self.modules.iter_mut().enumerate() {
@@ -337,10 +349,9 @@ impl LocalNetwork {
     pub fn predict(&self, images: &Tensor) -> Tensor {
         tch::no_grad(|| {
             let mut tapped = Vec::new();
-            let _output = self
-                .modules
-                .iter()
-                .fold(images.shallow_clone(), |h, m| m.forward_tapped(&h.to_device(m.device()), false, &self.head_inputs, &mut tapped));
+            let _output = self.modules.iter().fold(self.memory_format.apply(images), |h, m| {
+                m.forward_tapped(&h.to_device(m.device()), false, &self.head_inputs, &mut tapped)
+            });
             let last = self.modules.last().expect("K >= 1");
             // From modules on other devices (pipelined), the taps move to the head's.
             tapped.iter_mut().for_each(|(_, t)| *t = t.to_device(last.device()));

@@ -16,6 +16,7 @@ pub use trainer::{
 
 use crate::aux::{AuxConfig, Method};
 use crate::models::InitMode;
+use crate::memory_format::MemoryFormat;
 use crate::optim::{OptimizerConfig, Schedule};
 use crate::split::SplitStrategy;
 use crate::{Error, Result};
@@ -122,6 +123,11 @@ pub struct TrainConfig {
     /// divided by K (at least 1), so that workers x threads fit the cores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_threads: Option<usize>,
+    /// `contiguous` (NCHW, the default) or `channels_last` (NHWC conv weights and batches:
+    /// faster CPU convolutions). Left out of `config.json` when contiguous, so that existing
+    /// run folders and config hashes stay as they were.
+    #[serde(default, skip_serializing_if = "MemoryFormat::is_contiguous")]
+    pub memory_format: MemoryFormat,
 }
 
 fn default_scope() -> OptimizerScope {
@@ -152,6 +158,7 @@ impl TrainConfig {
             module_schedule: ModuleSchedule::Sequential,
             module_devices: Vec::new(),
             worker_threads: None,
+            memory_format: MemoryFormat::Contiguous,
         }
     }
 

@@ -310,6 +310,7 @@ pub fn run(
     let k = net.modules.len();
     let caller_threads = tch::get_num_threads();
     let mut plan = FollowPlan::new(net).map_err(PipelineStop::Failed)?;
+    let memory_format = net.memory_format;
     let tags = memory::ThreadTag::reset_peaks(k);
     let started = Instant::now();
     let mut busy: Vec<Vec<f64>> = (0..k).map(|_| Vec::new()).collect();
@@ -365,7 +366,7 @@ pub fn run(
             let message = Message {
                 step,
                 lr: batch.lr,
-                input: batch.images.shallow_clone(),
+                input: memory_format.apply(&batch.images),
                 tapped: Vec::new(),
                 images: batch.images,
                 raw_images: batch.raw_images,
