@@ -15,8 +15,8 @@ pub use trainer::{
 };
 
 use crate::aux::{AuxConfig, Method};
-use crate::models::InitMode;
 use crate::memory_format::MemoryFormat;
+use crate::models::InitMode;
 use crate::optim::{OptimizerConfig, Schedule};
 use crate::split::SplitStrategy;
 use crate::{Error, Result};
