@@ -42,12 +42,20 @@ fn read_losses(path: &Path) -> Result<Vec<(usize, Vec<f64>)>, Error> {
 /// Per epoch, per module, one loss per seed.
 type PerEpoch = BTreeMap<usize, Vec<Vec<f64>>>;
 
-/// A colour per module, dark blue for the first to orange for the last (K up to 16 stay
-/// apart).
-fn module_color(module: usize, modules: usize) -> RGBColor {
-    let t = if modules <= 1 { 0.0 } else { module as f64 / (modules - 1) as f64 };
-    let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
-    RGBColor(mix(0.0, 230.0), mix(90.0, 120.0), mix(180.0, 0.0))
+/// A colour per module position, the same in every panel so that one legend serves all
+/// (Okabe-Ito's palette, its yellow darkened; positions beyond eight repeat it).
+fn module_color(module: usize) -> RGBColor {
+    const PALETTE: [RGBColor; 8] = [
+        RGBColor(0, 114, 178),
+        RGBColor(230, 159, 0),
+        RGBColor(0, 158, 115),
+        RGBColor(213, 94, 0),
+        RGBColor(204, 121, 167),
+        RGBColor(86, 180, 233),
+        RGBColor(170, 150, 0),
+        RGBColor(0, 0, 0),
+    ];
+    PALETTE[module % PALETTE.len()]
 }
 
 /// The per-module loss chart of `group` and the runs whose losses could not be read;
@@ -94,7 +102,7 @@ pub fn module_loss_figure(group: &Group, results_dir: &Path) -> (Option<Figure>,
                         .collect();
                     Line {
                         label: format!("module {}", module + 1),
-                        color: module_color(module, k),
+                        color: module_color(module),
                         kind: LineKind::Solid,
                         spread: vec![None; points.len()],
                         annotations: Vec::new(),
