@@ -75,10 +75,7 @@ pub fn module_memory_bytes(
     let store = nn::VarStore::new(device);
     let units: Vec<Box<dyn ModuleT>> =
         network.units().iter().enumerate().map(|(i, spec)| network.build_unit(store.root() / "units" / i, spec, init)).collect();
-    let real_unit_variables = |position: usize| -> Vec<(String, Tensor)> {
-        let prefix = format!("units.{position}.");
-        store.variables().into_iter().filter_map(|(name, t)| name.strip_prefix(&prefix).map(|rest| (rest.to_owned(), t))).collect()
-    };
+    let real_unit_variables = |position: usize| unit_variables(&store, position);
     let size = network.input_size();
     let images = Tensor::randn([batch, channels, size, size], (Kind::Float, device));
     let raw_images = Tensor::rand([batch, channels, size, size], (Kind::Float, device));
@@ -110,17 +107,7 @@ pub fn module_memory_bytes(
                 Some(&(_, bytes)) => bytes,
                 None => {
                     let local = nn::VarStore::new(device);
-                    let ctx = AuxContext {
-                        network,
-                        module: 0,
-                        num_modules: k,
-                        last_unit: e,
-                        image_channels: channels,
-                        image_size: size,
-                        real_unit_variables: Some(&real_unit_variables),
-                        task_head: task.aux_task_head(),
-                        init,
-                    };
+                    let ctx = probe_context(network, task, k, e, channels, &real_unit_variables, init);
                     let aux_net = aux::build(method, aux_config, local.root() / "aux", &ctx)?;
                     let before = live_bytes(device)?;
                     let loss = aux_net.loss(&out, &targets, true);
@@ -206,10 +193,7 @@ pub fn step_seconds(
         unit_seconds.push(time(&mut || unit.forward_t(&x, true).mean(Kind::Float).backward()));
         outputs.push(tch::no_grad(|| unit.forward_t(&x, true)));
     }
-    let real_unit_variables = |position: usize| -> Vec<(String, Tensor)> {
-        let prefix = format!("units.{position}.");
-        store.variables().into_iter().filter_map(|(name, t)| name.strip_prefix(&prefix).map(|rest| (rest.to_owned(), t))).collect()
-    };
+    let real_unit_variables = |position: usize| unit_variables(&store, position);
     let targets = LocalTargets { images: &images, raw_images: &raw_images, target: &target };
     let last = units.len() - 1;
     let head_inputs = task.head_inputs(network);
@@ -222,22 +206,43 @@ pub fn step_seconds(
             let features: Vec<Tensor> = head_inputs.iter().map(|&i| if i == e { h.shallow_clone() } else { outputs[i].detach() }).collect();
             *seconds = time(&mut || head.loss(&head.forward(&features, true), &targets).backward());
         } else if k > 1 {
-            let ctx = AuxContext {
-                network,
-                module: 0,
-                num_modules: k,
-                last_unit: e,
-                image_channels: channels,
-                image_size: size,
-                real_unit_variables: Some(&real_unit_variables),
-                task_head: task.aux_task_head(),
-                init,
-            };
+            let ctx = probe_context(network, task, k, e, channels, &real_unit_variables, init);
             let aux_net = aux::build(method, aux_config, local.root() / "aux", &ctx)?;
             *seconds = time(&mut || aux_net.loss(&h, &targets, true).backward());
         }
     }
     Ok((unit_seconds, end_seconds))
+}
+
+/// The variables of real unit `position` in `store` (built under `units/<position>`), named
+/// as inside the unit: what GLCAN's copied global branch reads.
+fn unit_variables(store: &nn::VarStore, position: usize) -> Vec<(String, Tensor)> {
+    let prefix = format!("units.{position}.");
+    store.variables().into_iter().filter_map(|(name, t)| name.strip_prefix(&prefix).map(|rest| (rest.to_owned(), t))).collect()
+}
+
+/// The context of the aux net of a module ending at unit `last_unit`, as the memory and
+/// time probes build it (one of `k` modules; which one does not change its shape).
+fn probe_context<'a>(
+    network: &'a dyn UnitNetwork,
+    task: &'a dyn Task,
+    k: usize,
+    last_unit: usize,
+    channels: i64,
+    real_unit_variables: &'a dyn Fn(usize) -> Vec<(String, Tensor)>,
+    init: InitMode,
+) -> AuxContext<'a> {
+    AuxContext {
+        network,
+        module: 0,
+        num_modules: k,
+        last_unit,
+        image_channels: channels,
+        image_size: network.input_size(),
+        real_unit_variables: Some(real_unit_variables),
+        task_head: task.aux_task_head(),
+        init,
+    }
 }
 
 /// Timed runs of each step (after one warm-up) whose median [`step_seconds`] keeps.
