@@ -5,10 +5,12 @@
 //! "GLCAN as we build it"). The aux net of module k sees the module output `h` twice:
 //! - a **local branch**, a light conv3x3 + BN + ReLU stack at the module's own resolution,
 //!   which keeps fine detail;
-//! - a **global branch**, a compact surrogate of the rest of the network: the first
-//!   (down-sampling) unit of every later stage, so the aux net sees the receptive field and
-//!   abstraction level the real head will need. It is built at reduced width from scratch,
-//!   or at full width as a copy (then trained) or an EMA (not trained) of the real units.
+//! - a **global branch**, a compact surrogate of the rest of the network, so the aux net sees
+//!   the receptive field and abstraction level the real head will need: by default the first
+//!   (down-sampling) unit of every later stage; or (`global_units = "uniform-sample"`)
+//!   AugLocal's choice, units sampled uniformly from all later ones with a depth that shrinks
+//!   towards the head. It is built at reduced width from scratch, or (stage heads only) at
+//!   full width as a copy (then trained) or an EMA (not trained) of the real units.
 //!
 //! The two branches **collaborate**: they are fused (concatenation, a learnable gated sum,
 //! or for dense tasks an FPN-style top-down path) and feed one task head of the kind of the
@@ -23,6 +25,7 @@
 use tch::nn::{self, ModuleT};
 use tch::{Kind, Tensor};
 
+use super::auglocal::{self, AugLocalConfig};
 use super::task_head::TaskHead;
 use super::{AuxContext, AuxNet, ConvBnRelu, LocalTargets};
 use crate::models::init::{self, ConvRule, InitMode};
@@ -40,6 +43,18 @@ pub enum GlobalInit {
     /// An exponential moving average of the real later units, never trained by the aux
     /// loss (width 1 only), as in the sibling papers MAN and MLAAN.
     Ema,
+}
+
+/// Which later units the global branch imitates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GlobalUnits {
+    /// The first unit of every stage after the module's ([`global_unit_positions`]).
+    StageHeads,
+    /// AugLocal's rule ([`auglocal::sampled_units`]): `global_depth` units sampled uniformly
+    /// between the module and the network's last unit, the depth shrinking with the module's
+    /// position as AugLocal's pyramid does (its `d_min` and `τ` defaults, 1 and 0.5).
+    UniformSample,
 }
 
 /// How the local and global branches are combined.
@@ -72,6 +87,9 @@ pub struct GlcanConfig {
     /// Width multiplier of the global branch (must be 1 for `copy` and `ema`).
     pub global_width: f64,
     pub global_init: GlobalInit,
+    pub global_units: GlobalUnits,
+    /// `uniform-sample` only: units sampled for the first module (AugLocal's `d`).
+    pub global_depth: usize,
     /// EMA momentum m: `w <- m w + (1 - m) w_real` after every step.
     pub ema_momentum: f64,
     pub fusion: Fusion,
@@ -88,6 +106,8 @@ impl Default for GlcanConfig {
             local_layers: 1,
             global_width: 0.5,
             global_init: GlobalInit::Scratch,
+            global_units: GlobalUnits::StageHeads,
+            global_depth: 2,
             ema_momentum: 0.995,
             fusion: Fusion::Concat,
             branch_loss_weight: 0.0,
@@ -113,6 +133,18 @@ impl GlcanConfig {
                 "aux.glcan.global_width",
                 format!("global_init = {:?} copies the real units, so the width must be 1, not {}", self.global_init, self.global_width),
             ));
+        }
+        if self.global_units == GlobalUnits::UniformSample && self.global_init != GlobalInit::Scratch {
+            return Err(Error::config(
+                "aux.glcan.global_units",
+                format!(
+                    "uniform-sample re-strides the sampled units, so they cannot copy the real ones: global_init must be scratch, not {:?}",
+                    self.global_init
+                ),
+            ));
+        }
+        if self.global_depth == 0 {
+            return Err(Error::config("aux.glcan.global_depth", "must be at least 1"));
         }
         if !(0.0..1.0).contains(&self.ema_momentum) {
             return Err(Error::config("aux.glcan.ema_momentum", format!("must be in [0, 1), got {}", self.ema_momentum)));
@@ -159,8 +191,21 @@ struct GlobalBranch {
 
 impl GlobalBranch {
     fn new(p: &nn::Path, config: &GlcanConfig, ctx: &AuxContext) -> Result<Self> {
-        let positions = global_unit_positions(ctx);
-        let specs = scaled_chain(ctx.channels(), positions.iter().map(|&i| ctx.network.units()[i]), config.global_width);
+        let (positions, specs) = match config.global_units {
+            GlobalUnits::StageHeads => {
+                let positions = global_unit_positions(ctx);
+                let specs = scaled_chain(ctx.channels(), positions.iter().map(|&i| ctx.network.units()[i]), config.global_width);
+                (positions, specs)
+            }
+            GlobalUnits::UniformSample => {
+                let pyramid = AugLocalConfig { depth: config.global_depth, ..AugLocalConfig::default() };
+                let depth = auglocal::pyramid_depth(&pyramid, ctx.module, ctx.num_modules);
+                let all = ctx.network.units();
+                let positions = auglocal::sampled_units(all.len(), ctx.last_unit, depth);
+                let specs = auglocal::sampled_specs(all, ctx.last_unit, &positions, ctx.channels(), config.global_width);
+                (positions, specs)
+            }
+        };
         let out_channels = specs.last().map_or(ctx.channels(), |s| s.out_channels);
         let units_out_channels = specs.iter().map(|s| s.out_channels).collect();
         if config.global_init == GlobalInit::Scratch {
@@ -434,6 +479,24 @@ mod tests {
     }
 
     #[test]
+    fn uniform_sample_takes_auglocals_units_and_pyramid() {
+        let net = testing::network(); // ResNet-20: 10 units
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let config = GlcanConfig { global_units: GlobalUnits::UniformSample, global_depth: 2, ..Default::default() };
+        // Module 0 of 4 ends at unit 1: depth 2, units 1 + 4 = 5 and 9. Module 2 of 4 ends
+        // at unit 6: depth round(2 - 0.5) = 2 (ties to even), units 8 and 9.
+        for (module, last_unit, expected) in [(0, 1, vec![5, 9]), (2, 6, vec![8, 9])] {
+            let ctx = AuxContext { module, num_modules: 4, ..testing::context(&net, last_unit) };
+            let aux = GlcanAux::new(vs.root() / module, &config, &ctx).unwrap();
+            let global = aux.global.as_ref().unwrap();
+            assert_eq!(global.units.len(), expected.len());
+            let specs = auglocal::sampled_specs(net.units(), last_unit, &expected, ctx.channels(), 0.5);
+            assert_eq!(global.units_out_channels, specs.iter().map(|s| s.out_channels).collect::<Vec<_>>());
+            testing::check_loss(&aux, &ctx);
+        }
+    }
+
+    #[test]
     fn smoke_every_fusion_and_ablation() {
         let net = testing::network();
         let vs = nn::VarStore::new(tch::Device::Cpu);
@@ -445,6 +508,8 @@ mod tests {
             GlcanConfig { use_global: false, ..Default::default() },
             GlcanConfig { use_local: false, ..Default::default() },
             GlcanConfig { branch_loss_weight: 0.1, local_layers: 2, global_width: 1.0, ..Default::default() },
+            GlcanConfig { global_units: GlobalUnits::UniformSample, ..Default::default() },
+            GlcanConfig { global_units: GlobalUnits::UniformSample, global_depth: 3, fusion: Fusion::TopDown, ..Default::default() },
         ];
         for (v, config) in variants.iter().enumerate() {
             for last_unit in [0, 4, 8] {
@@ -519,6 +584,16 @@ mod tests {
             (GlcanConfig { global_init: GlobalInit::Ema, ..Default::default() }, "aux.glcan.global_width"),
             (GlcanConfig { ema_momentum: 1.0, ..Default::default() }, "aux.glcan.ema_momentum"),
             (GlcanConfig { local_layers: 0, ..Default::default() }, "aux.glcan.local_layers"),
+            (GlcanConfig { global_depth: 0, ..Default::default() }, "aux.glcan.global_depth"),
+            (
+                GlcanConfig {
+                    global_units: GlobalUnits::UniformSample,
+                    global_init: GlobalInit::Copy,
+                    global_width: 1.0,
+                    ..Default::default()
+                },
+                "aux.glcan.global_units",
+            ),
         ] {
             let message = GlcanAux::new(vs.root(), &config, &ctx).unwrap_err().to_string();
             assert!(message.contains(field), "{message}");
