@@ -48,7 +48,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    glcan_core::entry::run_binary(|| run(Cli::parse()))
+    glcan_core::entry::run_binary(env!("GLCAN_GIT_COMMIT"), || run(Cli::parse()))
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {

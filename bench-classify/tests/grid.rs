@@ -41,6 +41,7 @@ fn grid_writes_rows_and_skips_completed_runs() {
         assert_eq!(row.status, RunStatus::Ok);
         assert_eq!((row.train_images, row.test_images), (128, 64));
         assert_eq!(row.threads, 1, "the preset pins libtorch's threads");
+        assert_eq!(row.git_commit, env!("GLCAN_GIT_COMMIT"), "the commit the binary was built from");
         assert!(row.test_accuracy.unwrap() >= 0.0 && row.step_peak_bytes > 0, "{row:?}");
         let run_dir = out.join(&row.run_dir);
         for file in ["config.json", "env.json", "metrics.csv", "checkpoint.ot"] {

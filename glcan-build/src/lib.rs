@@ -1,4 +1,5 @@
-//! Link settings shared by every build script of the workspace.
+//! Link settings shared by every build script of the workspace, and the binaries' build
+//! stamp ([`stamp_git_commit`]).
 //!
 //! torch-sys finds libtorch (in `.venv`'s torch wheel) but its link flags do not reach
 //! downstream binaries, so each package with binaries, tests or benches calls
@@ -7,6 +8,9 @@
 //! direct dependents.
 
 use std::path::{Path, PathBuf};
+
+mod git_stamp;
+pub use git_stamp::stamp_git_commit;
 
 /// Emits the linker arguments that make the package's executables
 /// (a) find libtorch at run time without `LD_LIBRARY_PATH` (an rpath to its folder), and

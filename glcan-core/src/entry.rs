@@ -2,11 +2,14 @@
 
 use std::process::ExitCode;
 
-/// Restores SIGPIPE's default action, then installs the counting CPU allocator before any tensor exists (so that every CPU tensor is
-/// counted), runs `body`, and turns an error into its whole cause chain on standard error
-/// and a failing exit code.
-pub fn run_binary<E: std::fmt::Display>(body: impl FnOnce() -> Result<(), E>) -> ExitCode {
+/// Restores SIGPIPE's default action, records the commit the binary was built from
+/// (`env!("GLCAN_GIT_COMMIT")`, set by `glcan_build::stamp_git_commit`) for every run's
+/// environment, installs the counting CPU allocator before any tensor exists (so that every
+/// CPU tensor is counted), runs `body`, and turns an error into its whole cause chain on
+/// standard error and a failing exit code.
+pub fn run_binary<E: std::fmt::Display>(git_commit: &'static str, body: impl FnOnce() -> Result<(), E>) -> ExitCode {
     restore_sigpipe();
+    crate::run_env::set_build_commit(git_commit);
     if let Err(error) = crate::memory::install_counting_allocator() {
         eprintln!("warning: CPU tensor memory will not be measured: {error}");
     }

@@ -10,8 +10,8 @@ use crate::memory;
 /// The machine and code a run ran on (`env.json` of a run directory).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Environment {
-    /// The commit of the source tree this binary was built from (read in that tree, not in
-    /// the current folder), `-dirty` when tracked files differ from it.
+    /// The commit the binary was built from, captured at build time, `-dirty` when tracked
+    /// files differed from it then ([`set_build_commit`]).
     pub git_commit: String,
     /// libtorch's, tch's, CUDA's and cuDNN's versions, as they state them.
     #[serde(flatten)]
@@ -32,7 +32,7 @@ impl Environment {
     /// The environment of this process now; call it once the run's threads are set.
     pub fn capture(device: Device) -> Self {
         Environment {
-            git_commit: git_commit(),
+            git_commit: BUILD_COMMIT.get().copied().unwrap_or(NOT_STAMPED).to_owned(),
             libraries: LibtorchFacts::capture(),
             command_line: std::env::args().collect(),
             device: memory::device_name(device),
@@ -76,23 +76,17 @@ pub fn parse_device(name: &str) -> crate::Result<Device> {
     }
 }
 
-/// The commit checked out in the workspace this binary was built from (12 hex digits),
-/// `-dirty` when tracked files differ from it; `unknown` outside a git checkout.
-fn git_commit() -> String {
-    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let git = |args: &[&str]| std::process::Command::new("git").arg("-C").arg(workspace).args(args).output();
-    let output = git(&["rev-parse", "--short=12", "HEAD"]);
-    match output {
-        Ok(out) if out.status.success() => {
-            let commit = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            let dirty = git(&["status", "--porcelain", "--untracked-files=no"]);
-            match dirty {
-                Ok(d) if !d.stdout.is_empty() => format!("{commit}-dirty"),
-                _ => commit,
-            }
-        }
-        _ => "unknown".to_owned(),
-    }
+/// The commit of [`set_build_commit`]; a process that never set it (a library's own tests)
+/// records [`NOT_STAMPED`].
+static BUILD_COMMIT: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+pub const NOT_STAMPED: &str = "unknown (not a stamped binary)";
+
+/// Records the commit this binary was built from, for every later [`Environment`]; the
+/// binaries pass `env!("GLCAN_GIT_COMMIT")` (see `glcan_build::stamp_git_commit`). The
+/// first call wins.
+pub fn set_build_commit(commit: &'static str) {
+    let _ = BUILD_COMMIT.set(commit);
 }
 
 fn cpu_model() -> String {
