@@ -1,5 +1,6 @@
 //! Per-epoch curves read from each run's `metrics.csv` (columns `epoch,lr,module_losses,
-//! test_metric,...`, one row per epoch), averaged over seeds per method × K.
+//! test_metric,...`, one row per epoch), averaged over seeds per method × K, with the sample
+//! standard deviation over seeds at each epoch (the chart's band).
 //!
 //! A run whose file is missing or unreadable costs its curve, not the report: it becomes a
 //! warning line.
@@ -10,6 +11,7 @@ use std::path::Path;
 use crate::error::{chain, Error};
 use crate::group::Group;
 use crate::methods;
+use crate::summary::Summary;
 
 /// One line of an accuracy-vs-epoch chart: a method at one K, mean over its seeds.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +22,8 @@ pub struct EpochCurve {
     pub runs: usize,
     /// (1-based epoch, mean value).
     pub points: Vec<(usize, f64)>,
+    /// Sample standard deviation over seeds at each point; `None` where one seed has it.
+    pub spread: Vec<Option<f64>>,
 }
 
 /// The curves of a group and what could not be read.
@@ -112,11 +116,16 @@ pub fn group_curves(group: &Group, results_dir: &Path, column: &str) -> Curves {
     }
     let curves = per_cell
         .into_iter()
-        .map(|((_, k), Pooled { method, runs, epochs })| EpochCurve {
-            method,
-            k,
-            runs,
-            points: epochs.into_iter().map(|(epoch, values)| (epoch, values.iter().sum::<f64>() / values.len() as f64)).collect(),
+        .map(|((_, k), Pooled { method, runs, epochs })| {
+            let summaries: Vec<(usize, Summary)> =
+                epochs.into_iter().filter_map(|(epoch, values)| Summary::of(&values).map(|s| (epoch, s))).collect();
+            EpochCurve {
+                method,
+                k,
+                runs,
+                points: summaries.iter().map(|(epoch, s)| (*epoch, s.mean)).collect(),
+                spread: summaries.iter().map(|(_, s)| s.std).collect(),
+            }
         })
         .filter(|c| !c.points.is_empty())
         .collect();
@@ -145,6 +154,7 @@ mod tests {
         let curves = group_curves(&group_rows(&rows)[0], dir.path(), "test_metric");
         assert_eq!(curves.curves.len(), 1);
         assert_eq!(curves.curves[0].points, vec![(1, 81.0), (2, 91.0)]);
+        assert_eq!(curves.curves[0].spread, vec![Some(2f64.sqrt()), Some(2f64.sqrt())], "sample std over the two seeds");
         assert_eq!(curves.curves[0].runs, 2);
         assert_eq!(curves.warnings.len(), 1);
         assert!(

@@ -106,6 +106,7 @@ pub fn module_loss_figure(group: &Group, results_dir: &Path) -> (Option<Figure>,
                         kind: LineKind::Solid,
                         spread: vec![None; points.len()],
                         annotations: Vec::new(),
+                        band: false,
                         points,
                     }
                 })

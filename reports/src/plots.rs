@@ -50,8 +50,11 @@ pub struct Line {
     pub kind: LineKind,
     /// (x, y) in chart coordinates (x is log2 K on the K axis).
     pub points: Vec<(f64, f64)>,
-    /// ± whisker per point (sample std over seeds), when there is one.
+    /// ± spread per point (sample std over seeds), when there is one.
     pub spread: Vec<Option<f64>>,
+    /// Draw the spread as a shaded band around the line (per-epoch curves, many points)
+    /// rather than as whiskers (one point per K).
+    pub band: bool,
     /// Text beside each point (markers only: `K = 4`), or empty.
     pub annotations: Vec<String>,
 }
@@ -185,6 +188,7 @@ pub fn tradeoff_figure(group: &Group, metric: Metric, setting: &Setting, rows: &
             points,
             spread,
             annotations,
+            band: false,
         });
     }
     if !rows.iter().any(|r| !methods::is_reference(&r.method)) {
@@ -198,6 +202,7 @@ pub fn tradeoff_figure(group: &Group, metric: Metric, setting: &Setting, rows: &
             kind: LineKind::Dashed,
             spread: vec![None; front.len()],
             annotations: Vec::new(),
+            band: false,
             points: front,
         });
     }
@@ -245,6 +250,7 @@ fn vs_k_panel(rows: &[&ResultRow], value: impl Fn(&ResultRow) -> Option<f64>, wh
                     points: vec![(0.0, s.mean)],
                     spread: vec![None],
                     annotations: Vec::new(),
+                    band: false,
                 });
             }
             continue;
@@ -256,6 +262,7 @@ fn vs_k_panel(rows: &[&ResultRow], value: impl Fn(&ResultRow) -> Option<f64>, wh
             points: summaries.iter().map(|(k, s)| ((*k as f64).log2(), s.mean)).collect(),
             spread: summaries.iter().map(|(_, s)| if whiskers { s.std } else { None }).collect(),
             annotations: Vec::new(),
+            band: false,
         });
     }
     lines.iter().any(|l| l.kind != LineKind::Horizontal).then(|| Panel { title: String::new(), lines })
@@ -269,8 +276,9 @@ pub fn epoch_figure(group: &Group, curves: &[EpochCurve], y_label: &str) -> Opti
         color: method_color(&c.method),
         kind,
         points: c.points.iter().map(|&(e, v)| (e as f64, v)).collect(),
-        spread: vec![None; c.points.len()],
+        spread: c.spread.clone(),
         annotations: Vec::new(),
+        band: true,
     };
     let reference: Vec<Line> = curves.iter().filter(|c| methods::is_reference(&c.method)).map(|c| line(c, LineKind::Dashed)).collect();
     let mut ks: Vec<usize> = curves.iter().filter(|c| !methods::is_reference(&c.method)).map(|c| c.k).collect();
@@ -537,6 +545,12 @@ fn draw_panel<DB: DrawingBackend>(
         .draw()?;
 
     let cap = (x1 - x0) * 0.012;
+    // Bands first, so that every line is drawn over them.
+    for line in panel.lines.iter().filter(|l| l.band) {
+        if let Some(band) = band_polygon(line) {
+            chart.draw_series([Polygon::new(band, line.color.mix(0.15).filled())])?;
+        }
+    }
     for line in &panel.lines {
         let style = line.color.stroke_width(if methods_key(&line.label) == "glcan" { 3 } else { 2 });
         match line.kind {
@@ -564,7 +578,7 @@ fn draw_panel<DB: DrawingBackend>(
                 if line.points.len() <= 16 {
                     chart.draw_series(line.points.iter().map(|&p| Circle::new(p, 4, line.color.filled())))?;
                 }
-                for (&(x, y), spread) in line.points.iter().zip(&line.spread) {
+                for (&(x, y), spread) in line.points.iter().zip(&line.spread).filter(|_| !line.band) {
                     if let Some(s) = spread.filter(|s| *s > 0.0) {
                         let thin = line.color.stroke_width(1);
                         chart.draw_series([
@@ -578,6 +592,18 @@ fn draw_panel<DB: DrawingBackend>(
         }
     }
     Ok(())
+}
+
+/// The outline of `line`'s ± spread band: the upper edge left to right, the lower edge back.
+/// `None` when fewer than two points have a spread (one seed: no band to draw).
+fn band_polygon(line: &Line) -> Option<Vec<(f64, f64)>> {
+    let with_spread: Vec<(f64, f64, f64)> =
+        line.points.iter().zip(&line.spread).filter_map(|(&(x, y), s)| s.filter(|s| s.is_finite()).map(|s| (x, y, s))).collect();
+    (with_spread.len() >= 2).then(|| {
+        let upper = with_spread.iter().map(|&(x, y, s)| (x, y + s));
+        let lower = with_spread.iter().rev().map(|&(x, y, s)| (x, y - s));
+        upper.chain(lower).collect()
+    })
 }
 
 /// Legend in its own column: one entry per distinct label, in panel order.
@@ -667,6 +693,7 @@ mod tests {
             k,
             runs: 2,
             points: (1..=5).map(|e| (e, 60.0 + 6.0 * e as f64 - shift)).collect(),
+            spread: vec![Some(1.5); 5],
         };
         let curves = vec![curve("e2e", 1, 0.0), curve("dgl", 2, 3.0), curve("glcan", 2, 1.0), curve("dgl", 4, 5.0), curve("glcan", 4, 2.0)];
         let figure = epoch_figure(group, &curves, "Test accuracy (%)").unwrap();
@@ -676,5 +703,25 @@ mod tests {
         let files = write_figure(&figure, &dir.path().join("curves")).unwrap();
         let image = image::open(&files[0]).unwrap().to_rgb8();
         assert_eq!(image.dimensions(), (2 * 540 + LEGEND_WIDTH, 60 + 380));
+        let glcan = figure.panels[0].lines.iter().find(|l| l.label == "GLCAN").unwrap();
+        assert!(glcan.band && glcan.spread == vec![Some(1.5); 5], "per-epoch curves carry a ± std band");
+    }
+
+    #[test]
+    fn a_band_runs_along_the_upper_edge_and_back_along_the_lower() {
+        let line = |spread: Vec<Option<f64>>| Line {
+            label: "GLCAN".into(),
+            color: BLACK,
+            kind: LineKind::Solid,
+            points: vec![(1.0, 10.0), (2.0, 20.0), (3.0, 30.0)],
+            spread,
+            annotations: Vec::new(),
+            band: true,
+        };
+        // The middle point has one seed: the band skips it.
+        let band = band_polygon(&line(vec![Some(1.0), None, Some(2.0)])).unwrap();
+        assert_eq!(band, vec![(1.0, 11.0), (3.0, 32.0), (3.0, 28.0), (1.0, 9.0)]);
+        assert_eq!(band_polygon(&line(vec![Some(1.0), None, None])), None, "one point is no band");
+        assert_eq!(band_polygon(&line(vec![None; 3])), None, "one seed: no band");
     }
 }

@@ -161,9 +161,17 @@ Left to right: {}. One test image per row ({}): the most detailed window of its 
         let mut curves = group_curves(group, results_dir, column);
         for curve in &mut curves.curves {
             curve.points.iter_mut().for_each(|(_, value)| *value *= scale);
+            curve.spread.iter_mut().flatten().for_each(|std| *std *= scale);
         }
         if let Some(figure) = epoch_figure(group, &curves.curves, label) {
-            text.push_str(&format!("### {label} per epoch\n\nOn the held-out test set after each epoch, mean over seeds; E2E dashed.\n\n"));
+            let band = if curves.curves.iter().any(|c| c.spread.iter().any(Option::is_some)) {
+                ", shaded ± one sample standard deviation"
+            } else {
+                ""
+            };
+            text.push_str(&format!(
+                "### {label} per epoch\n\nOn the held-out test set after each epoch, mean over seeds{band}; E2E dashed.\n\n"
+            ));
             text.push_str(&figure_markdown(&figure, &out.join(format!("{slug}-{stem}-vs-epoch")), built)?);
         }
         warnings = curves.warnings;
