@@ -3,7 +3,8 @@
 //! `glcan_core::cpu_kernels` (ATen's CPU capability), `glcan_core::libtorch_facts`
 //! (libtorch's versions), `glcan_core::memory_format` (channels-last tensors) and
 //! `glcan_core::optim` (the multi-tensor SGD step) against the headers of the same libtorch
-//! that torch-sys links, and passes on the tch version of Cargo.lock.
+//! that torch-sys links, `glcan_core::c10d` (torch's TCPStore and ProcessGroupGloo) with
+//! gloo's headers too, and passes on the tch version of Cargo.lock.
 
 fn main() {
     glcan_build::link_libtorch();
@@ -12,6 +13,7 @@ fn main() {
     compile_shim("csrc/libtorch_facts_shim.cpp", "glcan_libtorch_facts_shim");
     compile_shim("csrc/tensor_layout_shim.cpp", "glcan_tensor_layout_shim");
     compile_shim("csrc/multi_tensor_sgd_shim.cpp", "glcan_multi_tensor_sgd_shim");
+    compile_c10d_shim();
     println!("cargo:rustc-env=GLCAN_TCH_VERSION={}", locked_version("tch"));
 }
 
@@ -32,6 +34,17 @@ fn locked_version(package: &str) -> String {
 }
 
 fn compile_shim(source: &str, library: &str) {
+    shim_build(source).compile(library);
+}
+
+/// ProcessGroupGloo's header is compiled only with USE_C10D_GLOO, as in torch's own build.
+fn compile_c10d_shim() {
+    let mut build = shim_build("csrc/c10d_shim.cpp");
+    build.define("USE_C10D_GLOO", None).flag("-isystem").flag(glcan_build::gloo_include_dir().display().to_string());
+    build.compile("glcan_c10d_shim");
+}
+
+fn shim_build(source: &str) -> cc::Build {
     println!("cargo:rerun-if-changed={source}");
     println!("cargo:rerun-if-changed=build.rs");
     // Must match the ABI libtorch was built with; torch-sys reads the same variable and the
@@ -45,5 +58,6 @@ fn compile_shim(source: &str, library: &str) {
     for dir in glcan_build::libtorch_include_dirs() {
         build.flag("-isystem").flag(dir.display().to_string());
     }
-    build.define("_GLIBCXX_USE_CXX11_ABI", cxx11_abi.as_str()).file(source).compile(library);
+    build.define("_GLIBCXX_USE_CXX11_ABI", cxx11_abi.as_str()).file(source);
+    build
 }

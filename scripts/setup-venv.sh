@@ -1,14 +1,39 @@
 #!/usr/bin/env bash
-# Creates .venv holding the PyPI torch wheel whose bundled libtorch tch 0.26 links against.
-# Idempotent: when the pinned torch is already there it returns in well under a second.
+# Creates .venv holding the PyPI torch wheel whose bundled libtorch tch 0.26 links against,
+# and .venv/gloo/include: gloo's headers (Debian's libgloo-dev, unpacked, no root needed),
+# which declare the types of torch's ProcessGroupGloo for glcan-core's c10d shim (the code
+# itself is in the wheel's libtorch_cpu). Idempotent: when both are there it returns in well
+# under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TORCH_VERSION=2.13.0
 VENV=.venv
 STAMP="$VENV/.torch-$TORCH_VERSION.ok"
+GLOO_PACKAGE=libgloo-dev=0.0~git20220518.5b14351-3
+GLOO_STAMP="$VENV/gloo/.${GLOO_PACKAGE//[=~]/-}.ok"
+
+install_gloo_headers() {
+  [[ -f "$GLOO_STAMP" ]] && return 0
+  echo "setup-venv: unpacking gloo's headers ($GLOO_PACKAGE) into $VENV/gloo" >&2
+  local tmp
+  tmp=$(mktemp -d)
+  if ! (cd "$tmp" && apt-get download "$GLOO_PACKAGE" >/dev/null 2>"$tmp/apt.log"); then
+    echo "setup-venv: 'apt-get download $GLOO_PACKAGE' failed (Debian's package index reachable? try 'apt-get update'):" >&2
+    cat "$tmp/apt.log" >&2
+    rm -rf "$tmp"
+    exit 1
+  fi
+  rm -rf "$VENV/gloo"
+  mkdir -p "$VENV/gloo"
+  dpkg -x "$tmp"/libgloo-dev_*.deb "$tmp/root"
+  mv "$tmp/root/usr/include" "$VENV/gloo/include"
+  rm -rf "$tmp"
+  touch "$GLOO_STAMP"
+}
 
 if [[ -f "$STAMP" ]]; then
+  install_gloo_headers
   exit 0
 fi
 
@@ -35,4 +60,5 @@ import torch, sys
 assert torch.__version__.split("+")[0] == "$TORCH_VERSION", torch.__version__
 PY
 touch "$STAMP"
+install_gloo_headers
 echo "setup-venv: done" >&2

@@ -47,6 +47,26 @@ pub fn include_dirs(lib_dir: &Path) -> Vec<PathBuf> {
     vec![root.join("torch/csrc/api/include"), root]
 }
 
+/// gloo's header folder, which torch's ProcessGroupGloo header needs (the wheel does not ship
+/// it): `$GLOO_INCLUDE_DIR`, else `.venv/gloo/include` as `scripts/setup-venv.sh` unpacks it.
+pub fn gloo_include_dir() -> PathBuf {
+    println!("cargo:rerun-if-env-changed=GLOO_INCLUDE_DIR");
+    let dir = match std::env::var_os("GLOO_INCLUDE_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for build scripts");
+            Path::new(&manifest_dir).join("../.venv/gloo/include")
+        }
+    };
+    if !dir.join("gloo/config.h").exists() {
+        panic!(
+            "gloo's headers are not in {} (gloo/config.h): run `make setup` (scripts/setup-venv.sh), or set GLOO_INCLUDE_DIR",
+            dir.display()
+        );
+    }
+    dir
+}
+
 /// The linker arguments for a libtorch folder; the CUDA libraries are named only when present.
 pub fn link_args(lib_dir: &Path) -> Vec<String> {
     let mut args = vec![format!("-Wl,-rpath,{}", lib_dir.display()), "-Wl,--no-as-needed".to_owned()];

@@ -33,6 +33,10 @@ pub enum Error {
     Store(#[from] glcan_store::Error),
     #[error("{}: {cause}", path.display())]
     Csv { path: PathBuf, cause: csv::Error },
+    /// A c10d call between processes failed or timed out (`crate::c10d`): what this rank
+    /// was doing, with which peer, and c10d's words.
+    #[error("{what}: {cause}")]
+    Distributed { what: String, cause: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -11,6 +11,7 @@
 //! a local and a global view.
 
 pub mod aux;
+pub mod c10d;
 pub mod cpu_kernels;
 pub mod entry;
 pub mod error;
