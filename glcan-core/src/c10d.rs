@@ -108,9 +108,10 @@ pub struct ProcessGroup {
     rendezvous: Rendezvous,
 }
 
-// SAFETY: ProcessGroupGloo and TCPStore may be used from any thread (torch.distributed does);
-// the handle is only freed in Drop.
+// SAFETY: ProcessGroupGloo and TCPStore may be used from any thread, and by several at once
+// (torch.distributed's send and recv threads do); the handle is only freed in Drop.
 unsafe impl Send for ProcessGroup {}
+unsafe impl Sync for ProcessGroup {}
 
 impl ProcessGroup {
     /// Joins the group: rank 0 serves the store, the others connect to it; returns once all

@@ -40,7 +40,7 @@ use crate::memory;
 use crate::{Error, Result};
 
 /// Batches that may wait between two neighbouring modules, besides the one each works on.
-const CHANNEL_CAPACITY: usize = 1;
+pub(super) const CHANNEL_CAPACITY: usize = 1;
 
 /// One training batch entering the pipeline (on the run's device; each worker moves what it
 /// reads to its module's device).
@@ -86,22 +86,22 @@ pub enum PipelineStop {
 }
 
 /// What travels from module k to module k+1.
-struct Message {
-    step: usize,
-    lr: f64,
+pub(super) struct Message {
+    pub(super) step: usize,
+    pub(super) lr: f64,
     /// The previous module's output, detached (the images, for module 0).
-    input: Tensor,
+    pub(super) input: Tensor,
     /// Outputs of units the real head reads, detached, as (position, output).
-    tapped: Vec<(usize, Tensor)>,
-    images: Tensor,
-    raw_images: Tensor,
-    target: Tensor,
+    pub(super) tapped: Vec<(usize, Tensor)>,
+    pub(super) images: Tensor,
+    pub(super) raw_images: Tensor,
+    pub(super) target: Tensor,
     /// The losses of the modules so far on this batch.
-    losses: Vec<f64>,
+    pub(super) losses: Vec<f64>,
 }
 
 /// How a worker ended.
-enum WorkerEnd {
+pub(super) enum WorkerEnd {
     /// Its input channel closed: every batch done.
     Done,
     Diverged(usize, NonFiniteLoss),
@@ -122,7 +122,7 @@ struct Publish {
     sources: Vec<Tensor>,
 }
 
-struct Worker<'a> {
+pub(super) struct Worker<'a> {
     index: usize,
     module: &'a mut LocalModule,
     head_inputs: &'a [usize],
@@ -135,8 +135,33 @@ struct Worker<'a> {
     threads: usize,
 }
 
-impl Worker<'_> {
-    fn run(mut self, busy: &mut Vec<f64>) -> WorkerEnd {
+impl<'a> Worker<'a> {
+    /// A worker that follows no other module's variables: it reads `input`, hands its
+    /// output to `output`, or (the last module) its losses to `results`.
+    pub(super) fn plain(
+        index: usize,
+        module: &'a mut LocalModule,
+        head_inputs: &'a [usize],
+        input: Receiver<Message>,
+        output: Option<SyncSender<Message>>,
+        results: Option<Sender<(usize, Vec<f64>)>>,
+        threads: usize,
+    ) -> Self {
+        Worker {
+            index,
+            module,
+            head_inputs,
+            input,
+            output,
+            results,
+            mirrors: Vec::new(),
+            feeds: Vec::new(),
+            publishes: Vec::new(),
+            threads,
+        }
+    }
+
+    pub(super) fn run(mut self, busy: &mut Vec<f64>) -> WorkerEnd {
         set_thread_count(self.threads);
         let _tag = memory::ThreadTag::set(self.index + 1);
         let end = self.work(busy);
@@ -271,7 +296,7 @@ fn restore_followed_sources(net: &mut LocalNetwork) -> Result<()> {
     Ok(())
 }
 
-fn followed_variables(module: &LocalModule) -> Vec<(usize, String)> {
+pub(super) fn followed_variables(module: &LocalModule) -> Vec<(usize, String)> {
     match &module.objective {
         Objective::Aux(aux) => aux.followed_variables(),
         Objective::Head(_) => Vec::new(),
