@@ -27,7 +27,8 @@ use crate::memory;
 use crate::{Error, Result};
 
 const HEADER_LEN: usize = 64;
-const MAGIC: i64 = 0x676c_6361_6e;
+/// "glcan" in ASCII: marks a message header.
+const MAGIC: i64 = 0x0067_6c63_616e;
 const TAG_HEADER: u32 = 1;
 const TAG_TENSOR: u32 = 2;
 const TAG_LOSSES: u32 = 3;
