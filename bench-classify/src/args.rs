@@ -40,6 +40,7 @@ pub enum ScheduleArg {
     /// Module after module, in one thread.
     Sequential,
     /// One worker thread per module, linked by bounded channels; each steps its own optimizer.
+    /// Launched by torchrun or srun with K ranks: one module per process, linked by c10d.
     Pipelined,
 }
 
@@ -56,7 +57,7 @@ pub struct ScheduleArgs {
     #[arg(long, value_delimiter = ',')]
     pub module_devices: Vec<String>,
     /// Pipelined: libtorch intra-op threads of each worker; default: the threads
-    /// (OMP_NUM_THREADS, else the cores) divided by K.
+    /// (OMP_NUM_THREADS, else the cores) divided by K, or all of them for a rank's one module.
     #[arg(long)]
     pub worker_threads: Option<usize>,
 }

@@ -54,8 +54,8 @@ pub struct Rendezvous {
 
 impl Rendezvous {
     /// The rendezvous a launcher describes in the environment (`lookup`, e.g. `std::env::var`
-    /// made optional): `None` when neither `RANK` nor `SLURM_PROCID` is set (a plain,
-    /// single-process run). A set but broken variable is an error naming it.
+    /// made optional): `None` when neither `RANK` nor `SLURM_PROCID` is set, or the world is
+    /// one rank (a plain, single-process run). A set but broken variable is an error naming it.
     pub fn from_env(lookup: impl Fn(&str) -> Option<String>, timeout: Duration) -> Result<Option<Self>> {
         let number = |name: &str| -> Result<Option<usize>> {
             lookup(name)
@@ -73,6 +73,10 @@ impl Rendezvous {
             }
             (None, None) => return Ok(None),
         };
+        // One rank is a plain run (a Slurm job step of one task, say): nothing to join.
+        if world_size == 1 && rank == 0 {
+            return Ok(None);
+        }
         let host = lookup("MASTER_ADDR").ok_or_else(|| Error::config("MASTER_ADDR", "not set: rank 0's address (torchrun sets it)"))?;
         let port = lookup("MASTER_PORT").ok_or_else(|| Error::config("MASTER_PORT", "not set: the port rank 0 serves on"))?;
         let port = port.trim().parse().map_err(|_| Error::config("MASTER_PORT", format!("{port:?} is not a port number")))?;
@@ -96,6 +100,32 @@ impl Rendezvous {
         }
         Ok(())
     }
+}
+
+/// How long a rank waits for the others by default (torch.distributed's Gloo default):
+/// long enough for the last rank's evaluation between epochs.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+
+/// The group a launcher asked for (torchrun's or Slurm's variables), joined on first use
+/// and kept for the life of the process, as `torch.distributed`'s default group is: `None`
+/// in a plain run. `GLCAN_RANK_TIMEOUT` (seconds) overrides [`DEFAULT_TIMEOUT`].
+pub fn launched_group() -> Result<Option<&'static ProcessGroup>> {
+    static GROUP: std::sync::OnceLock<Option<ProcessGroup>> = std::sync::OnceLock::new();
+    if let Some(group) = GROUP.get() {
+        return Ok(group.as_ref());
+    }
+    let timeout = match std::env::var("GLCAN_RANK_TIMEOUT") {
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(seconds) if seconds > 0 => Duration::from_secs(seconds),
+            _ => return Err(Error::config("GLCAN_RANK_TIMEOUT", format!("{text:?} is not a positive number of seconds"))),
+        },
+        Err(_) => DEFAULT_TIMEOUT,
+    };
+    let group = match Rendezvous::from_env(|name| std::env::var(name).ok(), timeout)? {
+        Some(rendezvous) => Some(ProcessGroup::connect(&rendezvous)?),
+        None => None,
+    };
+    Ok(GROUP.get_or_init(|| group).as_ref())
 }
 
 /// Room for a C++ exception's message.
@@ -253,6 +283,8 @@ mod tests {
         let slurm = env(&[("SLURM_PROCID", "1"), ("SLURM_NTASKS", "2"), ("MASTER_ADDR", "127.0.0.1"), ("MASTER_PORT", "29500")]);
         assert_eq!(Rendezvous::from_env(slurm, TIMEOUT).unwrap(), Some(expected));
         assert_eq!(Rendezvous::from_env(env(&[]), TIMEOUT).unwrap(), None, "no launcher: one process");
+        let one_task = env(&[("SLURM_PROCID", "0"), ("SLURM_NTASKS", "1")]);
+        assert_eq!(Rendezvous::from_env(one_task, TIMEOUT).unwrap(), None, "a job step of one task is a plain run");
     }
 
     #[test]

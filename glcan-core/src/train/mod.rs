@@ -45,7 +45,8 @@ pub enum ModuleSchedule {
     /// One worker thread per module, linked by bounded channels: module k works on batch t
     /// while module k+1 works on batch t-1, each stepping its own optimizer. It ends with
     /// the weights of the sequential schedule with `optimizer_scope = per-module`
-    /// (see [`pipeline`]).
+    /// (see [`pipeline`]). In a process launched as one of K ranks (torchrun, srun), the
+    /// process trains module `rank` and the modules are linked by c10d ([`pipeline_ranks`]).
     Pipelined,
 }
 
@@ -121,7 +122,8 @@ pub struct TrainConfig {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub module_devices: Vec<String>,
     /// Pipelined only: libtorch intra-op threads of each worker; absent: the run's threads
-    /// divided by K (at least 1), so that workers x threads fit the cores.
+    /// divided by K (at least 1), so that workers x threads fit the cores (across ranks, a
+    /// process's one worker takes all of its threads).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_threads: Option<usize>,
     /// `contiguous` (NCHW, the default) or `channels_last` (NHWC conv weights and batches:

@@ -232,3 +232,67 @@ fn receive_message(group: &ProcessGroup, from: usize, step: usize) -> Result<Rec
     };
     Ok((input, tensors.map(|(p, t)| (p as usize, t)).collect(), losses))
 }
+
+/// Brings every module's state (variables, optimizer state, aux-net state) to the last
+/// rank, which alone holds the trained network after this: it evaluates and checkpoints.
+/// Every rank calls it at the same point (after an epoch).
+pub fn gather_to_last_rank(net: &mut LocalNetwork, group: &ProcessGroup) -> Result<()> {
+    let (rank, last) = (group.rank(), group.world_size() - 1);
+    let prefix = |r: usize| format!("m{r}/");
+    if rank != last {
+        let mine: Vec<(String, Tensor)> = net.state().into_iter().filter(|(name, _)| name.starts_with(&prefix(rank))).collect();
+        group.send(&Tensor::from_slice(&[mine.len() as i64]), last, TAG_STATE)?;
+        for (name, tensor) in &mine {
+            send_named(group, name, tensor, last)?;
+        }
+        return Ok(());
+    }
+    let mut state: Vec<(String, Tensor)> = net.state().into_iter().filter(|(name, _)| name.starts_with(&prefix(last))).collect();
+    for from in 0..last {
+        let mut count = Tensor::zeros([1], (Kind::Int64, Device::Cpu));
+        group.recv(&mut count, from, TAG_STATE)?;
+        for _ in 0..count.int64_value(&[0]) {
+            state.push(receive_named(group, from)?);
+        }
+    }
+    net.load_state(state, std::path::Path::new("the other ranks' modules"))
+}
+
+const TAG_STATE: u32 = 4;
+/// Name length, kind code, dimensions, then the shape.
+const NAMED_HEADER_LEN: usize = 16;
+/// Kinds of state entries (weights, statistics, step counts), by wire code.
+const STATE_KINDS: [Kind; 6] = [Kind::Float, Kind::Double, Kind::Half, Kind::BFloat16, Kind::Int64, Kind::Int];
+
+fn send_named(group: &ProcessGroup, name: &str, tensor: &Tensor, to: usize) -> Result<()> {
+    let code = STATE_KINDS
+        .iter()
+        .position(|&k| k == tensor.kind())
+        .ok_or_else(|| Error::config("module state", format!("{name} is {:?}, which cannot travel between ranks", tensor.kind())))?;
+    let size = tensor.size();
+    let mut header = vec![name.len() as i64, code as i64, size.len() as i64];
+    header.extend(size);
+    if header.len() > NAMED_HEADER_LEN {
+        return Err(Error::config("module state", format!("{name} has too many dimensions to travel")));
+    }
+    header.resize(NAMED_HEADER_LEN, 0);
+    group.send(&Tensor::from_slice(&header), to, TAG_STATE)?;
+    group.send(&Tensor::from_slice(name.as_bytes()), to, TAG_STATE)?;
+    group.send(&tensor.to_device(Device::Cpu), to, TAG_STATE)
+}
+
+fn receive_named(group: &ProcessGroup, from: usize) -> Result<(String, Tensor)> {
+    let mut header = Tensor::zeros([NAMED_HEADER_LEN as i64], (Kind::Int64, Device::Cpu));
+    group.recv(&mut header, from, TAG_STATE)?;
+    let header = Vec::<i64>::try_from(&header).map_err(Error::from)?;
+    let bad = |cause: &str| Error::Distributed { what: format!("reading rank {from}'s module state"), cause: cause.to_owned() };
+    let (name_len, code, ndim) = (header[0] as usize, header[1] as usize, header[2] as usize);
+    let kind = *STATE_KINDS.get(code).ok_or_else(|| bad("unknown kind code"))?;
+    let size = header.get(3..3 + ndim).ok_or_else(|| bad("a truncated header"))?.to_vec();
+    let mut name = Tensor::zeros([name_len as i64], (Kind::Uint8, Device::Cpu));
+    group.recv(&mut name, from, TAG_STATE)?;
+    let name = String::from_utf8(Vec::<u8>::try_from(&name).map_err(Error::from)?).map_err(|_| bad("a name that is not UTF-8"))?;
+    let mut tensor = Tensor::empty(size, (kind, Device::Cpu));
+    group.recv(&mut tensor, from, TAG_STATE)?;
+    Ok((name, tensor))
+}

@@ -23,9 +23,11 @@ use glcan_store::write_atomic;
 use super::config_file;
 use super::local_network::{accuracy_and_loss, LocalNetwork};
 use super::pipeline::{self, PipelineBatch, PipelineStop};
+use super::pipeline_ranks;
 use super::task::{Classification, Task};
 use super::TrainConfig;
 use crate::aux::LocalTargets;
+use crate::c10d::{self, ProcessGroup};
 use crate::memory::{self, PeakMeter};
 use crate::models::{UnitId, UnitNetwork};
 use crate::split::SplitStrategy;
@@ -179,7 +181,10 @@ pub fn train_local(
     // `LocalNetwork::build` validates the config.
     tch::manual_seed(config.seed as i64);
     let (image_channels, image_size) = data.input_shape();
-    let files = run_dir.map(RunFiles::new);
+    let ranks = launched_ranks(config, resume)?;
+    // Across ranks the last one holds the whole trained network: it alone writes the run.
+    let is_writer = ranks.is_none_or(|group| group.rank() + 1 == group.world_size());
+    let files = run_dir.filter(|_| is_writer).map(RunFiles::new);
     // A time-balanced split follows timings: a resumed run takes the points its start chose.
     let time_balanced = config.split == SplitStrategy::TimeBalanced;
     let resumed_split = match &files {
@@ -217,18 +222,19 @@ pub fn train_local(
         let mut step_peak = 0u64;
         let mut lr = config.lr;
         if !config.module_schedule.is_sequential() {
-            step_peak = train_epoch_pipelined(&mut net, data, config, device, epoch, measure_memory, &mut lr, &mut |step, losses| {
-                for (sum, loss) in sums.iter_mut().zip(losses) {
-                    *sum += loss;
-                }
-                // As below: throughput from the batch after the second to leave the pipeline.
-                if step == 1 {
-                    timed_since = Some(Instant::now());
-                } else if step > 1 {
-                    timed_images += config.batch_size;
-                }
-                progress.step(epoch + 1, step, steps, losses);
-            })?;
+            step_peak =
+                train_epoch_pipelined(&mut net, data, config, device, epoch, measure_memory, ranks, &mut lr, &mut |step, losses| {
+                    for (sum, loss) in sums.iter_mut().zip(losses) {
+                        *sum += loss;
+                    }
+                    // As below: throughput from the batch after the second to leave the pipeline.
+                    if step == 1 {
+                        timed_since = Some(Instant::now());
+                    } else if step > 1 {
+                        timed_images += config.batch_size;
+                    }
+                    progress.step(epoch + 1, step, steps, losses);
+                })?;
         } else {
             for (step, batch) in data.train_epoch(epoch as u64).enumerate() {
                 let batch = batch?;
@@ -260,11 +266,26 @@ pub fn train_local(
                 progress.step(epoch + 1, step, steps, &losses);
             }
         }
+        if let Some(group) = ranks {
+            // This rank saw the losses of modules 0..=rank only.
+            sums.iter_mut().skip(group.rank() + 1).for_each(|sum| *sum = f64::NAN);
+        }
         let images_per_s = match timed_since {
             Some(since) if timed_images > 0 => timed_images as f64 / since.elapsed().as_secs_f64(),
             _ => 0.0,
         };
-        let evaluation = data.evaluate(&net, device)?;
+        let evaluation = match ranks {
+            Some(group) => {
+                pipeline_ranks::gather_to_last_rank(&mut net, group)?;
+                // The other ranks hold only their own module's training: nothing to evaluate.
+                if is_writer {
+                    data.evaluate(&net, device)?
+                } else {
+                    Evaluation { metric: f64::NAN, loss: f64::NAN, details: Vec::new() }
+                }
+            }
+            None => data.evaluate(&net, device)?,
+        };
         final_evaluation = evaluation.clone();
         let metrics = EpochMetrics {
             epoch: epoch + 1,
@@ -290,8 +311,34 @@ pub fn train_local(
     Ok(TrainOutcome { epochs: history, network_parameters: net.network_parameters(), final_evaluation })
 }
 
-/// One epoch of the pipelined schedule ([`pipeline`]): `on_step` sees each batch's losses as
-/// it leaves the last module; returns the peak of live tensor bytes over the epoch once the
+/// The c10d group this process was launched into (torchrun, srun), when there is one: the
+/// pipelined schedule then trains one module per rank ([`pipeline_ranks`]). Refused: more
+/// than one rank with the sequential schedule (one process trains every module; replicas
+/// are not built yet), and resuming across ranks.
+fn launched_ranks(config: &TrainConfig, resume: bool) -> Result<Option<&'static ProcessGroup>> {
+    let Some(group) = c10d::launched_group()? else { return Ok(None) };
+    if group.world_size() == 1 {
+        return Ok(None);
+    }
+    if config.module_schedule.is_sequential() {
+        return Err(Error::config(
+            "module_schedule",
+            format!(
+                "launched as rank {} of {}: ranks train one module each, which needs --schedule pipelined",
+                group.rank(),
+                group.world_size()
+            ),
+        ));
+    }
+    if resume {
+        return Err(Error::config("resume", "a run across ranks cannot be resumed yet; start it again"));
+    }
+    Ok(Some(group))
+}
+
+/// One epoch of the pipelined schedule ([`pipeline`], or with `ranks` this process's
+/// module of it, [`pipeline_ranks`]): `on_step` sees each batch's losses as it leaves the
+/// last module (this rank's); returns the peak of live tensor bytes over the epoch once the
 /// first batch has left (every module's state allocated; 0 when not measured). `lr` ends at
 /// the epoch's last learning rate.
 #[allow(clippy::too_many_arguments)]
@@ -302,12 +349,17 @@ fn train_epoch_pipelined(
     device: Device,
     epoch: usize,
     measure_memory: bool,
+    ranks: Option<&ProcessGroup>,
     lr: &mut f64,
     on_step: &mut dyn FnMut(usize, &[f64]),
 ) -> Result<u64> {
     let steps = data.batches_per_epoch();
     let uses_raw_images = net.uses_raw_images();
-    let threads = pipeline::worker_threads(config.worker_threads, net.k());
+    // Across ranks each module has its process's threads; in one process they share them.
+    let threads = match ranks {
+        Some(_) => config.worker_threads.unwrap_or_else(|| tch::get_num_threads().max(1) as usize),
+        None => pipeline::worker_threads(config.worker_threads, net.k()),
+    };
     let batches = data.train_epoch(epoch as u64).enumerate().map(|(step, batch)| {
         let batch = batch?;
         let images = batch.images.to_device(device);
@@ -317,13 +369,17 @@ fn train_epoch_pipelined(
         Ok(PipelineBatch { images, raw_images, target, lr: *lr })
     });
     let mut meter = None;
-    let outcome = pipeline::run(net, threads, batches, |step, losses| {
+    let on_step = |step: usize, losses: &[f64]| {
         on_step(step, losses);
         if measure_memory && step == 0 {
             meter = Some(PeakMeter::start(device)?);
         }
         Ok(())
-    });
+    };
+    let outcome = match ranks {
+        Some(group) => pipeline_ranks::run_rank(net, group, threads, batches, on_step),
+        None => pipeline::run(net, threads, batches, on_step),
+    };
     match outcome {
         Ok(_) => Ok(match meter {
             Some(meter) => meter.peak()?.tensor_peak_bytes,

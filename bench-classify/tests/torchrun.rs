@@ -1,0 +1,111 @@
+//! `bench-classify train` launched by torchrun (the venv's, from the torch wheel), one
+//! module per rank over c10d: the last rank writes the run, and it is the run one process
+//! makes with the threaded pipelined schedule, bit for bit (on a tiny real subset).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tch::Tensor;
+
+const TRAIN: [&str; 20] = [
+    "train",
+    "--dataset",
+    "fashion-mnist",
+    "--train-subset",
+    "256",
+    "--test-subset",
+    "128",
+    "--net",
+    "resnet8",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "64",
+    "--lr",
+    "0.05",
+    "--schedule",
+    "pipelined",
+    "--worker-threads",
+    "1",
+    "--seed=3",
+];
+
+fn torchrun() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/torchrun");
+    assert!(path.exists(), "{} is missing: run `make setup`", path.display());
+    path
+}
+
+fn check(output: &Output, what: &str) {
+    assert!(
+        output.status.success(),
+        "{what}: {}\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn same_run(method: &str, k: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let (ranked, single) = (dir.path().join("ranks"), dir.path().join("one"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let method_args = ["--method".to_string(), method.to_string(), "--k".to_string(), k.to_string()];
+    let output = Command::new(torchrun())
+        .args(["--nproc-per-node", &k.to_string(), "--master-port", &port.to_string(), "--no-python"])
+        .arg(env!("CARGO_BIN_EXE_bench-classify"))
+        .args(TRAIN)
+        .args(&method_args)
+        .arg("--run-dir")
+        .arg(&ranked)
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    check(&output, &format!("torchrun {method} K={k}"));
+    let output = Command::new(env!("CARGO_BIN_EXE_bench-classify"))
+        .args(TRAIN)
+        .args(&method_args)
+        .arg("--run-dir")
+        .arg(&single)
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    check(&output, &format!("one process {method} K={k}"));
+
+    let columns = |dir: &Path| -> Vec<String> {
+        // epoch, lr, module losses, test metric, test loss: the figures, not the timings.
+        let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+        text.lines().map(|l| l.split(',').take(5).collect::<Vec<_>>().join(",")).collect()
+    };
+    assert_eq!(columns(&ranked), columns(&single), "{method} K={k}: the epochs' figures");
+    let (a, b) = (Tensor::load_multi(ranked.join("checkpoint.ot")).unwrap(), Tensor::load_multi(single.join("checkpoint.ot")).unwrap());
+    assert_eq!(a.len(), b.len());
+    for ((name, x), (other, y)) in a.iter().zip(&b) {
+        assert_eq!(name, other);
+        assert!(x.equal(y), "{method} K={k}: {name} differs between ranks and one process");
+    }
+}
+
+#[test]
+fn torchrun_ranks_train_the_run_one_process_trains() {
+    same_run("dgl", 2);
+    same_run("glcan", 2);
+}
+
+#[test]
+fn ranks_with_the_sequential_schedule_are_refused() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // The same run without `--schedule pipelined --worker-threads 1`.
+    let args: Vec<&str> = TRAIN[..15].to_vec();
+    let output = Command::new(torchrun())
+        .args(["--nproc-per-node", "2", "--master-port", &port.to_string(), "--no-python"])
+        .arg(env!("CARGO_BIN_EXE_bench-classify"))
+        .args(args)
+        .args(["--method", "dgl", "--k", "2"])
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("needs --schedule pipelined"), "{stderr}");
+}
