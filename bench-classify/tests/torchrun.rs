@@ -1,6 +1,7 @@
-//! `bench-classify train` launched by torchrun (the venv's, from the torch wheel), one
-//! module per rank over c10d: the last rank writes the run, and it is the run one process
-//! makes with the threaded pipelined schedule, bit for bit (on a tiny real subset).
+//! `bench-classify train` launched by torchrun (the venv's, from the torch wheel) on a tiny
+//! real subset. Pipelined: one module per rank over c10d; the last rank writes the run, and
+//! it is the run one process makes with the threaded pipelined schedule, bit for bit.
+//! Sequential: the ranks are data-parallel replicas.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -92,20 +93,36 @@ fn torchrun_ranks_train_the_run_one_process_trains() {
     same_run("glcan", 2);
 }
 
+/// With the sequential schedule the ranks are data-parallel replicas: the last one writes
+/// the run; a batch that does not split evenly over them is refused.
 #[test]
-fn ranks_with_the_sequential_schedule_are_refused() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    // The same run without `--schedule pipelined --worker-threads 1`.
-    let args: Vec<&str> = TRAIN[..15].to_vec();
-    let output = Command::new(torchrun())
-        .args(["--nproc-per-node", "2", "--master-port", &port.to_string(), "--no-python"])
-        .arg(env!("CARGO_BIN_EXE_bench-classify"))
-        .args(args)
-        .args(["--method", "dgl", "--k", "2"])
-        .env("OMP_NUM_THREADS", "1")
-        .output()
-        .unwrap();
+fn ranks_with_the_sequential_schedule_are_replicas() {
+    let launch = |batch_size: &str, run_dir: &Path| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // The run without `--schedule pipelined --worker-threads 1`.
+        let mut args: Vec<&str> = TRAIN[..15].to_vec();
+        args[12] = batch_size;
+        Command::new(torchrun())
+            .args(["--nproc-per-node", "2", "--master-port", &port.to_string(), "--no-python"])
+            .arg(env!("CARGO_BIN_EXE_bench-classify"))
+            .args(args)
+            .args(["--method", "dgl", "--k", "2", "--run-dir"])
+            .arg(run_dir)
+            .env("OMP_NUM_THREADS", "1")
+            .output()
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let output = launch("64", &dir.path().join("replicas"));
+    check(&output, "two replicas");
+    let metrics = std::fs::read_to_string(dir.path().join("replicas/metrics.csv")).unwrap();
+    let last = metrics.lines().last().unwrap().split(',').collect::<Vec<_>>();
+    assert_eq!(last[0], "2", "two epochs: {metrics}");
+    assert!(last[3].parse::<f64>().unwrap().is_finite(), "the last rank evaluated: {metrics}");
+    assert!(dir.path().join("replicas/checkpoint.ot").exists());
+
+    let output = launch("63", &dir.path().join("odd"));
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("needs --schedule pipelined"), "{stderr}");
+    assert!(stderr.contains("does not split evenly over 2 replicas"), "{stderr}");
 }

@@ -274,6 +274,14 @@ impl LocalNetwork {
         &self.modules
     }
 
+    pub(super) fn modules_mut(&mut self) -> &mut [LocalModule] {
+        &mut self.modules
+    }
+
+    pub fn optimizer_scope(&self) -> OptimizerScope {
+        self.scope
+    }
+
     /// Whether the aux nets need the [0, 1] images (InfoPro's reconstruction target).
     pub fn uses_raw_images(&self) -> bool {
         self.uses_raw_images

@@ -5,6 +5,7 @@ pub mod config_file;
 pub mod local_network;
 pub mod pipeline;
 pub mod pipeline_ranks;
+pub mod replicas;
 pub mod task;
 pub mod trainer;
 

@@ -23,9 +23,9 @@ use glcan_store::write_atomic;
 use super::config_file;
 use super::local_network::{accuracy_and_loss, LocalNetwork};
 use super::pipeline::{self, PipelineBatch, PipelineStop};
-use super::pipeline_ranks;
 use super::task::{Classification, Task};
 use super::TrainConfig;
+use super::{pipeline_ranks, replicas};
 use crate::aux::LocalTargets;
 use crate::c10d::{self, ProcessGroup};
 use crate::memory::{self, PeakMeter};
@@ -238,19 +238,27 @@ pub fn train_local(
         } else {
             for (step, batch) in data.train_epoch(epoch as u64).enumerate() {
                 let batch = batch?;
-                let images = batch.images.to_device(device);
-                let target = batch.target.to_device(device);
+                // A replica trains on its share of the batch.
+                let (images, target) = match ranks {
+                    Some(group) => (
+                        replicas::share(&batch.images, group.rank(), group.world_size())?,
+                        replicas::share(&batch.target, group.rank(), group.world_size())?,
+                    ),
+                    None => (batch.images, batch.target),
+                };
+                let images = images.to_device(device);
+                let target = target.to_device(device);
                 let raw = if net.uses_raw_images() { data.raw_images(&images) } else { images.shallow_clone() };
                 lr = config.schedule.lr(config.lr, epoch as f64 + step as f64 / steps as f64, config.epochs);
                 // Step 1 is measured: step 0 allocates the optimizer state, later steps repeat step 1.
                 let meter = if measure_memory && step == 1 { Some(PeakMeter::start(device)?) } else { None };
                 let targets = LocalTargets { images: &images, raw_images: &raw, target: &target };
-                let losses = net.train_step(&images, &targets, lr).map_err(|fault| Error::Diverged {
-                    epoch: epoch + 1,
-                    step,
-                    module: fault.module,
-                    value: fault.value,
-                })?;
+                let losses = match ranks {
+                    Some(group) => replicas::train_step(&mut net, group, &images, &targets, lr)?,
+                    None => net.train_step(&images, &targets, lr),
+                };
+                let losses =
+                    losses.map_err(|fault| Error::Diverged { epoch: epoch + 1, step, module: fault.module, value: fault.value })?;
                 if let Some(meter) = meter {
                     step_peak = step_peak.max(meter.peak()?.tensor_peak_bytes);
                 }
@@ -266,7 +274,7 @@ pub fn train_local(
                 progress.step(epoch + 1, step, steps, &losses);
             }
         }
-        if let Some(group) = ranks {
+        if let (Some(group), false) = (ranks, config.module_schedule.is_sequential()) {
             // This rank saw the losses of modules 0..=rank only.
             sums.iter_mut().skip(group.rank() + 1).for_each(|sum| *sum = f64::NAN);
         }
@@ -276,7 +284,10 @@ pub fn train_local(
         };
         let evaluation = match ranks {
             Some(group) => {
-                pipeline_ranks::gather_to_last_rank(&mut net, group)?;
+                // Replicas hold equal weights already; pipeline ranks hold one module each.
+                if !config.module_schedule.is_sequential() {
+                    pipeline_ranks::gather_to_last_rank(&mut net, group)?;
+                }
                 // The other ranks hold only their own module's training: nothing to evaluate.
                 if is_writer {
                     data.evaluate(&net, device)?
@@ -312,20 +323,20 @@ pub fn train_local(
 }
 
 /// The c10d group this process was launched into (torchrun, srun), when there is one: the
-/// pipelined schedule then trains one module per rank ([`pipeline_ranks`]). Refused: more
-/// than one rank with the sequential schedule (one process trains every module; replicas
-/// are not built yet), and resuming across ranks.
+/// pipelined schedule then trains one module per rank ([`pipeline_ranks`]), the sequential
+/// one a data-parallel replica of the whole network per rank ([`replicas`]). Refused:
+/// resuming across ranks.
 fn launched_ranks(config: &TrainConfig, resume: bool) -> Result<Option<&'static ProcessGroup>> {
     let Some(group) = c10d::launched_group()? else { return Ok(None) };
     if group.world_size() == 1 {
         return Ok(None);
     }
-    if config.module_schedule.is_sequential() {
+    if config.module_schedule.is_sequential() && !config.batch_size.is_multiple_of(group.world_size()) {
         return Err(Error::config(
-            "module_schedule",
+            "batch_size",
             format!(
-                "launched as rank {} of {}: ranks train one module each, which needs --schedule pipelined",
-                group.rank(),
+                "{} does not split evenly over {} replicas (ranks with the sequential schedule)",
+                config.batch_size,
                 group.world_size()
             ),
         ));
