@@ -18,7 +18,10 @@ install_gloo_headers() {
   echo "setup-venv: unpacking gloo's headers ($GLOO_PACKAGE) into $VENV/gloo" >&2
   local tmp
   tmp=$(mktemp -d)
-  if ! (cd "$tmp" && apt-get download "$GLOO_PACKAGE" >/dev/null 2>"$tmp/apt.log"); then
+  # A fresh machine may have no package lists yet: refresh them once (as root) and retry.
+  if ! (cd "$tmp" && apt-get download "$GLOO_PACKAGE" >/dev/null 2>"$tmp/apt.log") &&
+    ! { [[ $(id -u) -eq 0 ]] && apt-get update -qq >>"$tmp/apt.log" 2>&1 &&
+      (cd "$tmp" && apt-get download "$GLOO_PACKAGE" >/dev/null 2>>"$tmp/apt.log"); }; then
     echo "setup-venv: 'apt-get download $GLOO_PACKAGE' failed (Debian's package index reachable? try 'apt-get update'):" >&2
     cat "$tmp/apt.log" >&2
     rm -rf "$tmp"
