@@ -4,11 +4,12 @@
 //! ignored `rank` test below, whose job the variable GLCAN_C10D_JOB names.
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use glcan_core::c10d::{ProcessGroup, Rendezvous};
 use tch::{Kind, Tensor};
+
+mod ranks;
 
 const JOB: &str = "GLCAN_C10D_JOB";
 /// Where a rank of the `dies` job says it has joined.
@@ -24,7 +25,8 @@ fn rank() {
     match job.as_str() {
         "exchange" => exchange(&group),
         "dies" => {
-            std::fs::write(std::env::var(JOINED).unwrap(), b"joined").unwrap();
+            let joined = Path::new(&std::env::var(JOINED).unwrap()).join(format!("rank{}", group.rank()));
+            std::fs::write(joined, b"joined").unwrap();
             if group.rank() == 1 {
                 std::thread::sleep(Duration::from_secs(120)); // killed by the test long before
             }
@@ -62,46 +64,23 @@ fn exchange(group: &ProcessGroup) {
     group.barrier().unwrap();
 }
 
-fn start(job: &str, rank: usize, port: u16, joined: &Path) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "rank", "--ignored", "--nocapture", "--test-threads", "1"])
-        .env(JOB, job)
-        .env("RANK", rank.to_string())
-        .env("WORLD_SIZE", "2")
-        .env("MASTER_ADDR", "127.0.0.1")
-        .env("MASTER_PORT", port.to_string())
-        .env(JOINED, joined.join(format!("rank{rank}")))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn describe(output: &Output) -> String {
-    format!("{}\n{}{}", output.status, String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+fn job_env(job: &str, joined: &Path) -> Vec<(&'static str, String)> {
+    vec![(JOB, job.to_owned()), (JOINED, joined.display().to_string())]
 }
 
 #[test]
 fn two_ranks_exchange_tensors_bit_for_bit_and_all_reduce() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let ranks: Vec<Child> = (0..2).map(|r| start("exchange", r, port, dir.path())).collect();
-    for (r, child) in ranks.into_iter().enumerate() {
-        let output = child.wait_with_output().unwrap();
-        assert!(output.status.success(), "rank {r}: {}", describe(&output));
-    }
+    ranks::run_all(2, &job_env("exchange", dir.path()), "exchange");
 }
 
 #[test]
 fn a_killed_rank_makes_the_other_fail_within_the_timeout_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut rank0 = start("dies", 0, port, dir.path());
-    let mut rank1 = start("dies", 1, port, dir.path());
+    let port = ranks::free_port();
+    let env = job_env("dies", dir.path());
+    let mut rank0 = ranks::start(0, 2, port, &env);
+    let mut rank1 = ranks::start(1, 2, port, &env);
     let joined = Instant::now();
     while !(dir.path().join("rank0").exists() && dir.path().join("rank1").exists()) {
         assert!(joined.elapsed() < Duration::from_secs(60), "the ranks never joined");
@@ -122,7 +101,7 @@ fn a_killed_rank_makes_the_other_fail_within_the_timeout_naming_it() {
         std::thread::sleep(Duration::from_millis(50));
     };
     let output = rank0.wait_with_output().unwrap();
-    assert!(!status.success(), "rank 0 should fail: {}", describe(&output));
-    let text = describe(&output);
+    assert!(!status.success(), "rank 0 should fail: {}", ranks::describe(&output));
+    let text = ranks::describe(&output);
     assert!(text.contains("rank 0 receiving from rank 1"), "the error names the dead peer: {text}");
 }

@@ -5,8 +5,6 @@
 //! thread. Each test starts this test binary K times, running only the ignored `rank` test,
 //! whose case GLCAN_RANKS_CASE names.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use glcan_core::aux::glcan::{GlcanConfig, GlobalInit};
@@ -17,6 +15,8 @@ use glcan_core::train::pipeline::{self, PipelineBatch};
 use glcan_core::train::pipeline_ranks::run_rank;
 use glcan_core::train::{Classification, LocalNetwork, ModuleSchedule, OptimizerScope, TrainConfig};
 use tch::{Device, Kind, Tensor};
+
+mod ranks;
 
 const CASE: &str = "GLCAN_RANKS_CASE";
 const OUT: &str = "GLCAN_RANKS_OUT";
@@ -77,38 +77,12 @@ fn rank() {
     Tensor::from_slice(&losses).save(out.join(format!("losses{r}.ot"))).unwrap();
 }
 
-fn start(case: &str, rank: usize, k: usize, port: u16, out: &Path) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "rank", "--ignored", "--nocapture", "--test-threads", "1"])
-        .env(CASE, case)
-        .env(OUT, out)
-        .env("RANK", rank.to_string())
-        .env("WORLD_SIZE", k.to_string())
-        .env("MASTER_ADDR", "127.0.0.1")
-        .env("MASTER_PORT", port.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 /// Runs `case` on K processes and in one process (threads), and compares every module's
 /// variables and the losses each rank saw.
 fn assert_ranks_match_threads(case: &str) {
     let (method, k) = parse_case(case);
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let ranks: Vec<Child> = (0..k).map(|r| start(case, r, k, port, dir.path())).collect();
-    for (r, child) in ranks.into_iter().enumerate() {
-        let output = child.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "{case} rank {r}: {}\n{}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    ranks::run_all(k, &[(CASE, case.to_owned()), (OUT, dir.path().display().to_string())], case);
     let (mut net, batches) = network_and_batches(method, k);
     let mut losses = Vec::new();
     pipeline::run(&mut net, 1, batches.into_iter().map(Ok), |_, l| {
@@ -147,7 +121,7 @@ fn four_ranks_end_with_the_threaded_pipelines_weights() {
 
 #[test]
 fn a_group_of_the_wrong_size_and_followed_weights_are_refused() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = ranks::free_port();
     let alone = Rendezvous { host: "127.0.0.1".into(), port, rank: 0, world_size: 1, timeout: Duration::from_secs(5) };
     let group = ProcessGroup::connect(&alone).unwrap();
     let refusal = |config: &TrainConfig| {

@@ -4,7 +4,6 @@
 //! bit for bit. Each test starts this test binary twice, running only the ignored `rank`
 //! test, whose case GLCAN_REPLICAS_CASE names.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use glcan_core::aux::{LocalTargets, Method};
@@ -13,6 +12,8 @@ use glcan_core::models::ResNetCifar;
 use glcan_core::train::replicas::{self, accumulated_step};
 use glcan_core::train::{Classification, LocalNetwork, OptimizerScope, TrainConfig};
 use tch::{Device, Kind, Tensor};
+
+mod ranks;
 
 const CASE: &str = "GLCAN_REPLICAS_CASE";
 const OUT: &str = "GLCAN_REPLICAS_OUT";
@@ -71,35 +72,9 @@ fn rank() {
     Tensor::save_multi(&trainable(&net), out.join(format!("replica{}.ot", group.rank()))).unwrap();
 }
 
-fn start(case: &str, rank: usize, port: u16, out: &std::path::Path) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "rank", "--ignored", "--nocapture", "--test-threads", "1"])
-        .env(CASE, case)
-        .env(OUT, out)
-        .env("RANK", rank.to_string())
-        .env("WORLD_SIZE", REPLICAS.to_string())
-        .env("MASTER_ADDR", "127.0.0.1")
-        .env("MASTER_PORT", port.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 fn assert_replicas_match_the_twin(case: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let ranks: Vec<Child> = (0..REPLICAS).map(|r| start(case, r, port, dir.path())).collect();
-    for (r, child) in ranks.into_iter().enumerate() {
-        let output = child.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "{case} replica {r}: {}\n{}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    ranks::run_all(REPLICAS, &[(CASE, case.to_owned()), (OUT, dir.path().display().to_string())], case);
     let (mut net, batches) = network_and_batches(case);
     for (images, labels) in &batches {
         let halves: Vec<(Tensor, Tensor)> =

@@ -373,22 +373,8 @@ pub fn run(
                 None => break,
             }
         }
-        let mut report = |step: usize, losses: Vec<f64>, stop: &mut Option<PipelineStop>| {
-            if stop.is_none() {
-                if let Err(e) = on_step(step, &losses) {
-                    *stop = Some(PipelineStop::Failed(e));
-                }
-            }
-        };
-        'feed: for (step, batch) in batches.enumerate() {
-            let batch = match batch {
-                Ok(batch) => batch,
-                Err(e) => {
-                    stop = Some(PipelineStop::Failed(e));
-                    break;
-                }
-            };
-            let message = Message {
+        let message_of = |step: usize, batch: PipelineBatch| {
+            Ok(Message {
                 step,
                 lr: batch.lr,
                 input: memory_format.apply(&batch.images),
@@ -397,21 +383,9 @@ pub fn run(
                 raw_images: batch.raw_images,
                 target: batch.target,
                 losses: Vec::with_capacity(k),
-            };
-            if first.send(message).is_err() {
-                break; // a worker stopped; its end says why
-            }
-            while let Ok((step, losses)) = results.try_recv() {
-                report(step, losses, &mut stop);
-                if stop.is_some() {
-                    break 'feed;
-                }
-            }
-        }
-        drop(first);
-        for (step, losses) in results.iter() {
-            report(step, losses, &mut stop);
-        }
+            })
+        };
+        stop = feed(batches, message_of, first, &results, &mut on_step);
         handles.into_iter().map(|h| h.join().expect("a pipeline worker panicked")).collect()
     });
     let wall_seconds = started.elapsed().as_secs_f64();
@@ -429,6 +403,51 @@ pub fn run(
     }
     debug_assert!(ends.iter().all(|e| matches!(e, WorkerEnd::Done)), "a worker was cut off without a divergence or an error");
     Ok(PipelineStats { busy_seconds: busy, wall_seconds, worker_threads: threads, worker_peak_bytes: tags.peaks() })
+}
+
+/// Feeds the first worker: each of `batches` made into a message by `message_of` goes into
+/// `first`, and every batch that has left the pipeline meanwhile (`results`) is handed to
+/// `on_step`, in order. Ends at the last batch, or at the first failure (of the data,
+/// `message_of` or `on_step`), which it returns; then closes `first` (so the workers end)
+/// and reports the batches still leaving.
+pub(super) fn feed(
+    batches: impl Iterator<Item = Result<PipelineBatch>>,
+    mut message_of: impl FnMut(usize, PipelineBatch) -> Result<Message>,
+    first: SyncSender<Message>,
+    results: &Receiver<(usize, Vec<f64>)>,
+    mut on_step: impl FnMut(usize, &[f64]) -> Result<()>,
+) -> Option<PipelineStop> {
+    let mut stop = None;
+    let mut report = |step: usize, losses: Vec<f64>, stop: &mut Option<PipelineStop>| {
+        if stop.is_none() {
+            if let Err(e) = on_step(step, &losses) {
+                *stop = Some(PipelineStop::Failed(e));
+            }
+        }
+    };
+    'feed: for (step, batch) in batches.enumerate() {
+        let message = match batch.and_then(|batch| message_of(step, batch)) {
+            Ok(message) => message,
+            Err(e) => {
+                stop = Some(PipelineStop::Failed(e));
+                break;
+            }
+        };
+        if first.send(message).is_err() {
+            break; // a worker stopped; its end says why
+        }
+        while let Ok((step, losses)) = results.try_recv() {
+            report(step, losses, &mut stop);
+            if stop.is_some() {
+                break 'feed;
+            }
+        }
+    }
+    drop(first);
+    for (step, losses) in results.iter() {
+        report(step, losses, &mut stop);
+    }
+    stop
 }
 
 /// Sets the calling thread's intra-op thread count for good. ATen initialises a thread's

@@ -21,7 +21,7 @@ use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
 use super::local_network::LocalNetwork;
-use super::pipeline::{followed_variables, Message, PipelineBatch, PipelineStats, PipelineStop, Worker, WorkerEnd, CHANNEL_CAPACITY};
+use super::pipeline::{feed, followed_variables, Message, PipelineBatch, PipelineStats, PipelineStop, Worker, WorkerEnd, CHANNEL_CAPACITY};
 use crate::c10d::ProcessGroup;
 use crate::memory;
 use crate::{Error, Result};
@@ -103,33 +103,13 @@ pub fn run_rank(
                 .expect("spawn the rank's sender")
         });
         drop(results_to);
-        let mut report = |step: usize, losses: Vec<f64>, stop: &mut Option<PipelineStop>| {
-            if stop.is_none() {
-                if let Err(e) = on_step(step, &losses) {
-                    *stop = Some(PipelineStop::Failed(e));
-                }
-            }
-        };
-        'feed: for (step, batch) in batches.enumerate() {
-            let batch = match batch {
-                Ok(batch) => batch,
-                Err(e) => {
-                    stop = Some(PipelineStop::Failed(e));
-                    break;
-                }
-            };
+        let message_of = |step: usize, batch: PipelineBatch| {
             let (input, tapped, losses) = if rank == 0 {
                 (batch.images.shallow_clone(), Vec::new(), Vec::with_capacity(k))
             } else {
-                match receive_message(group, rank - 1, step) {
-                    Ok(received) => received,
-                    Err(e) => {
-                        stop = Some(PipelineStop::Failed(e));
-                        break;
-                    }
-                }
+                receive_message(group, rank - 1, step)?
             };
-            let message = Message {
+            Ok(Message {
                 step,
                 lr: batch.lr,
                 // The layout the previous module's output had in this process's twin.
@@ -139,21 +119,9 @@ pub fn run_rank(
                 raw_images: batch.raw_images,
                 target: batch.target,
                 losses,
-            };
-            if to_worker.send(message).is_err() {
-                break; // the worker stopped; its end says why
-            }
-            while let Ok((step, losses)) = results.try_recv() {
-                report(step, losses, &mut stop);
-                if stop.is_some() {
-                    break 'feed;
-                }
-            }
-        }
-        drop(to_worker);
-        for (step, losses) in results.iter() {
-            report(step, losses, &mut stop);
-        }
+            })
+        };
+        stop = feed(batches, message_of, to_worker, &results, &mut on_step);
         if let Some(Err(e)) = sender.map(|s| s.join().expect("the rank's sender panicked")) {
             stop.get_or_insert(PipelineStop::Failed(e));
         }
