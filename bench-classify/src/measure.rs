@@ -11,6 +11,7 @@ use glcan_core::memory::{self, PeakMeter};
 use glcan_core::memory_format::MemoryFormat;
 use glcan_core::models::{registry, InitMode, NetworkName};
 use glcan_core::train::pipeline::{self, PipelineBatch};
+use glcan_core::train::pipeline_ranks;
 use glcan_core::train::{Classification, LocalNetwork, TrainConfig};
 use tch::{Device, Kind, Tensor};
 
@@ -102,7 +103,8 @@ pub struct Measurement {
     /// Pipelined: intra-op threads of each worker.
     pub worker_threads: Option<usize>,
     /// Pipelined: the seconds each module's worker computed over the measured steps' wall
-    /// time (1 - bubble - waiting on its neighbours).
+    /// time (1 - bubble - waiting on its neighbours); across ranks, null for the modules of
+    /// other ranks.
     pub module_busy_fraction: Option<Vec<f64>>,
     /// Pipelined: each worker's peak of the CPU tensor bytes it allocated and held (CPU
     /// counting allocator, thread tags), warm-up included.
@@ -110,6 +112,10 @@ pub struct Measurement {
     /// The modules' step seconds measured for `--split time-balanced` (units, aux net or
     /// head; forward and backward), at the split it chose.
     pub module_step_seconds: Option<Vec<f64>>,
+    /// Launched as ranks (torchrun, srun): this process's rank, which trained module `rank`;
+    /// the last rank's images/s is the pipeline's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rank: Option<usize>,
 }
 
 /// What a pipelined measurement adds.
@@ -146,6 +152,12 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
     let raw = Tensor::rand([batch, args.channels, args.size, args.size], (Kind::Float, args.device));
     let labels = Tensor::randint(args.classes, [batch], (Kind::Int64, args.device));
     let pipelined = !config.module_schedule.is_sequential();
+    // Under a launcher the pipeline's modules are the ranks ([`pipeline_ranks`]).
+    let ranks = glcan_core::c10d::launched_group()?.filter(|group| group.world_size() > 1);
+    anyhow::ensure!(
+        pipelined || ranks.is_none(),
+        "measure launched as ranks needs --schedule pipelined (one module per rank); replicas are measured by `train`"
+    );
     let module_step_seconds = net.module_step_seconds().map(<[f64]>::to_vec);
     let split_points: Vec<String> = net.split().points(network.as_ref()).iter().map(|p| p.to_string()).collect();
     let measurement =
@@ -174,20 +186,24 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
             module_busy_fraction: extra.as_ref().map(|e| e.busy.clone()),
             worker_peak_bytes: extra.map(|e| e.worker_peak_bytes),
             module_step_seconds: module_step_seconds.clone(),
+            rank: ranks.map(|g| g.rank()),
         };
     if pipelined {
         anyhow::ensure!(
             args.warmup >= 1,
             "--schedule pipelined needs --warmup of at least 1 (the measured window starts when a warm-up batch leaves the pipeline)"
         );
-        let threads = pipeline::worker_threads(config.worker_threads, args.k);
+        let threads = match ranks {
+            Some(_) => config.worker_threads.unwrap_or_else(|| tch::get_num_threads().max(1) as usize),
+            None => pipeline::worker_threads(config.worker_threads, args.k),
+        };
         let batches = (0..args.warmup + args.steps).map(|_| {
             Ok(PipelineBatch { images: images.shallow_clone(), raw_images: raw.shallow_clone(), target: labels.shallow_clone(), lr: 0.01 })
         });
         let rss_reset = args.device == Device::Cpu && memory::reset_peak_rss().is_ok();
         let mut left = Vec::with_capacity(args.warmup + args.steps);
         let mut meter = None;
-        let stats = pipeline::run(&mut net, threads, batches, |step, _| {
+        let on_step = |step: usize, _: &[f64]| {
             if let Device::Cuda(index) = args.device {
                 tch::Cuda::synchronize(index as i64);
             }
@@ -196,13 +212,22 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
                 meter = Some(PeakMeter::start(args.device)?);
             }
             Ok(())
-        })
+        };
+        let stats = match ranks {
+            Some(group) => pipeline_ranks::run_rank(&mut net, group, threads, batches, on_step),
+            None => pipeline::run(&mut net, threads, batches, on_step),
+        }
         .map_err(|stop| anyhow::anyhow!("the pipeline stopped: {stop:?}"))?;
         // The measured window: from the last warm-up batch leaving the pipeline to the last batch.
         let window = left[left.len() - 1].duration_since(left[args.warmup - 1]).as_secs_f64();
         let mut intervals: Vec<f64> = left[args.warmup - 1..].windows(2).map(|w| w[1].duration_since(w[0]).as_secs_f64()).collect();
         intervals.sort_by(f64::total_cmp);
-        let busy = stats.busy_seconds.iter().map(|b| (b[args.warmup..].iter().sum::<f64>() / window).min(1.0)).collect();
+        // A rank times its own module only: the others' entries are null there.
+        let busy = stats
+            .busy_seconds
+            .iter()
+            .map(|b| b.get(args.warmup..).filter(|b| !b.is_empty()).map_or(f64::NAN, |b| (b.iter().sum::<f64>() / window).min(1.0)))
+            .collect();
         let peak = meter.context("no measured window")?.peak()?;
         let figures = PipelinedFigures {
             step_seconds_median: intervals[intervals.len() / 2],

@@ -126,3 +126,31 @@ fn ranks_with_the_sequential_schedule_are_replicas() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("does not split evenly over 2 replicas"), "{stderr}");
 }
+
+/// `measure --schedule pipelined` under torchrun times one module per rank; each rank
+/// reports its own module's busy fraction, and the last rank's images/s is the pipeline's.
+#[test]
+fn torchrun_measures_the_pipeline_across_ranks() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let output = Command::new(torchrun())
+        .args(["--nproc-per-node", "2", "--master-port", &port.to_string(), "--no-python"])
+        .arg(env!("CARGO_BIN_EXE_bench-classify"))
+        .args(["measure", "--net", "resnet8", "--batch-size", "16", "--method", "dgl", "--k", "2"])
+        .args(["--schedule", "pipelined", "--warmup", "1", "--steps", "3"])
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    check(&output, "measure across ranks");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut ranks: Vec<serde_json::Value> = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    ranks.sort_by_key(|m| m["rank"].as_u64());
+    assert_eq!(ranks.len(), 2, "{stdout}");
+    for (r, m) in ranks.iter().enumerate() {
+        assert_eq!(m["rank"], r, "{m}");
+        let busy = m["module_busy_fraction"].as_array().unwrap();
+        let own = busy[r].as_f64().unwrap();
+        assert!(own > 0.0 && own <= 1.0, "{m}");
+        assert!(busy[1 - r].is_null(), "another rank's module is not timed here: {m}");
+        assert!(m["images_per_s"].as_f64().unwrap() > 0.0, "{m}");
+    }
+}
