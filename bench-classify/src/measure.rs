@@ -130,6 +130,8 @@ struct PipelinedFigures {
 
 pub fn run(args: &MeasureArgs) -> Result<Measurement> {
     anyhow::ensure!(args.steps >= 1, "--steps must be at least 1");
+    // Under a launcher, `cuda` is this rank's own GPU.
+    let device = glcan_core::c10d::rank_device(args.device, |name| std::env::var(name).ok())?;
     let network = args.net.build(args.channels, args.classes, args.size)?;
     let split = if args.split_points.is_empty() {
         args.split.strategy()
@@ -145,12 +147,12 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
     });
     config.validate()?;
     tch::manual_seed(args.seed as i64);
-    let mut net = LocalNetwork::build(network.as_ref(), &Classification, &config, args.channels, args.size, args.device)
+    let mut net = LocalNetwork::build(network.as_ref(), &Classification, &config, args.channels, args.size, device)
         .context("building the network")?;
     let batch = args.batch_size as i64;
-    let images = Tensor::randn([batch, args.channels, args.size, args.size], (Kind::Float, args.device));
-    let raw = Tensor::rand([batch, args.channels, args.size, args.size], (Kind::Float, args.device));
-    let labels = Tensor::randint(args.classes, [batch], (Kind::Int64, args.device));
+    let images = Tensor::randn([batch, args.channels, args.size, args.size], (Kind::Float, device));
+    let raw = Tensor::rand([batch, args.channels, args.size, args.size], (Kind::Float, device));
+    let labels = Tensor::randint(args.classes, [batch], (Kind::Int64, device));
     let pipelined = !config.module_schedule.is_sequential();
     // Under a launcher the pipeline's modules are the ranks ([`pipeline_ranks`]).
     let ranks = glcan_core::c10d::launched_group()?.filter(|group| group.world_size() > 1);
@@ -169,7 +171,7 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
             batch_size: args.batch_size,
             channels: args.channels,
             size: args.size,
-            device: memory::device_name(args.device),
+            device: memory::device_name(device),
             threads: tch::get_num_threads(),
             cpu_isa: glcan_core::cpu_kernels::current_kernels().label(),
             kernel_fingerprint: glcan_core::kernel_probe::fingerprint(),
@@ -200,16 +202,16 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
         let batches = (0..args.warmup + args.steps).map(|_| {
             Ok(PipelineBatch { images: images.shallow_clone(), raw_images: raw.shallow_clone(), target: labels.shallow_clone(), lr: 0.01 })
         });
-        let rss_reset = args.device == Device::Cpu && memory::reset_peak_rss().is_ok();
+        let rss_reset = device == Device::Cpu && memory::reset_peak_rss().is_ok();
         let mut left = Vec::with_capacity(args.warmup + args.steps);
         let mut meter = None;
         let on_step = |step: usize, _: &[f64]| {
-            if let Device::Cuda(index) = args.device {
+            if let Device::Cuda(index) = device {
                 tch::Cuda::synchronize(index as i64);
             }
             left.push(Instant::now());
             if step + 1 == args.warmup {
-                meter = Some(PeakMeter::start(args.device)?);
+                meter = Some(PeakMeter::start(device)?);
             }
             Ok(())
         };
@@ -244,7 +246,7 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
     let step = |net: &mut LocalNetwork| -> Result<()> {
         net.train_step(&images, &targets, 0.01)
             .map_err(|f| anyhow::anyhow!("loss of module {} is {} on random input", f.module, f.value))?;
-        if let Device::Cuda(index) = args.device {
+        if let Device::Cuda(index) = device {
             tch::Cuda::synchronize(index as i64);
         }
         Ok(())
@@ -252,11 +254,11 @@ pub fn run(args: &MeasureArgs) -> Result<Measurement> {
     for _ in 0..args.warmup {
         step(&mut net)?;
     }
-    let rss_reset = args.device == Device::Cpu && memory::reset_peak_rss().is_ok();
+    let rss_reset = device == Device::Cpu && memory::reset_peak_rss().is_ok();
     let (mut peak, mut peak_above_start) = (0, 0);
     let mut seconds = Vec::with_capacity(args.steps);
     for _ in 0..args.steps {
-        let meter = PeakMeter::start(args.device)?;
+        let meter = PeakMeter::start(device)?;
         let started = Instant::now();
         step(&mut net)?;
         seconds.push(started.elapsed().as_secs_f64());

@@ -95,6 +95,8 @@ pub fn run(args: &TrainArgs) -> Result<TrainOutcome> {
     };
     let label = format!("{} {} {} K={}", args.dataset, network.name(), args.method, args.k);
     let mut progress = RunProgress::new(label);
-    train_classifier(network.as_ref(), &data, &config, args.device, args.run_dir.as_deref(), args.resume, &mut progress)
+    // Under a launcher, `cuda` is this rank's own GPU.
+    let device = glcan_core::c10d::rank_device(args.device, |name| std::env::var(name).ok())?;
+    train_classifier(network.as_ref(), &data, &config, device, args.run_dir.as_deref(), args.resume, &mut progress)
         .with_context(|| format!("training {} with {} (K = {}) on {}", network.name(), args.method, args.k, args.dataset))
 }

@@ -193,3 +193,22 @@ fn init_is_checked_by_name_and_keys_the_run() {
     let hash = |listing: &str| listing.split('\t').nth(1).unwrap().to_owned();
     assert_ne!(hash(&default), hash(&tch), "the init mode is part of the config hash");
 }
+
+/// A grid started by a multi-rank launcher would run every run on every rank and append each
+/// row several times: it is refused, naming the variables, before anything is written.
+#[test]
+fn a_grid_launched_as_ranks_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tiny.toml");
+    std::fs::write(&config, PRESET).unwrap();
+    let out = dir.path().join("out");
+    let output = Command::new(env!("CARGO_BIN_EXE_bench-classify"))
+        .args(["grid", "--config", config.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .envs([("RANK", "1"), ("WORLD_SIZE", "2"), ("MASTER_ADDR", "127.0.0.1"), ("MASTER_PORT", "29599")])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("launched as rank 1 of 2") && message.contains("--shard"), "{message}");
+    assert!(!out.join("results.csv").exists(), "nothing written");
+}

@@ -128,6 +128,23 @@ pub fn launched_group() -> Result<Option<&'static ProcessGroup>> {
     Ok(GROUP.get_or_init(|| group).as_ref())
 }
 
+/// The device a rank trains on. Under a launcher every rank is given the same `--device`,
+/// so `cuda` (device 0) is read as this rank's own GPU: `cuda:<local rank>` (torchrun's
+/// `LOCAL_RANK`, else Slurm's `SLURM_LOCALID`). The CPU and an explicit `cuda:N` other than
+/// 0 stay as given.
+pub fn rank_device(device: tch::Device, lookup: impl Fn(&str) -> Option<String>) -> Result<tch::Device> {
+    if device != tch::Device::Cuda(0) {
+        return Ok(device);
+    }
+    for name in ["LOCAL_RANK", "SLURM_LOCALID"] {
+        if let Some(text) = lookup(name) {
+            let local: usize = text.trim().parse().map_err(|_| Error::config(name, format!("{text:?} is not a local rank")))?;
+            return Ok(tch::Device::Cuda(local));
+        }
+    }
+    Ok(device)
+}
+
 /// Room for a C++ exception's message.
 const MESSAGE_BYTES: usize = 2048;
 
@@ -268,7 +285,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
     }
@@ -285,6 +302,18 @@ mod tests {
         assert_eq!(Rendezvous::from_env(env(&[]), TIMEOUT).unwrap(), None, "no launcher: one process");
         let one_task = env(&[("SLURM_PROCID", "0"), ("SLURM_NTASKS", "1")]);
         assert_eq!(Rendezvous::from_env(one_task, TIMEOUT).unwrap(), None, "a job step of one task is a plain run");
+    }
+
+    #[test]
+    fn a_rank_takes_the_gpu_of_its_local_rank() {
+        use tch::Device;
+        let torchrun = env(&[("LOCAL_RANK", "3"), ("SLURM_LOCALID", "1")]);
+        assert_eq!(rank_device(Device::Cuda(0), &torchrun).unwrap(), Device::Cuda(3));
+        assert_eq!(rank_device(Device::Cuda(0), env(&[("SLURM_LOCALID", "1")])).unwrap(), Device::Cuda(1));
+        assert_eq!(rank_device(Device::Cuda(2), &torchrun).unwrap(), Device::Cuda(2), "an explicit other GPU stays");
+        assert_eq!(rank_device(Device::Cpu, &torchrun).unwrap(), Device::Cpu);
+        assert_eq!(rank_device(Device::Cuda(0), env(&[])).unwrap(), Device::Cuda(0), "no launcher");
+        assert!(rank_device(Device::Cuda(0), env(&[("LOCAL_RANK", "x")])).unwrap_err().to_string().contains("LOCAL_RANK"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Result;
+use glcan_core::c10d::{self, Rendezvous};
 use glcan_core::run_env::{now_rfc3339, parse_device, set_threads, Environment};
 use glcan_store::{append_row, read_folder, write_atomic, OutLock, ResultRow, RunStatus};
 
@@ -41,6 +42,15 @@ impl std::ops::AddAssign for Tally {
 /// Runs the grid (or its `shard`) into `out`, reading data under `data_dir`; returns the
 /// results file written and what was done.
 pub fn run<S: Suite>(grid: &Grid<S::Section>, out: &Path, data_dir: &Path, shard: Option<Shard>) -> Result<(PathBuf, Tally)> {
+    // Every rank would run every run and append its row: a grid is one process per shard.
+    if let Some(rank) = Rendezvous::from_env(|name| std::env::var(name).ok(), c10d::DEFAULT_TIMEOUT)? {
+        anyhow::bail!(
+            "launched as rank {} of {} (RANK/WORLD_SIZE or SLURM_PROCID/SLURM_NTASKS): a grid runs one process per shard \
+             (--shard, or a Slurm job array); ranks are for `train` and `measure`",
+            rank.rank,
+            rank.world_size
+        );
+    }
     let device = parse_device(&grid.common.device)?;
     set_threads(grid.common.threads)?;
     let (_lock, results) = match shard {

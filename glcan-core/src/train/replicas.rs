@@ -107,10 +107,11 @@ fn step_after(
     Ok(losses)
 }
 
-/// The module's defined gradients, contiguous (copies where a weight is channels-last),
-/// in the store's name order: the same list on every replica.
+/// The module's defined gradients, contiguous and on the CPU (Gloo's side; copies where a
+/// weight is channels-last or on a GPU), in the store's name order: the same list on every
+/// replica.
 fn gradients(module: &LocalModule) -> Vec<Tensor> {
-    trainable(module).iter().map(|t| t.grad().contiguous()).collect()
+    trainable(module).iter().map(|t| t.grad().to_device(tch::Device::Cpu).contiguous()).collect()
 }
 
 /// `grads / replicas` into the module's gradients (the order of [`gradients`]).
