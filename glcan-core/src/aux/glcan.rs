@@ -57,6 +57,18 @@ pub enum GlobalUnits {
     UniformSample,
 }
 
+impl GlobalUnits {
+    fn is_stage_heads(&self) -> bool {
+        *self == GlobalUnits::StageHeads
+    }
+}
+
+const DEFAULT_GLOBAL_DEPTH: usize = 2;
+
+fn is_default_global_depth(depth: &usize) -> bool {
+    *depth == DEFAULT_GLOBAL_DEPTH
+}
+
 /// How the local and global branches are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -87,8 +99,13 @@ pub struct GlcanConfig {
     /// Width multiplier of the global branch (must be 1 for `copy` and `ema`).
     pub global_width: f64,
     pub global_init: GlobalInit,
+    /// Left out of a config file at its default, so that run folders and config hashes
+    /// written before the setting existed stay valid.
+    #[serde(skip_serializing_if = "GlobalUnits::is_stage_heads")]
     pub global_units: GlobalUnits,
-    /// `uniform-sample` only: units sampled for the first module (AugLocal's `d`).
+    /// `uniform-sample` only: units sampled for the first module (AugLocal's `d`); left out
+    /// at its default, as `global_units`.
+    #[serde(skip_serializing_if = "is_default_global_depth")]
     pub global_depth: usize,
     /// EMA momentum m: `w <- m w + (1 - m) w_real` after every step.
     pub ema_momentum: f64,
@@ -107,7 +124,7 @@ impl Default for GlcanConfig {
             global_width: 0.5,
             global_init: GlobalInit::Scratch,
             global_units: GlobalUnits::StageHeads,
-            global_depth: 2,
+            global_depth: DEFAULT_GLOBAL_DEPTH,
             ema_momentum: 0.995,
             fusion: Fusion::Concat,
             branch_loss_weight: 0.0,
@@ -476,6 +493,17 @@ mod tests {
         assert_eq!(global_unit_positions(&ctx), vec![8]);
         let specs = scaled_chain(16, [4, 7].iter().map(|&i| net.units()[i]), 0.5);
         assert_eq!((specs[0].in_channels, specs[0].out_channels, specs[1].in_channels, specs[1].out_channels), (16, 16, 16, 32));
+    }
+
+    #[test]
+    fn new_settings_at_their_defaults_leave_config_files_and_hashes_as_before() {
+        let default = serde_json::to_value(GlcanConfig::default()).unwrap();
+        assert!(default.get("global_units").is_none() && default.get("global_depth").is_none(), "{default}");
+        let uniform = GlcanConfig { global_units: GlobalUnits::UniformSample, global_depth: 3, ..Default::default() };
+        let uniform = serde_json::to_value(uniform).unwrap();
+        assert_eq!((uniform["global_units"].as_str(), uniform["global_depth"].as_u64()), (Some("uniform-sample"), Some(3)));
+        let back: GlcanConfig = serde_json::from_value(default).unwrap();
+        assert_eq!(back, GlcanConfig::default(), "an older file reads back as the defaults");
     }
 
     #[test]
