@@ -25,6 +25,7 @@ options=(
   "wide|aux.glcan.global_width=1.0"
   "copy|aux.glcan.global_init=\"copy\" aux.glcan.global_width=1.0"
   "branch-heads|aux.glcan.branch_loss_weight=0.1"
+  "deep-branch-heads|aux.glcan.branch_loss_weight=0.1 aux.glcan.branch_heads_from_depth=0.5"
 )
 chosen=("$@")
 

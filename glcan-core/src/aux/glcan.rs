@@ -65,6 +65,10 @@ impl GlobalUnits {
 
 const DEFAULT_GLOBAL_DEPTH: usize = 2;
 
+fn is_zero(value: &f64) -> bool {
+    *value == 0.0
+}
+
 fn is_default_global_depth(depth: &usize) -> bool {
     *depth == DEFAULT_GLOBAL_DEPTH
 }
@@ -112,6 +116,11 @@ pub struct GlcanConfig {
     pub fusion: Fusion,
     /// Weight of the per-branch task losses (0 switches those heads off).
     pub branch_loss_weight: f64,
+    /// Per-branch heads only where the module's cut lies at least this far into the network
+    /// (its last unit's position over the unit count, in [0, 1]): 0 puts them on every aux
+    /// net, 0.5 on the deep cuts only. Left out of config files at 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub branch_heads_from_depth: f64,
     /// Switches for ablations (and regression tests): drop one branch entirely.
     pub use_local: bool,
     pub use_global: bool,
@@ -128,6 +137,7 @@ impl Default for GlcanConfig {
             ema_momentum: 0.995,
             fusion: Fusion::Concat,
             branch_loss_weight: 0.0,
+            branch_heads_from_depth: 0.0,
             use_local: true,
             use_global: true,
         }
@@ -168,6 +178,12 @@ impl GlcanConfig {
         }
         if self.branch_loss_weight.is_nan() || self.branch_loss_weight < 0.0 {
             return Err(Error::config("aux.glcan.branch_loss_weight", "must be non-negative"));
+        }
+        if !(0.0..=1.0).contains(&self.branch_heads_from_depth) {
+            return Err(Error::config(
+                "aux.glcan.branch_heads_from_depth",
+                format!("must be in [0, 1], got {}", self.branch_heads_from_depth),
+            ));
         }
         Ok(())
     }
@@ -386,8 +402,10 @@ impl GlcanAux {
         let c_local = if config.use_local { c } else { 0 };
         let c_global = global.as_ref().map_or(0, |g| g.out_channels);
         let (fusion, c_fused) = FusionLayers::new(&p, config.fusion, c_local, global.as_ref(), ctx.init);
-        let branch_heads = (config.branch_loss_weight > 0.0 && config.use_local && config.use_global)
-            .then(|| (ctx.build_task_head(&p / "local_head", c_local), ctx.build_task_head(&p / "global_head", c_global)));
+        let depth = (ctx.last_unit + 1) as f64 / ctx.network.units().len() as f64;
+        let branch_heads =
+            (config.branch_loss_weight > 0.0 && config.use_local && config.use_global && depth >= config.branch_heads_from_depth)
+                .then(|| (ctx.build_task_head(&p / "local_head", c_local), ctx.build_task_head(&p / "global_head", c_global)));
         Ok(GlcanAux {
             local,
             global,
@@ -498,12 +516,28 @@ mod tests {
     #[test]
     fn new_settings_at_their_defaults_leave_config_files_and_hashes_as_before() {
         let default = serde_json::to_value(GlcanConfig::default()).unwrap();
-        assert!(default.get("global_units").is_none() && default.get("global_depth").is_none(), "{default}");
+        for key in ["global_units", "global_depth", "branch_heads_from_depth"] {
+            assert!(default.get(key).is_none(), "{key} in {default}");
+        }
         let uniform = GlcanConfig { global_units: GlobalUnits::UniformSample, global_depth: 3, ..Default::default() };
         let uniform = serde_json::to_value(uniform).unwrap();
         assert_eq!((uniform["global_units"].as_str(), uniform["global_depth"].as_u64()), (Some("uniform-sample"), Some(3)));
         let back: GlcanConfig = serde_json::from_value(default).unwrap();
         assert_eq!(back, GlcanConfig::default(), "an older file reads back as the defaults");
+    }
+
+    #[test]
+    fn branch_heads_can_be_kept_to_the_deep_cuts() {
+        let net = testing::network(); // ResNet-20: 10 units
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let config = GlcanConfig { branch_loss_weight: 0.1, branch_heads_from_depth: 0.5, ..Default::default() };
+        // A cut after unit 1 is 2/10 of the way in; after unit 6, 7/10.
+        let shallow = GlcanAux::new(vs.root() / "shallow", &config, &testing::context(&net, 1)).unwrap();
+        let deep = GlcanAux::new(vs.root() / "deep", &config, &testing::context(&net, 6)).unwrap();
+        assert!(shallow.branch_heads.is_none() && deep.branch_heads.is_some());
+        testing::check_loss(&deep, &testing::context(&net, 6));
+        let bad = GlcanConfig { branch_heads_from_depth: 1.5, ..Default::default() };
+        assert!(bad.validate().unwrap_err().to_string().contains("aux.glcan.branch_heads_from_depth"));
     }
 
     #[test]
