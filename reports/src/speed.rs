@@ -89,6 +89,73 @@ pub fn speed_table(group: &Group, speed: &[SpeedRow], context: &ReportContext) -
             first.threads
         ));
     }
+    // Configurations trained but absent from the pass (added after it) are named, not hidden.
+    let mut untimed: Vec<(usize, String, usize)> = group
+        .ok
+        .iter()
+        .filter(|r| !crate::methods::is_untrained(&r.method))
+        .filter(|r| !mine.iter().any(|s| s.method == r.method && s.k == r.k))
+        .map(|r| (crate::methods::order(&r.method).0, crate::methods::label(&r.method), r.k))
+        .collect();
+    untimed.sort();
+    untimed.dedup();
+    if !untimed.is_empty() {
+        let names: Vec<String> = untimed.iter().map(|(_, label, k)| format!("{label} K = {k}")).collect();
+        note.push_str(&format!(" Not timed in this pass (trained after it; run `grid --speed-pass` again): {}.", names.join(", ")));
+    }
     let change: fn(f64, f64) -> f64 = overhead_percent;
     Some(against_reference(group, &Setting::of(first), &rows, context, |r| r.images_per_s, throughput_decimals(&rows), note, Some(change)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::group::group_rows;
+    use crate::test_rows::row;
+
+    fn timed(method: &str, k: usize, images_per_s: f64, template: &ResultRow) -> SpeedRow {
+        SpeedRow {
+            suite: template.suite.clone(),
+            dataset: template.dataset.clone(),
+            network: template.network.clone(),
+            preset: template.preset.clone(),
+            method: method.into(),
+            k,
+            batch_size: 128,
+            device: "cpu".into(),
+            threads: 2,
+            cpu_isa: "avx2".into(),
+            images_per_s,
+            images_per_s_low: images_per_s * 0.98,
+            images_per_s_high: images_per_s * 1.02,
+            warmup_steps: 2,
+            windows: 5,
+            steps_per_window: 3,
+            load_before: 1.2,
+            load_after: 1.3,
+            git_commit: "abc".into(),
+            config_hash: "0".into(),
+            measured_at: "2026-12-03T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn configurations_missing_from_the_pass_are_named_not_hidden() {
+        let rows = vec![row("e2e", 1, 0, 90.0), row("dgl", 2, 0, 89.0), row("glcan", 2, 0, 89.5), row("glcan", 4, 0, 88.0)];
+        let speed = vec![timed("e2e", 1, 600.0, &rows[0]), timed("dgl", 2, 700.0, &rows[0])];
+        let group = &group_rows(&rows)[0];
+        let context = ReportContext { command: "test".into(), machine: "test".into() };
+        let table = speed_table(group, &speed, &context).unwrap();
+        assert!(
+            table.contains("Not timed in this pass (trained after it; run `grid --speed-pass` again): GLCAN K = 2, GLCAN K = 4."),
+            "{table}"
+        );
+        let all = vec![
+            timed("e2e", 1, 600.0, &rows[0]),
+            timed("dgl", 2, 700.0, &rows[0]),
+            timed("glcan", 2, 500.0, &rows[0]),
+            timed("glcan", 4, 450.0, &rows[0]),
+        ];
+        assert!(!speed_table(group, &all, &context).unwrap().contains("Not timed"));
+    }
 }
